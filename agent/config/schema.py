@@ -1,0 +1,217 @@
+"""The configuration schema: one frozen section per pipeline stage.
+
+``configs/agent.yaml`` maps onto :class:`AgentConfig` section by section. Every key has a doc
+string, a default and, for numbers, an inclusive range; ``python -m agent config --docs`` prints
+them all and ``docs/config.md`` is generated from this file (a test keeps it in sync).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.config.base import ConfigError, section, setting
+
+Backend = Literal["auto", "device", "room", "wav"]
+NoiseKind = Literal["none", "white", "pink", "babble"]
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Audio I/O: the backend and the device settings."""
+
+    backend: Backend = setting(
+        "auto",
+        "Where audio comes from: 'device' (sound card), 'room' (simulated room), 'wav' (files), or "
+        "'auto' (the sound card if one exists, else the simulated room).",
+    )
+    sample_rate: int = setting(16000, "Internal sample rate in Hz (the whole pipeline runs at 16 kHz).", min=16000, max=16000)
+    block_ms: int = setting(20, "Duration of one duplex block in ms (the echo chain's hop).", min=20, max=20)
+    input_device: int | str | None = setting(None, "Input device index or name substring; null = system default.")
+    output_device: int | str | None = setting(None, "Output device index or name substring; null = system default.")
+    device_sample_rate: int | None = setting(
+        None, "Sample rate to open the device at in Hz; null = the device's default rate.", min=8000, max=192000
+    )
+    playback_buffer_s: float = setting(
+        120.0, "Most audio (seconds) that may wait in the playback queue; more is refused with an error.", min=1, max=3600
+    )
+    capture_queue_blocks: int = setting(
+        50, "Duplex blocks that may wait for the pipeline before the oldest is dropped (counted as overruns).", min=4, max=10000
+    )
+    stop_fade_ms: float = setting(5.0, "Fade-out applied when playback is stopped at once (barge-in), ms.", min=0, max=20)
+    reopen_backoff_s: tuple[float, ...] = setting(
+        (0.2, 0.5, 1.0, 2.0, 5.0), "Waits (s) between attempts to re-open the device after an error; the last repeats."
+    )
+
+    def validate(self) -> None:
+        if not self.reopen_backoff_s or any(v < 0 for v in self.reopen_backoff_s):
+            raise ConfigError("reopen_backoff_s: needs at least one non-negative wait")
+
+
+@dataclass(frozen=True)
+class DelayJump:
+    """A scheduled change of the bulk delay (simulated room)."""
+
+    at_s: float = setting(0.0, "Scene time of the jump in seconds.", min=0)
+    delay_ms: float = setting(0.0, "New bulk delay in ms.", min=0, max=400)
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    """The simulated room: loudspeaker, room acoustics, delay, drift, noise."""
+
+    seed: int = setting(0, "Random seed; the same seed reproduces the scene bit for bit.", min=0)
+    room_dim_m: tuple[float, float, float] = setting((5.0, 4.0, 3.0), "Shoebox room size in metres (x, y, z).", min=1.5, max=30)
+    rt60_s: float = setting(0.4, "Reverberation time RT60 in seconds.", min=0.1, max=0.8)
+    speaker_pos_m: tuple[float, float, float] = setting(
+        (2.0, 2.0, 1.0), "Loudspeaker position in metres (inside the room)."
+    )
+    mic_pos_m: tuple[float, float, float] = setting((2.1, 2.0, 1.0), "Microphone position in metres (inside the room).")
+    talker_pos_m: tuple[float, float, float] = setting(
+        (3.2, 2.6, 1.5), "Default near-end talker position in metres (inside the room)."
+    )
+    volume: float = setting(0.7, "Playback volume, a fraction of full scale (0.7 and 1.0 are the paper's levels).", min=0, max=1)
+    nonlinearity: bool = setting(True, "Apply the loudspeaker nonlinearity (clipping + sigmoid, DESIGN §8).")
+    clip_level: float = setting(0.8, "Loudspeaker clipping level x_max as a fraction of full scale.", min=0.05, max=1)
+    nl_gain: float = setting(4.0, "Output gain gamma of the sigmoid nonlinearity.", min=0.1, max=10)
+    speaker_band_hz: tuple[float, float] = setting(
+        (200.0, 7000.0), "Loudspeaker pass band in Hz (a small device speaker has little bass).", min=20, max=7990
+    )
+    mic_band_hz: tuple[float, float] = setting((80.0, 7800.0), "Microphone pass band in Hz.", min=20, max=7990)
+    echo_gain_db: float = setting(
+        0.0, "Gain of the echo path in dB (loudspeaker loudness at the mic) on top of the RIR.", min=-60, max=30
+    )
+    delay_ms: float = setting(60.0, "Bulk delay (device latency) between the played block and the speaker, ms.", min=0, max=400)
+    delay_jumps: tuple[DelayJump, ...] = setting((), "Scheduled delay changes: a list of {at_s, delay_ms}.")
+    drift_ppm: float = setting(
+        0.0, "Clock drift between playback and capture in parts per million (+ = delay grows).", min=-200, max=200
+    )
+    noise: NoiseKind = setting("none", "Background noise at the mic: none, white, pink or babble.")
+    snr_db: float = setting(30.0, "Noise level: SNR in dB against the near-end talkers' reference level.", min=-10, max=80)
+    talker_level_dbfs: float = setting(-26.0, "Level of near-end speech at the mic in dBFS (RMS over active speech).", min=-60, max=0)
+    paced: bool = setting(False, "Run at real time (for interactive demos) instead of as fast as possible.")
+
+    def validate(self) -> None:
+        for name in ("speaker_band_hz", "mic_band_hz"):
+            lo, hi = getattr(self, name)
+            if not lo < hi:
+                raise ConfigError(f"{name}: low edge {lo} must be below high edge {hi}")
+        for name in ("speaker_pos_m", "mic_pos_m", "talker_pos_m"):
+            pos = getattr(self, name)
+            if any(not (0 < p < d) for p, d in zip(pos, self.room_dim_m, strict=True)):
+                raise ConfigError(f"{name}: {list(pos)} is not inside the room {list(self.room_dim_m)}")
+        times = [j.at_s for j in self.delay_jumps]
+        if times != sorted(times):
+            raise ConfigError("delay_jumps: must be sorted by at_s")
+
+
+@dataclass(frozen=True)
+class TdeConfig:
+    """Time-delay estimation (GCC-PHAT)."""
+
+    max_delay_ms: float = setting(500.0, "Largest delay searched, ms.", min=20, max=1000)
+    window_s: float = setting(1.5, "Length of the sliding correlation window, s.", min=0.25, max=4)
+    updates_per_s: float = setting(4.0, "Estimate updates per second.", min=0.5, max=50)
+
+
+@dataclass(frozen=True)
+class LaecConfig:
+    """Linear echo canceller (frequency-domain adaptive filter)."""
+
+    tail_ms: float = setting(256.0, "Echo tail covered by the filter after alignment, ms.", min=40, max=1000)
+
+
+@dataclass(frozen=True)
+class PwfConfig:
+    """Post Wiener filter with two outputs."""
+
+    beta_vad: float = setting(0.6, "Exponent of the Wiener mask for the VAD output (stronger suppression).", min=0, max=2)
+    beta_asr: float = setting(0.2, "Exponent of the Wiener mask for the ASR output (less distortion).", min=0, max=2)
+
+
+@dataclass(frozen=True)
+class AecConfig:
+    """The echo chain: TDE -> LAEC -> RES -> PWF."""
+
+    tde: TdeConfig = section(TdeConfig, "Time-delay estimation.")
+    laec: LaecConfig = section(LaecConfig, "Linear echo canceller.")
+    pwf: PwfConfig = section(PwfConfig, "Post Wiener filter.")
+    res_model: str | None = setting(None, "Path to the residual echo suppressor ONNX model; null = classical estimate.")
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """Semantic VAD and barge-in policy."""
+
+    model: str | None = setting(None, "Path to the VAD ONNX model; null = the shipped model when there is one.")
+    speech_threshold: float = setting(0.5, "Speech probability above which a frame counts as speech.", min=0, max=1)
+    end_of_turn_threshold: float = setting(0.5, "End-of-turn probability above which the turn ends.", min=0, max=1)
+    min_speech_ms: float = setting(200.0, "Speech needed before a speech start (and a barge-in) is declared, ms.", min=0, max=2000)
+    hangover_ms: float = setting(300.0, "Silence needed before a speech end is declared, ms.", min=0, max=5000)
+    barge_in_cooldown_ms: float = setting(500.0, "Time after the agent starts speaking before a barge-in is allowed, ms.", min=0, max=5000)
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    """Streaming Paraformer ASR."""
+
+    model_dir: str | None = setting(None, "Local FunASR model folder; null = the shipped model when there is one.")
+    chunk_size: tuple[int, int, int] = setting((0, 10, 5), "FunASR streaming chunk_size in 60 ms units (600 ms chunks, 300 ms look-ahead).", min=0, max=64)
+    encoder_chunk_look_back: int = setting(4, "Encoder look-back in chunks.", min=0, max=64)
+    decoder_chunk_look_back: int = setting(1, "Decoder look-back in chunks.", min=0, max=64)
+    ncpu: int = setting(1, "CPU threads for the recogniser.", min=1, max=64)
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    """Bangla text-to-speech."""
+
+    voice: str | None = setting(None, "Voice file or folder; null = the shipped demo voice when there is one.")
+    length_scale: float = setting(1.0, "Speaking duration scale (>1 is slower).", min=0.25, max=4)
+    noise_scale: float = setting(0.667, "VITS prior noise scale.", min=0, max=2)
+    noise_scale_w: float = setting(0.8, "VITS duration noise scale.", min=0, max=2)
+    max_text_chars: int = setting(20000, "Longest text accepted for one request, characters.", min=1, max=1_000_000)
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    """Agent behaviour."""
+
+    responder: Literal["echo", "rules", "http"] = setting("echo", "Which responder answers a finished turn.")
+    event_log: str | None = setting(None, "Write every event as JSON lines to this file; null = off.")
+    status_line: bool = setting(True, "Show a live one-line status in the terminal.")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """MQTT bridge."""
+
+    enabled: bool = setting(False, "Connect to an MQTT broker.")
+    host: str = setting("127.0.0.1", "Broker host name or address.")
+    port: int = setting(1883, "Broker TCP port.", min=1, max=65535)
+    prefix: str = setting("duplex", "Topic prefix: topics are <prefix>/<site_id>/...")
+    site_id: str = setting("default", "This device's site id.")
+    username: str | None = setting(None, "Broker user name; null = anonymous.")
+    password: str | None = setting(None, "Broker password.")
+    tls: bool = setting(False, "Use TLS.")
+    max_payload_bytes: int = setting(65536, "Largest payload accepted on a command topic, bytes.", min=256, max=16_777_216)
+
+    def validate(self) -> None:
+        for name in ("prefix", "site_id"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "/+#"):
+                raise ConfigError(f"{name}: {value!r} must be non-empty and contain no '/', '+' or '#'")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The whole configuration of ``python -m agent``."""
+
+    audio: AudioConfig = section(AudioConfig, "Audio I/O.")
+    room: RoomConfig = section(RoomConfig, "Simulated room.")
+    aec: AecConfig = section(AecConfig, "Echo chain.")
+    vad: VadConfig = section(VadConfig, "Semantic VAD and barge-in policy.")
+    asr: AsrConfig = section(AsrConfig, "Streaming ASR.")
+    tts: TtsConfig = section(TtsConfig, "Text-to-speech.")
+    agent: TurnConfig = section(TurnConfig, "Agent behaviour.")
+    mqtt: MqttConfig = section(MqttConfig, "MQTT bridge.")
