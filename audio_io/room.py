@@ -211,9 +211,10 @@ class SimulatedRoom:
         self.speaker_ir = bandpass_ir(*config.speaker_band_hz, sample_rate)
         self.mic_ir = bandpass_ir(*config.mic_band_hz, sample_rate)
         # Linear part of the echo path after the nonlinearity: speaker response, room, microphone, gain.
-        self.linear_echo_ir = (10 ** (config.echo_gain_db / 20)) * np.convolve(
-            np.convolve(self.speaker_ir, self.room_rir), self.mic_ir
-        )
+        # Calibration: the linear echo path has unit energy times echo_gain_db, so that a played
+        # signal of RMS r at volume v gives an echo of RMS about v * r * gain (nonlinearity off).
+        h = np.convolve(np.convolve(self.speaker_ir, self.room_rir), self.mic_ir)
+        self.linear_echo_ir = (10 ** (config.echo_gain_db / 20)) * h / np.sqrt(np.sum(h**2))
         self.talker_ir = np.convolve(self.talker_rir, self.mic_ir)
         self.echo_peak_samples = int(np.argmax(np.abs(self.linear_echo_ir)))
 

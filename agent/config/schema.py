@@ -73,13 +73,18 @@ class RoomConfig:
     volume: float = setting(0.7, "Playback volume, a fraction of full scale (0.7 and 1.0 are the paper's levels).", min=0, max=1)
     nonlinearity: bool = setting(True, "Apply the loudspeaker nonlinearity (clipping + sigmoid, DESIGN §8).")
     clip_level: float = setting(0.8, "Loudspeaker clipping level x_max as a fraction of full scale.", min=0.05, max=1)
-    nl_gain: float = setting(4.0, "Output gain gamma of the sigmoid nonlinearity.", min=0.1, max=10)
+    nl_gain: float = setting(
+        1.0, "Output gain gamma of the sigmoid nonlinearity (the AEC challenge used 4; the echo level is set by echo_gain_db).",
+        min=0.1, max=10,
+    )
     speaker_band_hz: tuple[float, float] = setting(
         (200.0, 7000.0), "Loudspeaker pass band in Hz (a small device speaker has little bass).", min=20, max=7990
     )
     mic_band_hz: tuple[float, float] = setting((80.0, 7800.0), "Microphone pass band in Hz.", min=20, max=7990)
     echo_gain_db: float = setting(
-        0.0, "Gain of the echo path in dB (loudspeaker loudness at the mic) on top of the RIR.", min=-60, max=30
+        0.0, "Level of the echo path in dB: the linear path (speaker, room, mic) is normalised to unit energy, "
+        "so a played signal of RMS r at volume v reaches the mic at about v*r*gain (nonlinearity off).",
+        min=-60, max=30,
     )
     delay_ms: float = setting(60.0, "Bulk delay (device latency) between the played block and the speaker, ms.", min=0, max=400)
     delay_jumps: tuple[DelayJump, ...] = setting((), "Scheduled delay changes: a list of {at_s, delay_ms}.")
@@ -88,7 +93,7 @@ class RoomConfig:
     )
     noise: NoiseKind = setting("none", "Background noise at the mic: none, white, pink or babble.")
     snr_db: float = setting(30.0, "Noise level: SNR in dB against the near-end talkers' reference level.", min=-10, max=80)
-    talker_level_dbfs: float = setting(-26.0, "Level of near-end speech at the mic in dBFS (RMS over active speech).", min=-60, max=0)
+    talker_level_dbfs: float = setting(-32.0, "Level of near-end speech at the mic in dBFS (RMS over active speech).", min=-60, max=0)
     paced: bool = setting(False, "Run at real time (for interactive demos) instead of as fast as possible.")
 
     def validate(self) -> None:

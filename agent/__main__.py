@@ -1,0 +1,68 @@
+"""``python -m agent``: the command line of the full-duplex voice assistant.
+
+Without a sub-command it reports which audio backend would be used (the sound card, or the
+simulated room when there is none) and lists the sub-commands that work today.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from agent.commands import config_cmd, devices, room
+from agent.config import ConfigError, load_config
+
+SUBCOMMANDS = (devices, room, config_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agent",
+        description="Full-duplex voice assistant: Bangla TTS, echo cancellation, barge-in, ASR, MQTT.",
+        epilog="Configuration: configs/agent.yaml; every key is listed by `python -m agent config --docs`.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (default: configs/agent.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set room.rt60_s=0.6 (repeatable)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.config = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    if args.command is None:
+        from agent.backends import choose_backend
+
+        choice = choose_backend(args.config)
+        print(f"audio: {choice.reason}.")
+        print("The conversation loop is not built yet; these sub-commands work today:\n")
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as exc:
+        # Expected failures (bad files, bad arguments, missing tools) get one clear line, not a traceback.
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``python -m agent``: one module each, exposing ``add_parser(subparsers)``."""
