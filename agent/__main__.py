@@ -27,10 +27,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set room.rt60_s=0.6 (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # The same options after the sub-command (python -m agent room --out X --set room.rt60_s=0.6).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", dest="sub_config", metavar="PATH", help="config file (default: configs/agent.yaml)")
+    common.add_argument("--set", dest="sub_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (repeatable)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_with_parents(common))
     for module in SUBCOMMANDS:
         module.add_parser(sub)
     return parser
+
+
+def _with_parents(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    class SubParser(argparse.ArgumentParser):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("parents", [common])
+            super().__init__(**kwargs)
+
+    return SubParser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        args.config = load_config(args.config, args.overrides)
+        path = getattr(args, "sub_config", None) or args.config
+        args.config = load_config(path, [*args.overrides, *getattr(args, "sub_overrides", [])])
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

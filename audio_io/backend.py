@@ -50,7 +50,7 @@ class AudioBackend(ABC):
     def blocks(self) -> AsyncIterator[DuplexBlock]:
         """Yield duplex blocks until the source ends or the backend is closed."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a no-op default that backends extend
         """Release resources; ``blocks()`` ends."""
 
     def stats(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from agent.config import ConfigError, RoomConfig
+from agent.config import RoomConfig
 from audio_io.frames import SAMPLE_RATE, as_mono_float32
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,14 @@ def shoebox_rirs(
 
     try:
         e_absorption, max_order = pra.inverse_sabine(rt60_s, list(room_dim_m))
-    except ValueError as exc:
-        raise ConfigError(f"room.rt60_s: {rt60_s} s is not reachable in a {list(room_dim_m)} m room ({exc})") from None
+    except ValueError:
+        # Sabine asks for absorption > 1: the room is too big for so short an RT60. Use the most
+        # absorbent walls instead and say what RT60 that gives.
+        x, y, z = room_dim_m
+        volume, surface = x * y * z, 2 * (x * y + y * z + x * z)
+        e_absorption, max_order = 0.99, 3
+        log.warning("room.rt60_s=%.2f s is too short for a %s m room; using the shortest reachable, about %.2f s",
+                    rt60_s, list(room_dim_m), 0.161 * volume / (surface * e_absorption))
     room = pra.ShoeBox(list(room_dim_m), fs=sample_rate, materials=pra.Material(e_absorption), max_order=max_order)
     for pos in source_pos_m:
         room.add_source(list(pos))

@@ -31,8 +31,11 @@ FAR_START_S = 0.5
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("room", help="render a scripted simulated-room scene to WAV files",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("room", help="render a scripted simulated-room scene to WAV files", description=(
+        "Render a scripted scene of the simulated room: the agent plays Bangla speech from 0.5 s and a user "
+        "talks over it from --near-at seconds (both from espeak-ng unless WAV files are given). Writes mic.wav, "
+        "ref.wav (what was played), echo.wav, near.wav, noise.wav (mic = echo + near + noise), echo_path_ir.npy "
+        "and truth.json (delay track, talker times, SER). Room settings: --set room.KEY=VALUE."))
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
     p.add_argument("--far-wav", type=Path, help="what the agent plays (default: Bangla speech from espeak-ng)")
     p.add_argument("--near-wav", type=Path, help="what the user says (default: Bangla speech from espeak-ng)")

@@ -36,7 +36,7 @@ class AudioConfig:
         120.0, "Most audio (seconds) that may wait in the playback queue; more is refused with an error.", min=1, max=3600
     )
     capture_queue_blocks: int = setting(
-        50, "Duplex blocks that may wait for the pipeline before the oldest is dropped (counted as overruns).", min=4, max=10000
+        50, "Device blocks that may wait for the pipeline; when full, new blocks are dropped and counted as overruns.", min=4, max=10000
     )
     stop_fade_ms: float = setting(5.0, "Fade-out applied when playback is stopped at once (barge-in), ms.", min=0, max=20)
     reopen_backoff_s: tuple[float, ...] = setting(
