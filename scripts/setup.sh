@@ -65,7 +65,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -
   say "installing Python packages into .venv (first run: several minutes)"
   export PIP_DISABLE_PIP_VERSION_CHECK=1
   # pip's notes about local mirror folders it skips are noise here; real errors still show.
-  pip_quiet() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v -e "is ignored: it is neither" -e "^ *$" >&2); }
+  pip_quiet() { PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q "$@" 2> >(grep -v -e "is ignored: it is neither" -e "^ *$" >&2); }
   pip_quiet --upgrade "pip>=24" setuptools wheel
   # torch first, from the pinned CPU build, so no other package can pull a CUDA one.
   pip_quiet -c constraints.txt "torch==2.13.0"

@@ -17,8 +17,11 @@ from agent.config.schema import (
     AsrConfig,
     AudioConfig,
     DelayJump,
+    LaecConfig,
     MqttConfig,
+    PwfConfig,
     RoomConfig,
+    TdeConfig,
     TtsConfig,
     TurnConfig,
     VadConfig,
@@ -28,8 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "agent.yaml"
 
 __all__ = [
-    "AecConfig", "AgentConfig", "AsrConfig", "AudioConfig", "ConfigError", "DelayJump", "MqttConfig",
-    "RoomConfig", "TtsConfig", "TurnConfig", "VadConfig", "DEFAULT_CONFIG", "REPO_ROOT",
+    "AecConfig", "AgentConfig", "AsrConfig", "AudioConfig", "ConfigError", "DelayJump", "LaecConfig", "MqttConfig",
+    "PwfConfig", "RoomConfig", "TdeConfig", "TtsConfig", "TurnConfig", "VadConfig", "DEFAULT_CONFIG", "REPO_ROOT",
     "load_config", "config_docs_markdown", "to_dict", "build",
 ]
 

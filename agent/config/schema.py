@@ -115,7 +115,7 @@ class TdeConfig:
     """Time-delay estimation (GCC-PHAT)."""
 
     max_delay_ms: float = setting(500.0, "Largest delay searched, ms.", min=20, max=1000)
-    window_s: float = setting(1.5, "Length of the sliding correlation window, s.", min=0.25, max=4)
+    window_s: float = setting(1.0, "Length of the sliding correlation window, s.", min=0.25, max=4)
     updates_per_s: float = setting(4.0, "Estimate updates per second.", min=0.5, max=50)
 
 
