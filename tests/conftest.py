@@ -20,3 +20,16 @@ def rng() -> np.random.Generator:
 def python() -> str:
     """The interpreter running the tests (the project's .venv under scripts/test.sh)."""
     return sys.executable
+
+
+def speechlike(rng: np.random.Generator, seconds: float, sample_rate: int = 16000) -> np.ndarray:
+    """Bursty coloured noise: 200-600 ms 'words' separated by 50-250 ms pauses (float32)."""
+    n = int(seconds * sample_rate)
+    x = np.zeros(n)
+    t = 0
+    while t < n:
+        length = int(rng.uniform(0.2, 0.6) * sample_rate)
+        burst = np.convolve(rng.standard_normal(length), np.ones(4) / 4, "same") * rng.uniform(0.05, 0.2)
+        x[t : t + length] = burst[: max(0, min(length, n - t))]
+        t += length + int(rng.uniform(0.05, 0.25) * sample_rate)
+    return x.astype(np.float32)

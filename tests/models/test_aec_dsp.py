@@ -8,21 +8,9 @@ from audio_io.room import SimulatedRoom
 from models.aec.delay_line import DelayLine
 from models.aec.stft import BINS, HOP, StftAnalyzer, StftSynthesizer
 from models.aec.tde import GccPhatDelayEstimator
+from tests.conftest import speechlike
 
 SR = 16000
-
-
-def speechlike(rng, seconds):
-    """Bursty coloured noise: 200-600 ms 'words' with pauses (PHAT needs no real speech)."""
-    n = int(seconds * SR)
-    x = np.zeros(n)
-    t = 0
-    while t < n:
-        length = int(rng.uniform(0.2, 0.6) * SR)
-        burst = np.convolve(rng.standard_normal(length), np.ones(4) / 4, "same") * rng.uniform(0.05, 0.2)
-        x[t : t + length] = burst[: max(0, min(length, n - t))]
-        t += length + int(rng.uniform(0.05, 0.25) * SR)
-    return x.astype(np.float32)
 
 
 def run_tde(mic, ref, config=None):
