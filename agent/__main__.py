@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from agent.commands import config_cmd, devices, room
+from agent.commands import aec, config_cmd, devices, room
 from agent.config import ConfigError, load_config
 
-SUBCOMMANDS = (devices, room, config_cmd)
+SUBCOMMANDS = (devices, room, aec, config_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,3 +66,45 @@ def test_room_reports_unreadable_input(python, tmp_path):
     proc = run_agent(python, "room", "--out", str(tmp_path / "o"), "--far-wav", str(bad), check=False)
     assert proc.returncode == 1
     assert "not a readable audio file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_aec_cancels_the_echo_of_a_room_scene(python, tmp_path):
+    scene = tmp_path / "scene"
+    run_agent(python, "room", "--out", str(scene), "--duration", "8", "--near-at", "6",
+              "--set", "room.nonlinearity=false")
+    # the reference at 48 kHz stereo: it must be resampled and mixed down, with warnings
+    ref16, _ = sf.read(scene / "ref.wav", dtype="float32")
+    import soxr
+
+    ref48 = soxr.resample(ref16, 16000, 48000)
+    sf.write(tmp_path / "ref48.wav", np.stack([ref48, ref48], axis=1), 48000)
+    proc = run_agent(python, "aec", "--mic", str(scene / "mic.wav"), "--ref", str(tmp_path / "ref48.wav"),
+                     "--out-asr", str(tmp_path / "asr.wav"), "--out-vad", str(tmp_path / "vad.wav"),
+                     "--stats", str(tmp_path / "stats.json"))
+    assert "resampled from 48000 Hz" in proc.stderr and "mixed down" in proc.stderr
+    assert "outputs aligned with the input" in proc.stdout
+    mic, _ = sf.read(scene / "mic.wav", dtype="float64")
+    vad, rate = sf.read(tmp_path / "vad.wav", dtype="float64")
+    assert rate == 16000 and vad.shape == mic.shape
+    echo_only = slice(3 * 16000, 6 * 16000)  # far end playing, user not yet talking
+    erle = 10 * np.log10(np.sum(mic[echo_only] ** 2) / np.sum(vad[echo_only] ** 2))
+    assert erle > 20, erle
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["per_second"][-1]["delay_samples"] is not None
+
+
+def test_aec_input_errors(python, tmp_path):
+    sf.write(tmp_path / "empty.wav", np.zeros(0), 16000)
+    sf.write(tmp_path / "ok.wav", np.zeros(1600), 16000)
+    proc = run_agent(python, "aec", "--mic", str(tmp_path / "empty.wav"), "--ref", str(tmp_path / "ok.wav"),
+                     "--out-asr", str(tmp_path / "o.wav"), check=False)
+    assert proc.returncode == 1 and "holds no samples" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_agent(python, "aec", "--mic", str(tmp_path / "ok.wav"), "--ref", str(tmp_path / "missing.wav"),
+                     "--out-asr", str(tmp_path / "o.wav"), check=False)
+    assert proc.returncode == 1 and "no such file" in proc.stderr
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(800), 16000)
+    proc = run_agent(python, "aec", "--mic", str(tmp_path / "ok.wav"), "--ref", str(short),
+                     "--out-asr", str(tmp_path / "o.wav"))
+    assert "zero-padded" in proc.stderr
+    assert sf.info(tmp_path / "o.wav").frames == 1600

@@ -1,0 +1,119 @@
+"""The echo chain for one 20 ms frame: TDE → delay line → LAEC → masks → PWF → two outputs.
+
+``EchoCanceller.process(mic, ref) -> (asr_block, vad_block, stats)``; :func:`cancel_echo` runs
+the same object over whole signals (so file and stream results are identical) and removes the
+chain's constant latency of one STFT hop (320 samples) so the outputs line up with the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.config import AecConfig
+from models.aec.delay_line import DelayLine
+from models.aec.laec import PbfdkfEchoCanceller
+from models.aec.pwf import LeakageMaskEstimator, PostWienerFilter
+from models.aec.stft import HOP, StftAnalyzer, StftSynthesizer
+from models.aec.tde import GccPhatDelayEstimator
+
+PRE_DELAY = 48  # samples of the echo path kept before its main peak inside the filter (3 ms)
+REALIGN_SAMPLES = 16  # the reference is re-aligned when the estimate moves further than this
+RESET_SAMPLES = 64  # ... and the LAEC is reset when it moves further than this (its taps no longer fit)
+ERLE_SMOOTHING = 0.98
+FAR_END_FLOOR = 1e-6  # mean square of a reference block that counts as far-end activity (-60 dBFS)
+
+
+@dataclass(frozen=True)
+class ChainStats:
+    """Per-frame state of the chain (for the agent, MQTT health events and tests)."""
+
+    delay_samples: float | None  # TDE estimate (None before the first confident one)
+    erle_db: float  # smoothed mic power over VAD-output power while the far end is active
+    double_talk: bool  # near-end speech over the echo (error well above the residual echo estimate)
+    far_end_active: bool
+    laec_resets: int
+
+
+class EchoCanceller:
+    """Streaming echo chain; see the module doc. Blocks are 320 samples of 16 kHz float audio."""
+
+    hop = HOP
+    latency_samples = HOP
+
+    def __init__(self, config: AecConfig | None = None, sample_rate: int = 16000) -> None:
+        config = config or AecConfig()
+        if sample_rate != 16000:
+            raise ValueError(f"the echo chain runs at 16 kHz, not {sample_rate}")
+        self.config = config
+        self.tde = GccPhatDelayEstimator(config.tde, sample_rate)
+        self.delay_line = DelayLine(self.tde.max_lag + HOP, HOP)
+        self.laec = PbfdkfEchoCanceller(config.laec, sample_rate)
+        self.masks = LeakageMaskEstimator()
+        self.pwf = PostWienerFilter(config.pwf)
+        self._ana_e, self._ana_y = StftAnalyzer(), StftAnalyzer()
+        self._syn_asr, self._syn_vad = StftSynthesizer(), StftSynthesizer()
+        self.reset()
+
+    def reset(self) -> None:
+        for block in (self.tde, self.delay_line, self.laec, self.masks, self._ana_e, self._ana_y,
+                      self._syn_asr, self._syn_vad):
+            block.reset()
+        self._applied_delay = 0
+        self._mic_pow = 0.0
+        self._out_pow = 0.0
+
+    def process(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, ChainStats]:
+        """One frame: returns the ASR output, the VAD output (both 320 samples, one hop late) and stats."""
+        if mic.shape != (HOP,) or ref.shape != (HOP,):
+            raise ValueError(f"the echo chain takes blocks of {HOP} samples (mic {mic.shape}, ref {ref.shape})")
+        mic = mic.astype(np.float64)
+        ref = ref.astype(np.float64)
+        delay = self.tde.update(mic, ref)
+        if delay is not None:
+            wanted = max(0, int(round(delay)) - PRE_DELAY)
+            moved = abs(wanted - self._applied_delay)
+            if moved > REALIGN_SAMPLES:
+                if moved > RESET_SAMPLES:
+                    self.laec.reset()
+                self._applied_delay = wanted
+        aligned = self.delay_line.process(ref, self._applied_delay)
+        e, y_hat = self.laec.process(mic, aligned)
+        e_spec, y_spec = self._ana_e.process(e), self._ana_y.process(y_hat)
+        m_x, m_r = self.masks.process(e_spec, y_spec)
+        x_vad, x_asr = self.pwf.process(e_spec, m_x, m_r)
+        asr, vad = self._syn_asr.process(x_asr), self._syn_vad.process(x_vad)
+
+        far_active = float(np.mean(ref**2)) > FAR_END_FLOOR
+        if far_active:
+            self._mic_pow = ERLE_SMOOTHING * self._mic_pow + (1 - ERLE_SMOOTHING) * float(np.mean(mic**2))
+            self._out_pow = ERLE_SMOOTHING * self._out_pow + (1 - ERLE_SMOOTHING) * float(np.mean(vad**2))
+        erle = 10 * np.log10((self._mic_pow + 1e-12) / (self._out_pow + 1e-12)) if self._mic_pow > 0 else 0.0
+        e_pow = float(np.sum(np.abs(e_spec) ** 2))
+        double_talk = far_active and e_pow > 4.0 * float(np.sum(self.masks.residual_power)) + 1e-3
+        stats = ChainStats(delay, float(erle), bool(double_talk), far_active, self.laec.resets)
+        return asr.astype(np.float32), vad.astype(np.float32), stats
+
+
+def cancel_echo(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None
+                ) -> tuple[np.ndarray, np.ndarray, list[ChainStats]]:
+    """Run :class:`EchoCanceller` over whole signals; outputs are aligned with ``mic`` (latency removed).
+
+    ``ref`` is cut or zero-padded to ``mic``'s length. Returns (asr, vad, per-frame stats).
+    """
+    n = mic.shape[0]
+    ref = np.concatenate([ref[:n], np.zeros(max(0, n - ref.shape[0]))])
+    padded = -(-(n + HOP) // HOP) * HOP  # room to flush the latency
+    mic_p = np.zeros(padded)
+    ref_p = np.zeros(padded)
+    mic_p[:n], ref_p[:n] = mic, ref
+    chain = EchoCanceller(config)
+    asr, vad, stats = [], [], []
+    for i in range(0, padded, HOP):
+        a, v, s = chain.process(mic_p[i : i + HOP], ref_p[i : i + HOP])
+        asr.append(a)
+        vad.append(v)
+        stats.append(s)
+    lat = EchoCanceller.latency_samples
+    return np.concatenate(asr)[lat : lat + n], np.concatenate(vad)[lat : lat + n], stats

@@ -1,0 +1,102 @@
+"""Post Wiener filter, classical masks and the whole DSP echo chain."""
+
+import numpy as np
+import pytest
+
+from agent.config import PwfConfig, RoomConfig, build
+from audio_io.room import SimulatedRoom
+from models.aec.chain import EchoCanceller, cancel_echo
+from models.aec.pwf import LeakageMaskEstimator, PostWienerFilter
+from tests.conftest import speechlike
+
+SR = 16000
+
+
+def test_pwf_gain_and_two_exponents(rng):
+    pwf = PostWienerFilter(build(PwfConfig, {"beta_vad": 0.6, "beta_asr": 0.2}))
+    m_x = np.array([1.0, 0.5, 0.0, 0.2])
+    m_r = np.array([0.0, 0.5, 1.0, 0.8])
+    g = pwf.gain(m_x, m_r)
+    np.testing.assert_allclose(g, [1.0, 0.25, 0.0, 0.04], atol=1e-9)
+    x = rng.standard_normal(4) + 1j * rng.standard_normal(4)
+    x_vad, x_asr = pwf.process(x, m_x, m_r)
+    np.testing.assert_allclose(x_vad, g**0.6 * x)
+    np.testing.assert_allclose(x_asr, g**0.2 * x)
+    assert np.all(np.abs(x_vad) <= np.abs(x_asr) + 1e-12)  # the VAD output is suppressed harder
+
+
+def test_leakage_estimate_follows_a_known_leak(rng):
+    est = LeakageMaskEstimator()
+    for _ in range(400):
+        y = (rng.standard_normal(321) + 1j * rng.standard_normal(321)) * rng.uniform(0.1, 3.0)
+        e = np.sqrt(0.05) * y * np.exp(1j * rng.uniform(0, 6.28, 321))  # residual = 5 % of the echo power
+        m_x, m_r = est.process(e, y)
+    assert np.all((est.leak > 0.02) & (est.leak < 0.1))
+    assert np.median(m_r) > np.median(m_x)  # echo only: the residual mask dominates
+
+
+def test_no_far_end_means_no_suppression(rng):
+    est = LeakageMaskEstimator()
+    for _ in range(50):
+        e = rng.standard_normal(321) + 1j * rng.standard_normal(321)
+        m_x, m_r = est.process(e, np.zeros(321))
+    assert np.all(m_r == 0) and np.all(m_x == 1)
+
+
+def linear_scene(rng, seconds=14.0, near_from=None, **room):
+    ref = speechlike(rng, seconds)
+    r = SimulatedRoom(build(RoomConfig, {"nonlinearity": False, "rt60_s": 0.3, "delay_ms": 80, **room}))
+    if near_from is not None:
+        r.add_talker(speechlike(np.random.default_rng(11), 3.0), int(near_from * SR))
+    mic, truth = r.run(ref)
+    return mic, ref, truth
+
+
+def test_streaming_equals_whole_file(rng):
+    mic, ref, _ = linear_scene(rng, seconds=3.0)
+    asr, vad, stats = cancel_echo(mic, ref)
+    chain = EchoCanceller()
+    outs = [chain.process(mic[i : i + 320], ref[i : i + 320]) for i in range(0, len(mic), 320)]
+    stream_asr = np.concatenate([o[0] for o in outs])
+    stream_vad = np.concatenate([o[1] for o in outs])
+    lat = EchoCanceller.latency_samples
+    np.testing.assert_array_equal(asr[: len(mic) - lat], stream_asr[lat:])
+    np.testing.assert_array_equal(vad[: len(mic) - lat], stream_vad[lat:])
+    assert asr.shape == mic.shape and vad.shape == mic.shape
+
+
+def test_chain_removes_a_linear_echo_and_reports_the_delay(rng):
+    mic, ref, truth = linear_scene(rng)
+    asr, vad, stats = cancel_echo(mic, ref)
+    steady = slice(8 * SR, 14 * SR)
+    erle = 10 * np.log10(np.sum(mic[steady] ** 2) / np.sum(vad[steady] ** 2))
+    assert erle >= 35, erle
+    assert abs(stats[-2].delay_samples - truth["echo_delay_samples"][0]) <= 2
+    assert stats[-2].erle_db > 20 and stats[-2].laec_resets == 0
+
+
+def test_chain_keeps_the_near_end(rng):
+    mic, ref, truth = linear_scene(rng, near_from=10.0)
+    asr, _, stats = cancel_echo(mic, ref)
+    seg = slice(10 * SR, 13 * SR)
+    near = truth["near"][seg]
+
+    def snr(x):
+        return 10 * np.log10(np.sum(near**2) / np.sum((x[seg] - near) ** 2))
+
+    assert snr(asr) > snr(mic) + 10  # double talk: the user's speech comes out far cleaner than at the mic
+    assert any(s.double_talk for s in stats[int(10 * SR / 320) : int(13 * SR / 320)])
+
+
+def test_chain_does_no_harm_without_far_end(rng):
+    near = speechlike(rng, 3.0)
+    asr, vad, _ = cancel_echo(near, np.zeros_like(near))
+    np.testing.assert_allclose(asr, near, atol=1e-6)
+    np.testing.assert_allclose(vad, near, atol=1e-6)
+
+
+def test_chain_rejects_wrong_block_sizes():
+    with pytest.raises(ValueError, match="blocks of 320"):
+        EchoCanceller().process(np.zeros(160), np.zeros(160))
+    with pytest.raises(ValueError, match="16 kHz"):
+        EchoCanceller(sample_rate=48000)
