@@ -19,6 +19,7 @@ apt_packages=(
   festvox-kallpc16k festvox-us-slt-hts # festival voices
   mosquitto mosquitto-clients          # MQTT broker and clients, started by the tests themselves
   sox                                  # handy for inspecting WAVs (not imported by the code)
+  libspeexdsp1                         # Speex echo canceller: an anchor of the AEC benchmark (ctypes)
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -69,7 +70,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -
   pip_quiet --upgrade "pip>=24" setuptools wheel
   # torch first, from the pinned CPU build, so no other package can pull a CUDA one.
   pip_quiet -c constraints.txt "torch==2.13.0"
-  pip_quiet -c constraints.txt -e ".[test]"
+  pip_quiet -c constraints.txt -e ".[test,bench]"
   echo "$want" > "$stamp"
 fi
 say "ready: $(.venv/bin/python --version), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"

@@ -20,7 +20,6 @@ from models.aec.tde import GccPhatDelayEstimator
 
 PRE_DELAY = 48  # samples of the echo path kept before its main peak inside the filter (3 ms)
 REALIGN_SAMPLES = 16  # the reference is re-aligned when the estimate moves further than this
-RESET_SAMPLES = 64  # ... and the LAEC is reset when it moves further than this (its taps no longer fit)
 ERLE_SMOOTHING = 0.98
 FAR_END_FLOOR = 1e-6  # mean square of a reference block that counts as far-end activity (-60 dBFS)
 
@@ -75,8 +74,8 @@ class EchoCanceller:
             wanted = max(0, int(round(delay)) - PRE_DELAY)
             moved = abs(wanted - self._applied_delay)
             if moved > REALIGN_SAMPLES:
-                if moved > RESET_SAMPLES:
-                    self.laec.reset()
+                # A delay jump moves the whole echo path: after re-alignment the taps fit again, so they
+                # are kept (a real path change is handled by the LAEC's own path-change detector).
                 self._applied_delay = wanted
         aligned = self.delay_line.process(ref, self._applied_delay)
         e, y_hat = self.laec.process(mic, aligned)

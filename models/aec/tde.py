@@ -10,8 +10,8 @@ estimate is refreshed ``updates_per_s`` times a second and only when
 - the peak is sharp: its height over the RMS of the correlation in the search range;
 
 with hysteresis: a new delay far from the current one must be seen in two consecutive updates
-(a single bad window during double talk does not move it), while small moves (clock drift) are
-followed at once. ``update()`` returns the delay in samples (float, sub-sample by a parabolic
+(a single bad window during double talk does not move it) unless its peak is very sharp, while
+small moves (clock drift) are followed at once. Recent samples weigh more in the window. ``update()`` returns the delay in samples (float, sub-sample by a parabolic
 fit), or ``None`` while there is no confident estimate.
 """
 
@@ -28,7 +28,8 @@ SAMPLE_RATE = 16000
 ACTIVE_FRAME_DB = -55.0  # a 20 ms reference frame above this level (dBFS) counts as far-end activity
 MIN_ACTIVE_FRACTION = 0.25
 MIN_SHARPNESS = 7.0  # peak over RMS of the correlation in the search range
-SURE_SHARPNESS = 14.0  # a first estimate this sharp is accepted without confirmation
+SURE_SHARPNESS = 14.0  # an estimate this sharp is accepted without confirmation
+RAMP_START = 0.0  # weight of the oldest mic sample in the window
 FOLLOW_SAMPLES = 8.0  # moves up to this many samples are followed at once (drift)
 
 
@@ -53,6 +54,9 @@ class GccPhatDelayEstimator:
         self.update_every = max(1, int(sample_rate / config.updates_per_s))
         self.nfft = scipy.fft.next_fast_len(self.window + self.max_lag + self.window, real=True)
         self._mic = np.zeros(self.window)
+        # Recent samples weigh more (a ramp from RAMP_START to 1 over the window), so a new delay wins the
+        # correlation sooner after a jump while the whole window still averages out double talk.
+        self._taper = np.linspace(RAMP_START, 1.0, self.window)
         self._ref = np.zeros(self.window + self.max_lag)
         self.reset()
 
@@ -89,7 +93,7 @@ class GccPhatDelayEstimator:
         active = np.mean(energy > 10 ** (ACTIVE_FRAME_DB / 10)) >= MIN_ACTIVE_FRACTION
 
         a = scipy.fft.rfft(self._ref, self.nfft)
-        b = scipy.fft.rfft(self._mic, self.nfft)
+        b = scipy.fft.rfft(self._mic * self._taper, self.nfft)
         g = np.conj(b) * a
         mag = np.abs(g)
         # Whiten where there is energy; bins far below the strongest carry only noise and are left out.
@@ -118,7 +122,8 @@ class GccPhatDelayEstimator:
         if current is not None and abs(d - current) <= FOLLOW_SAMPLES:
             self.delay_samples = d  # drift: follow at once
             self._candidate = None
-        elif current is None and result.sharpness >= SURE_SHARPNESS:
+        elif result.sharpness >= SURE_SHARPNESS:
+            # So sharp a peak elsewhere is a new delay (near-end speech does not correlate with the reference).
             self.delay_samples = d
             self._candidate = None
         elif self._candidate is not None and abs(d - self._candidate) <= FOLLOW_SAMPLES:

@@ -1,0 +1,191 @@
+"""AEC benchmark: this project's echo chain against WebRTC AEC3, Speex (+ residual suppression) and passthrough.
+
+    python benchmarks/aec_bench.py [--quick] [--json OUT.json]
+
+Scenes come from the simulated room with fixed seeds (espeak-ng Bangla speech for the agent and
+the user): far-end single talk (linear and with loudspeaker nonlinearity), double talk at SER −20,
+−10, 0 and +10 dB, near-end only, a delay jump in the middle, and an echo-path change. Every
+system runs on the same scenes in the same process. Columns:
+
+- ERLE: over echo-only samples after 5 s (steady state), dB; ERLE@jump: the first second after the
+  delay jump; ERLE@path: the first second after the echo-path change;
+- PESQ/STOI per SER: the output against the clean reverberant near-end speech, over the double-talk
+  stretch; near-only PESQ: nothing is played, the output against the near-end speech;
+- CPU: process time per second of audio, ms (one thread).
+For this chain the ASR output (β_asr) is scored for PESQ/STOI and the VAD output (β_vad) for ERLE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from agent.config import RoomConfig, build  # noqa: E402
+from audio_io.room import SimulatedRoom  # noqa: E402
+from audio_io.speech_synth import SynthVoice, synthesize  # noqa: E402
+from models.aec.chain import cancel_echo  # noqa: E402
+from models.aec.metrics import erle_db, pesq_wb, stoi  # noqa: E402
+
+SR = 16000
+FAR_TEXTS = [
+    "আমি আপনার সহকারী। আজ আবহাওয়া ভালো থাকবে, তবে বিকেলে বৃষ্টি হতে পারে।",
+    "বাজারে এখন সবজির দাম অনেক বেশি। আর কিছু জানতে চান?",
+    "আমাদের বাড়ির পাশে একটা বড় পুকুর আছে। শীতকালে পিঠা খাওয়ার মজাই আলাদা।",
+    "ট্রেনটা আধা ঘণ্টা দেরিতে ছেড়েছে। আমি কাল সকালে ঢাকা যাচ্ছি।",
+]
+NEAR_TEXTS = ["শোনো, আমার একটা প্রশ্ন আছে। কালকের আবহাওয়া কেমন থাকবে?", "থামো, আমি অন্য কথা বলতে চাই।"]
+SERS = (-20, -10, 0, 10)
+
+
+def speech(texts: list[str], voice: SynthVoice, seconds: float) -> np.ndarray:
+    parts = [synthesize(t, voice) for t in texts]
+    x = np.concatenate([np.concatenate([p, np.zeros(int(0.3 * SR), np.float32)]) for p in parts])
+    reps = int(np.ceil(seconds * SR / len(x)))
+    return np.tile(x, reps)[: int(seconds * SR)]
+
+
+# --- systems --------------------------------------------------------------------------------------
+
+
+def run_ours(mic, ref):
+    asr, vad, _ = cancel_echo(mic, ref)
+    return {"asr": asr, "vad": vad}
+
+
+def run_aec3(mic, ref):
+    import pywebrtc_audio
+
+    ec = pywebrtc_audio.EchoCanceller(SR)
+    n = len(mic) // 160 * 160
+    out = np.zeros_like(mic)
+    for i in range(0, n, 160):
+        out[i : i + 160] = ec.process(np.ascontiguousarray(mic[i : i + 160]), np.ascontiguousarray(ref[i : i + 160]))
+    return {"asr": out, "vad": out}
+
+
+def run_speex(mic, ref):
+    from speex_ctypes import speex_aec
+
+    out = speex_aec(mic, ref)
+    return {"asr": out, "vad": out}
+
+
+def run_passthrough(mic, ref):
+    return {"asr": mic.copy(), "vad": mic.copy()}
+
+
+SYSTEMS = {"passthrough": run_passthrough, "ours": run_ours, "aec3": run_aec3, "speex": run_speex}
+
+
+# --- scenes ---------------------------------------------------------------------------------------
+
+
+def make_scenes(seconds: float) -> dict[str, dict]:
+    far = speech(FAR_TEXTS, SynthVoice("espeak-ng", "bn", "bn", 150, 45), seconds)
+    near_dry = speech(NEAR_TEXTS, SynthVoice("espeak-ng", "bn+f3", "bn", 165, 60), seconds / 2)
+    half = int(seconds / 2 * SR)
+
+    def room(**kw):
+        return SimulatedRoom(build(RoomConfig, {"volume": 0.7, "seed": 1, **kw}))
+
+    scenes = {}
+    for name, nl in (("single_linear", False), ("single_nonlinear", True)):
+        mic, truth = room(nonlinearity=nl).run(far)
+        scenes[name] = {"mic": mic, "ref": far, "echo_only": np.ones(len(far), bool)}
+    # Double talk: the near end talks in the second half; SER set on the ground truth (mic = echo + near).
+    r = room(nonlinearity=True)
+    r.add_talker(near_dry, half)
+    _, truth = r.run(far)
+    echo, near = truth["echo"].astype(np.float64), truth["near"].astype(np.float64)
+    active = np.abs(near) > 1e-5
+    for ser in SERS:
+        g = np.sqrt(np.mean(echo[active] ** 2) * 10 ** (ser / 10) / np.mean(near[active] ** 2))
+        scenes[f"double_talk_{ser:+d}dB"] = {"mic": (echo + g * near).astype(np.float32), "ref": far,
+                                             "near": (g * near).astype(np.float32), "dt": slice(half, len(far))}
+    r = room(nonlinearity=False)
+    r.add_talker(near_dry, 0)
+    mic, truth = r.run(np.zeros_like(far))
+    scenes["near_only"] = {"mic": mic, "ref": np.zeros_like(far), "near": truth["near"], "dt": slice(0, len(far))}
+    mic, _ = room(nonlinearity=False, delay_ms=100, delay_jumps=[{"at_s": seconds / 2, "delay_ms": 300}]).run(far)
+    scenes["delay_jump"] = {"mic": mic, "ref": far, "event": half}
+    a, _ = room(nonlinearity=False).run(far)
+    b, _ = room(nonlinearity=False, mic_pos_m=[2.3, 2.4, 1.2]).run(far)
+    scenes["path_change"] = {"mic": np.concatenate([a[:half], b[half:]]), "ref": far, "event": half}
+    return scenes
+
+
+# --- scoring --------------------------------------------------------------------------------------
+
+
+def score(scene: dict, out: dict) -> dict:
+    res = {}
+    mic = scene["mic"]
+    if "echo_only" in scene:
+        res["erle_db"] = erle_db(mic[5 * SR :], out["vad"][5 * SR :])
+    if "event" in scene:
+        k = scene["event"]
+        res["erle_event_db"] = erle_db(mic[k : k + SR], out["vad"][k : k + SR])
+    if "near" in scene:
+        dt = scene["dt"]
+        res["pesq"] = pesq_wb(scene["near"][dt], out["asr"][dt])
+        res["stoi"] = stoi(scene["near"][dt], out["asr"][dt])
+    return res
+
+
+def fmt(v, digits=1):
+    return "  -  " if v is None else f"{v:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="10 s scenes instead of 24 s (for smoke tests)")
+    p.add_argument("--json", type=Path, help="write the results as JSON here")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ", ".join(SYSTEMS))
+    args = p.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    seconds = 10.0 if args.quick else 24.0
+    scenes = make_scenes(seconds)
+    results: dict[str, dict] = {}
+    for name in args.systems.split(","):
+        if name not in SYSTEMS:
+            p.error(f"unknown system {name!r}")
+        results[name] = {"scenes": {}, "cpu_ms_per_s": None}
+        cpu, audio_s = 0.0, 0.0
+        for scene_name, scene in scenes.items():
+            t0 = time.process_time()
+            out = SYSTEMS[name](scene["mic"], scene["ref"])
+            cpu += time.process_time() - t0
+            audio_s += len(scene["mic"]) / SR
+            results[name]["scenes"][scene_name] = score(scene, out)
+        results[name]["cpu_ms_per_s"] = 1000 * cpu / audio_s
+
+    cols = ["ERLE lin", "ERLE nl", "ERLE@jump", "ERLE@path", *[f"PESQ {s:+d}" for s in SERS],
+            *[f"STOI {s:+d}" for s in SERS], "PESQ near", "CPU ms/s"]
+    print(f"{'system':<12}" + "".join(f"{c:>10}" for c in cols))
+    for name, r in results.items():
+        s = r["scenes"]
+        row = [fmt(s["single_linear"]["erle_db"]), fmt(s["single_nonlinear"]["erle_db"]),
+               fmt(s["delay_jump"]["erle_event_db"]), fmt(s["path_change"]["erle_event_db"]),
+               *[fmt(s[f"double_talk_{x:+d}dB"]["pesq"], 2) for x in SERS],
+               *[fmt(s[f"double_talk_{x:+d}dB"]["stoi"], 3) for x in SERS],
+               fmt(s["near_only"]["pesq"], 2), fmt(r["cpu_ms_per_s"], 1)]
+        print(f"{name:<12}" + "".join(f"{c:>10}" for c in row))
+    report = {"scene_seconds": seconds, "sample_rate": SR, "results": results}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
