@@ -21,7 +21,7 @@ import numpy as np
 
 from agent.config import AudioConfig
 from audio_io.backend import AudioBackend
-from audio_io.frames import SAMPLE_RATE, DuplexBlock, as_mono_float32
+from audio_io.frames import BLOCK_SAMPLES, SAMPLE_RATE, DuplexBlock, as_mono_float32
 from audio_io.playback import PlaybackBuffer
 from audio_io.resample import StreamResampler, resample
 
@@ -91,7 +91,10 @@ class DeviceBackend(AudioBackend):
     kind = "sound card"
 
     def __init__(self, config: AudioConfig, stream_factory: Callable[..., Any] | None = None) -> None:
-        super().__init__(playback_buffer_s=config.playback_buffer_s, stop_fade_ms=config.stop_fade_ms)
+        # No super().__init__(): the playback queue lives at the device's rate and is made in open().
+        self.sample_rate = SAMPLE_RATE
+        self.block_samples = BLOCK_SAMPLES
+        self.playback: PlaybackBuffer | None = None
         self.config = config
         self._factory = stream_factory
         self._stream: Any = None
@@ -127,7 +130,7 @@ class DeviceBackend(AudioBackend):
         if rate != self.device_rate:
             self.device_rate, self.device_block = rate, block
             # Played audio waits at the device rate, so the callback only copies.
-            self._dev_playback = PlaybackBuffer(int(self.config.playback_buffer_s * rate), int(self.config.stop_fade_ms * rate / 1000))
+            self.playback = PlaybackBuffer(int(self.config.playback_buffer_s * rate), int(self.config.stop_fade_ms * rate / 1000))
             n_slots = self.config.capture_queue_blocks
             self._mic_slots = np.zeros((n_slots, block), dtype=np.float32)
             self._ref_slots = np.zeros((n_slots, block), dtype=np.float32)
@@ -159,7 +162,7 @@ class DeviceBackend(AudioBackend):
                 self.overruns += int(bool(getattr(status, "input_overflow", False)))
                 self.underruns += int(bool(getattr(status, "output_underflow", False)))
             out = outdata[:, 0]
-            self._dev_playback.pull_into(out)
+            self.playback.pull_into(out)
             if frames != self.device_block or self._slots_written - self._slots_read >= self._mic_slots.shape[0]:
                 self.overruns += 1  # consumer too slow (or odd block size): drop this block
             else:
@@ -177,17 +180,17 @@ class DeviceBackend(AudioBackend):
 
     def play(self, samples: np.ndarray) -> None:
         x = as_mono_float32(samples, "playback audio")
-        if not self.device_rate:
+        if self.playback is None:
             self.open()
-        self._dev_playback.write(resample(x, SAMPLE_RATE, self.device_rate))
+        self.playback.write(resample(x, SAMPLE_RATE, self.device_rate))
 
     def stop_playback(self) -> None:
-        if self.device_rate:
-            self._dev_playback.stop()
+        if self.playback is not None:
+            self.playback.stop()
 
     @property
     def is_playing(self) -> bool:
-        return bool(self.device_rate) and self._dev_playback.is_playing
+        return self.playback is not None and self.playback.is_playing
 
     async def blocks(self) -> AsyncIterator[DuplexBlock]:
         self._loop = asyncio.get_running_loop()
@@ -244,7 +247,7 @@ class DeviceBackend(AudioBackend):
             self._event.set()
 
     def stats(self) -> dict[str, Any]:
-        played = self._dev_playback.played_samples if self.device_rate else 0
+        played = self.playback.played_samples if self.playback is not None else 0
         return {
             "kind": self.kind, "device_rate": self.device_rate, "played_samples": played, "overruns": self.overruns,
             "underruns": self.underruns, "callback_errors": self.callback_errors, "reopens": self.reopens,

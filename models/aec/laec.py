@@ -76,6 +76,7 @@ class PbfdkfEchoCanceller:
         self._ref_prev[:] = 0
         self._E = None
         self._diverging = 0
+        self._error_above_mic = 0
 
     def filter(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Error (mic − echo estimate) and echo estimate for one block, with the current taps (no adaptation)."""

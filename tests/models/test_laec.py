@@ -112,3 +112,13 @@ def test_divergence_guard_resets_and_logs(rng, caplog):
             aec.filter(mic[i : i + BLOCK], ref[i : i + BLOCK])
     assert aec.resets == 1 and "LAEC diverged" in caplog.text
     assert np.all(aec.impulse_response() == 0)
+
+
+def test_reset_behaves_like_a_new_filter(rng):
+    mic, ref, _ = aligned_room_echo(rng, 3.0)
+    used = PbfdkfEchoCanceller()
+    run(used, mic[: 2 * SR], ref[: 2 * SR])
+    used.reset()
+    e_used, _ = run(used, mic[2 * SR :], ref[2 * SR :])
+    e_new, _ = run(PbfdkfEchoCanceller(), mic[2 * SR :], ref[2 * SR :])
+    np.testing.assert_array_equal(e_used, e_new)
