@@ -13,6 +13,8 @@ system runs on the same scenes in the same process. Columns:
   stretch; near-only PESQ: nothing is played, the output against the near-end speech;
 - CPU: process time per second of audio, ms (one thread).
 For this chain the ASR output (β_asr) is scored for PESQ/STOI and the VAD output (β_vad) for ERLE.
+``ours`` is the DSP chain with the classical residual-echo masks, ``ours_res`` the same chain with the
+neural RES (``--res-model``, default the shipped model); ``--beta-sweep`` adds the PWF β table.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from agent.config import RoomConfig, build  # noqa: E402
+from agent.config import AecConfig, RoomConfig, build  # noqa: E402
 from audio_io.room import SimulatedRoom  # noqa: E402
 from audio_io.speech_synth import SynthVoice, synthesize  # noqa: E402
 from models.aec.chain import cancel_echo  # noqa: E402
 from models.aec.metrics import erle_db, pesq_wb, stoi  # noqa: E402
+from models.aec.res.runtime import SHIPPED_MODEL  # noqa: E402
 
 SR = 16000
 FAR_TEXTS = [
@@ -56,9 +59,19 @@ def speech(texts: list[str], voice: SynthVoice, seconds: float) -> np.ndarray:
 # --- systems --------------------------------------------------------------------------------------
 
 
-def run_ours(mic, ref):
-    asr, vad, _ = cancel_echo(mic, ref)
+def run_ours(mic, ref, res_model=None, betas=None):
+    """This chain: DSP with the classical masks (``res_model`` None) or with the neural RES."""
+    pwf = {"beta_vad": betas[0], "beta_asr": betas[1]} if betas else {}
+    config = build(AecConfig, {"res_model": res_model, "pwf": pwf})
+    asr, vad, _ = cancel_echo(mic, ref, config)
     return {"asr": asr, "vad": vad}
+
+
+RES_MODEL = str(SHIPPED_MODEL)
+
+
+def run_ours_res(mic, ref):
+    return run_ours(mic, ref, RES_MODEL)
 
 
 def run_aec3(mic, ref):
@@ -83,7 +96,9 @@ def run_passthrough(mic, ref):
     return {"asr": mic.copy(), "vad": mic.copy()}
 
 
-SYSTEMS = {"passthrough": run_passthrough, "ours": run_ours, "aec3": run_aec3, "speex": run_speex}
+SYSTEMS = {"passthrough": run_passthrough, "ours": run_ours, "ours_res": run_ours_res, "aec3": run_aec3,
+           "speex": run_speex}
+BETAS = (0.1, 0.2, 0.4, 0.6, 0.8)
 
 
 # --- scenes ---------------------------------------------------------------------------------------
@@ -145,12 +160,35 @@ def fmt(v, digits=1):
     return "  -  " if v is None else f"{v:.{digits}f}"
 
 
+def beta_sweep(scenes: dict[str, dict]) -> dict[str, dict]:
+    """ours_res with one PWF β for both outputs: steady-state ERLE (linear and nonlinear scenes), PESQ and
+    STOI averaged over the four SERs, near-end-only PESQ."""
+    table = {}
+    print(f"\n{'β':<6}{'ERLE lin':>10}{'ERLE nl':>10}{'PESQ dt':>10}{'STOI dt':>10}{'PESQ near':>10}")
+    for beta in BETAS:
+        s = {name: score(scene, run_ours(scene["mic"], scene["ref"], RES_MODEL, (beta, beta)))
+             for name, scene in scenes.items() if name.startswith(("single", "double", "near"))}
+        dt = [s[f"double_talk_{x:+d}dB"] for x in SERS]
+        row = {"erle_linear_db": s["single_linear"]["erle_db"], "erle_nonlinear_db": s["single_nonlinear"]["erle_db"],
+               "pesq_double_talk": float(np.mean([d["pesq"] for d in dt if d["pesq"] is not None])),
+               "stoi_double_talk": float(np.mean([d["stoi"] for d in dt if d["stoi"] is not None])),
+               "pesq_near_only": s["near_only"]["pesq"]}
+        table[str(beta)] = row
+        print(f"{beta:<6}" + "".join(f"{fmt(v, 2):>10}" for v in row.values()))
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="10 s scenes instead of 24 s (for smoke tests)")
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ", ".join(SYSTEMS))
+    p.add_argument("--res-model", default=str(SHIPPED_MODEL), help="RES model of the ours_res system (default: shipped)")
+    p.add_argument("--beta-sweep", action="store_true",
+                   help="also run ours_res with the PWF β at " + ", ".join(map(str, BETAS)) + " (the paper's Table IV)")
     args = p.parse_args(argv)
+    global RES_MODEL
+    RES_MODEL = args.res_model
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     seconds = 10.0 if args.quick else 24.0
     scenes = make_scenes(seconds)
@@ -179,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
                *[fmt(s[f"double_talk_{x:+d}dB"]["stoi"], 3) for x in SERS],
                fmt(s["near_only"]["pesq"], 2), fmt(r["cpu_ms_per_s"], 1)]
         print(f"{name:<12}" + "".join(f"{c:>10}" for c in row))
-    report = {"scene_seconds": seconds, "sample_rate": SR, "results": results}
+    report = {"scene_seconds": seconds, "sample_rate": SR, "res_model": RES_MODEL, "results": results}
+    if args.beta_sweep:
+        report["beta_sweep"] = beta_sweep(scenes)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

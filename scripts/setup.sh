@@ -70,7 +70,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -
   pip_quiet --upgrade "pip>=24" setuptools wheel
   # torch first, from the pinned CPU build, so no other package can pull a CUDA one.
   pip_quiet -c constraints.txt "torch==2.13.0"
-  pip_quiet -c constraints.txt -e ".[test,bench]"
+  pip_quiet -c constraints.txt -e ".[test,bench,train]"
   echo "$want" > "$stamp"
 fi
 say "ready: $(.venv/bin/python --version), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"

@@ -14,7 +14,7 @@ def test_aec_benchmark_quick(tmp_path, monkeypatch):
     assert aec_bench.main(["--quick", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     res = report["results"]
-    assert set(res) == {"passthrough", "ours", "aec3", "speex"}
+    assert set(res) == {"passthrough", "ours", "ours_res", "aec3", "speex"}
     for system in res.values():
         assert set(system["scenes"]) >= {"single_linear", "single_nonlinear", "near_only", "delay_jump", "path_change",
                                          "double_talk_-20dB", "double_talk_+10dB"}

@@ -7,7 +7,9 @@ chain's constant latency of one STFT hop (320 samples) so the outputs line up wi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -15,13 +17,33 @@ from agent.config import AecConfig
 from models.aec.delay_line import DelayLine
 from models.aec.laec import PbfdkfEchoCanceller
 from models.aec.pwf import LeakageMaskEstimator, PostWienerFilter
+from models.aec.res.runtime import SHIPPED_MODEL, ResidualEchoSuppressor
 from models.aec.stft import HOP, StftAnalyzer, StftSynthesizer
 from models.aec.tde import GccPhatDelayEstimator
+
+log = logging.getLogger(__name__)
 
 PRE_DELAY = 48  # samples of the echo path kept before its main peak inside the filter (3 ms)
 REALIGN_SAMPLES = 16  # the reference is re-aligned when the estimate moves further than this
 ERLE_SMOOTHING = 0.98
 FAR_END_FLOOR = 1e-6  # mean square of a reference block that counts as far-end activity (-60 dBFS)
+
+
+def resolve_res_model(value: str | None) -> Path | None:
+    """``aec.res_model`` → a model path, or None for the classical masks.
+
+    ``null``/``none``/empty → None; ``shipped`` → the model shipped in ``models/aec/res/`` (when that file
+    is missing the chain warns and uses the classical masks); anything else is a path that must exist.
+    """
+    if value is None or str(value).strip().lower() in ("", "none", "null", "classical"):
+        return None
+    if str(value).strip().lower() == "shipped":
+        if not SHIPPED_MODEL.is_file():
+            log.warning("the shipped RES model %s is missing; using the classical residual echo estimate",
+                        SHIPPED_MODEL)
+            return None
+        return SHIPPED_MODEL
+    return Path(value).expanduser()
 
 
 @dataclass(frozen=True)
@@ -50,25 +72,37 @@ class EchoCanceller:
         self.delay_line = DelayLine(self.tde.max_lag + HOP, HOP)
         self.laec = PbfdkfEchoCanceller(config.laec, sample_rate)
         self.masks = LeakageMaskEstimator()
+        res_path = resolve_res_model(config.res_model)
+        # The neural RES (when configured) replaces the classical masks; a bad file is a clear error here.
+        self.res = ResidualEchoSuppressor(res_path) if res_path is not None else None
         self.pwf = PostWienerFilter(config.pwf)
         self._ana_e, self._ana_y = StftAnalyzer(), StftAnalyzer()
+        self._ana_mic, self._ana_ref = StftAnalyzer(), StftAnalyzer()
         self._syn_asr, self._syn_vad = StftSynthesizer(), StftSynthesizer()
         self.reset()
 
+    @property
+    def mask_source(self) -> str:
+        """``neural`` (RES model) or ``classical`` (leakage estimate)."""
+        return "neural" if self.res is not None else "classical"
+
     def reset(self) -> None:
         for block in (self.tde, self.delay_line, self.laec, self.masks, self._ana_e, self._ana_y,
-                      self._syn_asr, self._syn_vad):
+                      self._ana_mic, self._ana_ref, self._syn_asr, self._syn_vad):
             block.reset()
+        if self.res is not None:
+            self.res.reset()
         self._applied_delay = 0
         self._mic_pow = 0.0
         self._out_pow = 0.0
 
-    def process(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, ChainStats]:
-        """One frame: returns the ASR output, the VAD output (both 320 samples, one hop late) and stats."""
-        if mic.shape != (HOP,) or ref.shape != (HOP,):
-            raise ValueError(f"the echo chain takes blocks of {HOP} samples (mic {mic.shape}, ref {ref.shape})")
-        mic = mic.astype(np.float64)
-        ref = ref.astype(np.float64)
+    def cancel_linear(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
+        """The linear front end for one block: TDE → delay line → LAEC.
+
+        Returns (aligned reference, LAEC error e = mic − ŷ, echo estimate ŷ, TDE estimate or None), all
+        320 float64 samples at the time of ``mic``. ŷ depends on the reference only, so for a mic that is a
+        sum of parts the error splits exactly: e = near + noise + (echo − ŷ) (used to train the RES).
+        """
         delay = self.tde.update(mic, ref)
         if delay is not None:
             wanted = max(0, int(round(delay)) - PRE_DELAY)
@@ -79,8 +113,22 @@ class EchoCanceller:
                 self._applied_delay = wanted
         aligned = self.delay_line.process(ref, self._applied_delay)
         e, y_hat = self.laec.process(mic, aligned)
-        e_spec, y_spec = self._ana_e.process(e), self._ana_y.process(y_hat)
-        m_x, m_r = self.masks.process(e_spec, y_spec)
+        return aligned, e, y_hat, delay
+
+    def process(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, ChainStats]:
+        """One frame: returns the ASR output, the VAD output (both 320 samples, one hop late) and stats."""
+        if mic.shape != (HOP,) or ref.shape != (HOP,):
+            raise ValueError(f"the echo chain takes blocks of {HOP} samples (mic {mic.shape}, ref {ref.shape})")
+        mic = mic.astype(np.float64)
+        ref = ref.astype(np.float64)
+        aligned, e, y_hat, delay = self.cancel_linear(mic, ref)
+        e_spec = self._ana_e.process(e)
+        if self.res is not None:
+            m_x, m_r = self.res.process(self._ana_mic.process(mic), self._ana_ref.process(aligned), e_spec)
+            residual_power = (m_r.astype(np.float64) * np.abs(e_spec)) ** 2
+        else:
+            m_x, m_r = self.masks.process(e_spec, self._ana_y.process(y_hat))
+            residual_power = self.masks.residual_power
         x_vad, x_asr = self.pwf.process(e_spec, m_x, m_r)
         asr, vad = self._syn_asr.process(x_asr), self._syn_vad.process(x_vad)
 
@@ -90,7 +138,7 @@ class EchoCanceller:
             self._out_pow = ERLE_SMOOTHING * self._out_pow + (1 - ERLE_SMOOTHING) * float(np.mean(vad**2))
         erle = 10 * np.log10((self._mic_pow + 1e-12) / (self._out_pow + 1e-12)) if self._mic_pow > 0 else 0.0
         e_pow = float(np.sum(np.abs(e_spec) ** 2))
-        double_talk = far_active and e_pow > 4.0 * float(np.sum(self.masks.residual_power)) + 1e-3
+        double_talk = far_active and e_pow > 4.0 * float(np.sum(residual_power)) + 1e-3
         stats = ChainStats(delay, float(erle), bool(double_talk), far_active, self.laec.resets)
         return asr.astype(np.float32), vad.astype(np.float32), stats
 

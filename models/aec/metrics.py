@@ -66,8 +66,12 @@ def pesq_wb(reference: np.ndarray, degraded: np.ndarray) -> float | None:
     ref, deg = _pair(reference, degraded)
     if ref.size < MIN_PESQ_S * SAMPLE_RATE or np.sqrt(np.mean(ref**2)) < SILENCE_RMS:
         return None
-    score = pesq(SAMPLE_RATE, ref, deg, "wb", on_error=PesqError.RETURN_VALUES)
-    return None if score < 0 else float(score)  # PESQ returns a negative error code on failure
+    try:
+        score = pesq(SAMPLE_RATE, ref, deg, "wb", on_error=PesqError.RETURN_VALUES)
+    except ValueError:  # the pesq wrapper fails on some near-silent inputs (NaN in its level alignment)
+        return None
+    # PESQ returns a negative error code on failure, and NaN when its level alignment finds no speech.
+    return None if not np.isfinite(score) or score < 0 else float(score)
 
 
 def stoi(reference: np.ndarray, degraded: np.ndarray) -> float | None:

@@ -46,3 +46,16 @@ def test_pesq_and_stoi_pitfalls(speech):
     assert pesq_wb(speech[:1000], speech[:1000]) is None  # too short
     assert stoi(speech[:2000], speech[:2000]) is None
     assert stoi(np.zeros(16000), np.zeros(16000)) is None
+
+
+def test_pesq_nan_or_failure_is_none(monkeypatch, speech):
+    import pesq as pesq_module
+
+    monkeypatch.setattr(pesq_module, "pesq", lambda *a, **k: float("nan"))
+    assert pesq_wb(speech, speech) is None
+
+    def fail(*a, **k):
+        raise ValueError("cannot convert float NaN to integer")
+
+    monkeypatch.setattr(pesq_module, "pesq", fail)
+    assert pesq_wb(speech, speech) is None

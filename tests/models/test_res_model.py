@@ -1,0 +1,120 @@
+"""The DFSMN residual echo suppressor: size, streaming, ONNX export and runtime, chain integration."""
+
+import numpy as np
+import pytest
+import torch
+
+from agent.config import AecConfig, build
+from models.aec.chain import EchoCanceller, cancel_echo, resolve_res_model
+from models.aec.res.dfsmn import ResDfsmn
+from models.aec.res.runtime import SHIPPED_MODEL, ResidualEchoSuppressor, ResModelError
+from training.res.export import export_onnx, max_difference
+
+
+def random_model(seed: int = 0) -> ResDfsmn:
+    torch.manual_seed(seed)
+    model = ResDfsmn()
+    for layer in model.layers:  # the memory taps start at zero; give them weight so they are tested
+        torch.nn.init.normal_(layer.taps, std=0.1)
+    return model.eval()
+
+
+def test_parameter_count_matches_the_paper():
+    assert sum(p.numel() for p in ResDfsmn().parameters()) == 432_770
+
+
+def test_streaming_equals_whole_sequence():
+    model = random_model()
+    x = torch.randn(2, 40, 240)
+    with torch.no_grad():
+        whole = model(x)
+        state = model.init_state(2)
+        steps = []
+        for t in range(40):
+            y, state = model.streaming_forward(x[:, t], state)
+            steps.append(y)
+    assert len(whole) == 3 and whole[0].shape == (2, 40, 642)
+    assert torch.allclose(torch.stack(steps, 1), whole[-1], atol=1e-5)
+
+
+def test_memory_reaches_19_frames_back_and_no_further():
+    model = random_model()
+    x = torch.randn(1, 40, 240)
+    with torch.no_grad():
+        base = model(x)[-1]
+        x2 = x.clone()
+        x2[0, 10] += 5.0
+        moved = (model(x2)[-1] - base).abs().amax(-1)[0]
+    assert moved[:10].max() == 0  # causal: no look-ahead
+    assert moved[10:].max() > 0
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = random_model(1)
+    path = export_onnx(model, tmp_path_factory.mktemp("res") / "res.onnx", {"train_step": 7})
+    return model, path
+
+
+def test_onnx_matches_torch_and_carries_its_contract(exported):
+    model, path = exported
+    assert max_difference(model, path, frames=40) <= 1e-4
+    rt = ResidualEchoSuppressor(path)
+    assert rt.state_shape == (9, 19, 128)
+    assert rt.metadata["hop"] == "320" and rt.metadata["train_step"] == "7"
+    assert path.stat().st_size < 2_000_000
+
+
+def test_runtime_keeps_state_and_resets(exported):
+    _, path = exported
+    rt = ResidualEchoSuppressor(path)
+    rng = np.random.default_rng(0)
+    frames = [tuple(rng.standard_normal(321) + 1j * rng.standard_normal(321) for _ in range(3)) for _ in range(5)]
+    first = [rt.process(*f)[0] for f in frames]
+    assert not np.allclose(rt.process(*frames[0])[0], first[0])  # state carried over
+    rt.reset()
+    assert np.allclose(rt.process(*frames[0])[0], first[0])
+    assert all(((m >= 0) & (m <= 1)).all() for m in first)
+
+
+def test_bad_model_files_give_clear_errors(tmp_path, exported):
+    with pytest.raises(ResModelError, match="not found"):
+        ResidualEchoSuppressor(tmp_path / "missing.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00not an onnx model")
+    with pytest.raises(ResModelError, match="not a readable ONNX"):
+        ResidualEchoSuppressor(bad)
+    import onnx
+
+    proto = onnx.load(str(exported[1]))
+    for prop in proto.metadata_props:
+        if prop.key == "hop":
+            prop.value = "160"
+    other = tmp_path / "other.onnx"
+    onnx.save(proto, str(other))
+    with pytest.raises(ResModelError, match="hop"):
+        ResidualEchoSuppressor(other)
+
+
+def test_chain_uses_the_configured_model(exported, rng):
+    _, path = exported
+    chain = EchoCanceller(build(AecConfig, {"res_model": str(path)}))
+    assert chain.mask_source == "neural"
+    assert EchoCanceller(build(AecConfig, {"res_model": None})).mask_source == "classical"
+    mic = (0.05 * rng.standard_normal(16000)).astype(np.float32)
+    ref = (0.05 * rng.standard_normal(16000)).astype(np.float32)
+    asr, vad, stats = cancel_echo(mic, ref, build(AecConfig, {"res_model": str(path)}))
+    asr2, _, _ = cancel_echo(mic, ref, build(AecConfig, {"res_model": str(path)}))
+    assert asr.shape == mic.shape and np.isfinite(asr).all() and np.isfinite(vad).all()
+    assert np.array_equal(asr, asr2)  # reproducible, state starts fresh
+    with pytest.raises(ResModelError):
+        EchoCanceller(build(AecConfig, {"res_model": "/nonexistent/res.onnx"}))
+
+
+def test_res_model_setting_values(monkeypatch, tmp_path, caplog):
+    assert resolve_res_model(None) is None and resolve_res_model("none") is None
+    assert resolve_res_model("x.onnx").name == "x.onnx"
+    monkeypatch.setattr("models.aec.chain.SHIPPED_MODEL", tmp_path / "gone.onnx")
+    assert resolve_res_model("shipped") is None  # falls back to the classical masks, with a warning
+    assert "missing" in caplog.text
+    assert SHIPPED_MODEL.name == "res_dfsmn.onnx"
