@@ -11,7 +11,7 @@ from pathlib import Path
 from agent.config import AgentConfig
 from audio_io.frames import SAMPLE_RATE
 from audio_io.wav import read_wav, write_wav
-from models.aec.chain import EchoCanceller, cancel_echo
+from models.aec.chain import EchoCanceller, cancel_echo, resolve_res_model
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     delays = [s.delay_samples for s in stats if s.delay_samples is not None]
     seconds = mic.shape[0] / SAMPLE_RATE
     delay_txt = f"{delays[-1]:.1f} samples ({delays[-1] / 16:.1f} ms)" if delays else "none found"
+    res = resolve_res_model(config.aec.res_model)
+    masks = f"neural ({res})" if res is not None else "classical"
     print(f"{seconds:.2f} s processed in {elapsed:.2f} s ({elapsed / seconds * 100:.1f} % of real time); "
-          f"echo delay {delay_txt}; ERLE estimate {stats[-1].erle_db:.1f} dB; outputs aligned with the input")
+          f"echo delay {delay_txt}; ERLE estimate {stats[-1].erle_db:.1f} dB; residual echo masks: {masks}; "
+          "outputs aligned with the input")
     return 0

@@ -141,7 +141,9 @@ class AecConfig:
     tde: TdeConfig = section(TdeConfig, "Time-delay estimation.")
     laec: LaecConfig = section(LaecConfig, "Linear echo canceller.")
     pwf: PwfConfig = section(PwfConfig, "Post Wiener filter.")
-    res_model: str | None = setting(None, "Path to the residual echo suppressor ONNX model; null = classical estimate.")
+    res_model: str | None = setting(
+        None, "Residual echo suppressor: 'shipped' = the model in models/aec/res/ (classical masks, with a "
+        "warning, if that file is missing), a path to an ONNX model, or null = classical masks only.")
 
 
 @dataclass(frozen=True)

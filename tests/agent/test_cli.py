@@ -108,3 +108,13 @@ def test_aec_input_errors(python, tmp_path):
                      "--out-asr", str(tmp_path / "o.wav"))
     assert "zero-padded" in proc.stderr
     assert sf.info(tmp_path / "o.wav").frames == 1600
+
+
+def test_aec_with_a_bad_res_model_is_a_one_line_error(python, tmp_path):
+    sf.write(tmp_path / "ok.wav", np.zeros(1600), 16000)
+    bad = tmp_path / "res.onnx"
+    bad.write_bytes(b"garbage")
+    for value, message in ((str(tmp_path / "missing.onnx"), "RES model not found"), (str(bad), "not a readable ONNX")):
+        proc = run_agent(python, "aec", "--mic", str(tmp_path / "ok.wav"), "--ref", str(tmp_path / "ok.wav"),
+                         "--out-asr", str(tmp_path / "o.wav"), "--set", f"aec.res_model={value}", check=False)
+        assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr

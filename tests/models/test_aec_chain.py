@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from agent.config import PwfConfig, RoomConfig, build
+from agent.config import AecConfig, PwfConfig, RoomConfig, build
 from audio_io.room import SimulatedRoom
 from models.aec.chain import EchoCanceller, cancel_echo
 from models.aec.pwf import LeakageMaskEstimator, PostWienerFilter
 from tests.conftest import speechlike
+
+CLASSICAL = build(AecConfig, {"res_model": None})  # these tests are about the DSP chain and its classical masks
 
 SR = 16000
 
@@ -54,8 +56,8 @@ def linear_scene(rng, seconds=14.0, near_from=None, **room):
 
 def test_streaming_equals_whole_file(rng):
     mic, ref, _ = linear_scene(rng, seconds=3.0)
-    asr, vad, stats = cancel_echo(mic, ref)
-    chain = EchoCanceller()
+    asr, vad, stats = cancel_echo(mic, ref, CLASSICAL)
+    chain = EchoCanceller(CLASSICAL)
     outs = [chain.process(mic[i : i + 320], ref[i : i + 320]) for i in range(0, len(mic), 320)]
     stream_asr = np.concatenate([o[0] for o in outs])
     stream_vad = np.concatenate([o[1] for o in outs])
@@ -67,7 +69,7 @@ def test_streaming_equals_whole_file(rng):
 
 def test_chain_removes_a_linear_echo_and_reports_the_delay(rng):
     mic, ref, truth = linear_scene(rng)
-    asr, vad, stats = cancel_echo(mic, ref)
+    asr, vad, stats = cancel_echo(mic, ref, CLASSICAL)
     steady = slice(8 * SR, 14 * SR)
     erle = 10 * np.log10(np.sum(mic[steady] ** 2) / np.sum(vad[steady] ** 2))
     assert erle >= 35, erle
@@ -77,7 +79,7 @@ def test_chain_removes_a_linear_echo_and_reports_the_delay(rng):
 
 def test_chain_keeps_the_near_end(rng):
     mic, ref, truth = linear_scene(rng, near_from=10.0)
-    asr, _, stats = cancel_echo(mic, ref)
+    asr, _, stats = cancel_echo(mic, ref, CLASSICAL)
     seg = slice(10 * SR, 13 * SR)
     near = truth["near"][seg]
 
@@ -90,7 +92,7 @@ def test_chain_keeps_the_near_end(rng):
 
 def test_chain_does_no_harm_without_far_end(rng):
     near = speechlike(rng, 3.0)
-    asr, vad, _ = cancel_echo(near, np.zeros_like(near))
+    asr, vad, _ = cancel_echo(near, np.zeros_like(near), CLASSICAL)
     np.testing.assert_allclose(asr, near, atol=1e-6)
     np.testing.assert_allclose(vad, near, atol=1e-6)
 

@@ -130,6 +130,12 @@ def validate(model: ResDfsmn, scenes: list[Path]) -> dict[str, float]:
             "stoi": float(np.mean(stois)) if stois else float("nan")}
 
 
+def selection_score(metrics: dict) -> float:
+    """One number to pick the best checkpoint: PESQ + 2·STOI + min(ERLE, 60 dB)/30. ERLE is capped because a
+    model that silences far-end-only scenes reaches 100+ dB, and past 60 dB more says nothing audible."""
+    return metrics["pesq"] + 2 * metrics["stoi"] + min(metrics["erle_db"], 60.0) / 30
+
+
 def save_checkpoint(path: Path, model: ResDfsmn, opt: torch.optim.Optimizer, step: int, cfg: ResConfig,
                     best: dict | None) -> None:
     tmp = path.with_suffix(".tmp")
@@ -266,7 +272,7 @@ def train(cfg: ResConfig, progress: bool = True) -> Path:
             metrics = {"step": step, **validate(model, valid_scenes)}
             with (out / "valid.jsonl").open("a") as fh:
                 fh.write(json.dumps(metrics) + "\n")
-            score = metrics["pesq"] + metrics["erle_db"] / 20  # one number to pick the best checkpoint
+            score = selection_score(metrics)
             if best is None or (np.isfinite(score) and score > best["score"]):
                 best = {**metrics, "score": score}
                 torch.save({"model": model.state_dict(), "step": step, "metrics": json.dumps(metrics)},
