@@ -264,7 +264,7 @@ def train(cfg: ResConfig, progress: bool = True) -> Path:
         bar.update()
         bar.set_postfix(loss=f"{float(loss.detach()):.2f}", snr=f"{parts['snr']:.1f}")
         if step % t.log_every == 0 or step == t.steps:
-            writer.writerow([step, f"{float(loss):.4f}", f"{parts['snr']:.3f}", f"{parts['pmsqe']:.4f}",
+            writer.writerow([step, f"{float(loss.detach()):.4f}", f"{parts['snr']:.3f}", f"{parts['pmsqe']:.4f}",
                              f"{parts['modulation']:.4f}", f"{parts['mask_r']:.4f}", f"{lr:.2e}",
                              f"{time.time() - t0:.1f}"])
             log_fh.flush()
