@@ -151,6 +151,7 @@ def test_pmsqe_ranks_like_pesq(speech):
         pesqs.append(pesq_wb(x, y))
         losses.append(pm(torch.tensor(y, dtype=torch.float32)[None], torch.tensor(x, dtype=torch.float32)[None]).item())
     rho = spearmanr(pesqs, losses)[0]
+    print(f"PMSQE vs PESQ Spearman rho = {rho:.3f}")
     assert rho <= -0.8, rho
 
 

@@ -186,22 +186,24 @@ def save_scene(path: Path, streams: dict[str, np.ndarray], meta: dict) -> None:
     path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
 
 
+_UTTS: dict[tuple[Path, str], dict[str, list[Path]]] = {}  # utterance lists per (corpus, split), per process
+
+
 def _build_one(args: tuple[Path, int, Path, str, int, float]) -> str | None:
     out, seed, corpus, split, profile_seed, seconds = args
     target = out / f"{seed:07d}"
     if target.with_suffix(".json").exists():
         return None
     try:
-        streams, meta = make_scene(seed, _UTTS.setdefault((corpus, split), load_utterances(corpus, split)),
-                                   device_profiles(seed=profile_seed), seconds)
+        if (corpus, split) not in _UTTS:  # read the manifest once per process, not once per scene
+            _UTTS[(corpus, split)] = load_utterances(corpus, split)
+        streams, meta = make_scene(seed, _UTTS[(corpus, split)], device_profiles(seed=profile_seed), seconds)
         save_scene(target, streams, meta)
     except Exception as exc:  # one bad scene must not stop a long build
         logging.getLogger(__name__).warning("scene %d failed: %s", seed, exc)
         return f"{seed}: {exc}"
     return None
 
-
-_UTTS: dict[tuple[Path, str], dict[str, list[Path]]] = {}
 
 
 def build_scenes(out: Path, corpus: Path, split: str, count: int, first_seed: int, profile_seed: int,

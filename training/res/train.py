@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from models.aec.metrics import erle_db, pesq_wb, stoi
+from models.aec.pwf import PostWienerFilter
 from models.aec.res.dfsmn import ResDfsmn, split_masks
 from training.res.config import ResConfig
 from training.res.data import SceneCrops, features, istft, list_scenes, load_scene, spec_augment, stft
@@ -104,7 +105,7 @@ def scene_outputs(model: ResDfsmn, data: np.ndarray, betas: tuple[float, ...] = 
     x = torch.from_numpy(np.ascontiguousarray(data[:, :n]))
     Y, R, E = stft(x[I_MIC : I_MIC + 1]), stft(x[I_REF : I_REF + 1]), stft(x[I_E : I_E + 1])
     m_x, m_r = split_masks(model(features(Y, R, E))[-1])
-    gain = (m_x / (m_x + m_r + 1e-12)) ** 2
+    gain = PostWienerFilter().gain(m_x, m_r)  # the runtime's formula (plain arithmetic, works on tensors)
     return [istft(gain**b * E)[0].numpy() for b in betas]
 
 
