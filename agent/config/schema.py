@@ -148,14 +148,45 @@ class AecConfig:
 
 @dataclass(frozen=True)
 class VadConfig:
-    """Semantic VAD and barge-in policy."""
+    """Semantic VAD, endpointer and barge-in policy."""
 
-    model: str | None = setting(None, "Path to the VAD ONNX model; null = the shipped model when there is one.")
-    speech_threshold: float = setting(0.5, "Speech probability above which a frame counts as speech.", min=0, max=1)
-    end_of_turn_threshold: float = setting(0.5, "End-of-turn probability above which the turn ends.", min=0, max=1)
-    min_speech_ms: float = setting(200.0, "Speech needed before a speech start (and a barge-in) is declared, ms.", min=0, max=2000)
-    hangover_ms: float = setting(300.0, "Silence needed before a speech end is declared, ms.", min=0, max=5000)
-    barge_in_cooldown_ms: float = setting(500.0, "Time after the agent starts speaking before a barge-in is allowed, ms.", min=0, max=5000)
+    model: str | None = setting(
+        None, "VAD ONNX model: null = the model shipped in models/vad/vad_dfsmn.onnx, or a path."
+    )
+    speech_threshold: float = setting(0.5, "Speech probability at which a frame starts counting as speech.", min=0, max=1)
+    release_threshold: float = setting(
+        0.35, "Speech probability below which a frame counts as silence once speech has started (hysteresis).", min=0, max=1
+    )
+    min_speech_ms: float = setting(60.0, "Speech needed before a speech start is declared, ms.", min=0, max=2000)
+    hangover_ms: float = setting(200.0, "Silence needed before a speech end is declared, ms.", min=0, max=5000)
+    end_of_turn_threshold: float = setting(
+        0.5, "End-of-turn probability at which a silent frame after speech ends the turn.", min=0, max=1
+    )
+    max_silence_ms: float = setting(
+        1200.0, "Silence after speech that ends the turn whatever the model says, ms (the fallback timeout).",
+        min=100, max=10000,
+    )
+    barge_in_threshold: float = setting(
+        0.7, "Speech probability a frame needs to count toward a barge-in while the agent speaks.", min=0, max=1
+    )
+    barge_in_min_speech_ms: float = setting(
+        160.0, "Speech needed (frames above barge_in_threshold in a row) before a barge-in is declared, ms.",
+        min=20, max=2000,
+    )
+    barge_in_cooldown_ms: float = setting(
+        300.0, "Time after the agent starts speaking before a barge-in is allowed, ms.", min=0, max=5000
+    )
+    barge_in_echo_gate: bool = setting(
+        True, "While the agent speaks, frames the echo chain marks as echo-dominated never count toward a barge-in."
+    )
+    threads: int = setting(1, "onnxruntime threads for the VAD model.", min=1, max=16)
+
+    def validate(self) -> None:
+        if self.release_threshold > self.speech_threshold:
+            raise ConfigError(
+                f"release_threshold: {self.release_threshold} is above speech_threshold {self.speech_threshold}; "
+                "it must be lower or equal (hysteresis)"
+            )
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,35 @@ def _near(rng: np.random.Generator, dims: np.ndarray, origin: np.ndarray, lo: fl
     return dims / 2
 
 
-def _speech_track(rng: np.random.Generator, files: list[Path], n: int, gap_s: tuple[float, float]) -> np.ndarray:
+def room_config(rng: np.random.Generator, seed: int, profile: DeviceProfile, dims: np.ndarray, speaker: np.ndarray,
+                mic_pos: np.ndarray, talker: np.ndarray, delay_ms: float, jumps: list[dict],
+                overrides: dict | None = None) -> RoomConfig:
+    """A :class:`RoomConfig` for one scene: the given geometry and device, with RT60, volume, drift and
+    noise drawn from ``rng`` (in this order); ``overrides`` replaces drawn values."""
+    return build(RoomConfig, {
+        "seed": int(seed % (2**31)), "room_dim_m": dims.tolist(), "rt60_s": float(rng.uniform(0.1, 0.8)),
+        "speaker_pos_m": speaker.tolist(), "mic_pos_m": mic_pos.tolist(), "talker_pos_m": talker.tolist(),
+        "volume": float(rng.uniform(0.3, 1.0)), "nonlinearity": profile.nonlinearity,
+        "clip_level": profile.clip_level, "nl_gain": profile.nl_gain,
+        "speaker_band_hz": list(profile.speaker_band_hz), "mic_band_hz": list(profile.mic_band_hz),
+        "echo_gain_db": profile.echo_gain_db, "delay_ms": delay_ms, "delay_jumps": jumps,
+        "drift_ppm": float(rng.uniform(-100, 100)) if rng.random() < 0.3 else 0.0,
+        "noise": str(rng.choice(["none", "white", "pink"], p=[0.3, 0.3, 0.4])),
+        "snr_db": float(rng.uniform(10, 40)),
+        **(overrides or {}),
+    })
+
+
+def random_geometry(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Room size, loudspeaker, mic (5–50 cm from the loudspeaker) and talker (0.4–3 m from the mic), metres."""
+    dims = np.array([rng.uniform(3, 8), rng.uniform(3, 7), rng.uniform(2.4, 3.5)])
+    speaker = _inside(rng, dims)
+    mic_pos = _near(rng, dims, speaker, 0.05, 0.5)
+    talker = _near(rng, dims, mic_pos, 0.4, 3.0)
+    return dims, speaker, mic_pos, talker
+
+
+def speech_track(rng: np.random.Generator, files: list[Path], n: int, gap_s: tuple[float, float]) -> np.ndarray:
     """Utterances from ``files`` laid end to end with random gaps (negative gaps overlap) up to ``n`` samples."""
     out = np.zeros(n)
     pos = int(rng.uniform(0, 0.5) * SR)
@@ -119,36 +147,22 @@ def make_scene(seed: int, utterances: dict[str, list[Path]], profiles: list[Devi
         raise ValueError("scenes need at least two voices (near and far end differ)")
     far_voice, near_voice = rng.choice(len(voices), 2, replace=False)
     profile = profiles[int(rng.integers(len(profiles)))]
-    dims = np.array([rng.uniform(3, 8), rng.uniform(3, 7), rng.uniform(2.4, 3.5)])
-    speaker = _inside(rng, dims)
-    mic_pos = _near(rng, dims, speaker, 0.05, 0.5)
-    talker = _near(rng, dims, mic_pos, 0.4, 3.0)
+    dims, speaker, mic_pos, talker = random_geometry(rng)
     kind = rng.choice(["double", "far_only", "near_only"], p=[0.75, 0.15, 0.1])
     delay_ms = float(rng.uniform(0, 300))
     jumps = []
     if rng.random() < 0.1:
         jumps = [{"at_s": float(rng.uniform(1, seconds - 1)), "delay_ms": float(rng.uniform(0, 300))}]
-    cfg = build(RoomConfig, {
-        "seed": int(seed % (2**31)), "room_dim_m": dims.tolist(), "rt60_s": float(rng.uniform(0.1, 0.8)),
-        "speaker_pos_m": speaker.tolist(), "mic_pos_m": mic_pos.tolist(), "talker_pos_m": talker.tolist(),
-        "volume": float(rng.uniform(0.3, 1.0)), "nonlinearity": profile.nonlinearity,
-        "clip_level": profile.clip_level, "nl_gain": profile.nl_gain,
-        "speaker_band_hz": list(profile.speaker_band_hz), "mic_band_hz": list(profile.mic_band_hz),
-        "echo_gain_db": profile.echo_gain_db, "delay_ms": delay_ms, "delay_jumps": jumps,
-        "drift_ppm": float(rng.uniform(-100, 100)) if rng.random() < 0.3 else 0.0,
-        "noise": str(rng.choice(["none", "white", "pink"], p=[0.3, 0.3, 0.4])),
-        "snr_db": float(rng.uniform(10, 40)),
-        **(room_overrides or {}),
-    })
+    cfg = room_config(rng, seed, profile, dims, speaker, mic_pos, talker, delay_ms, jumps, room_overrides)
     far = np.zeros(n)
     if kind != "near_only":
-        far = _speech_track(rng, utterances[voices[far_voice]], n, (0.05, 0.8))
+        far = speech_track(rng, utterances[voices[far_voice]], n, (0.05, 0.8))
         far *= 10 ** (rng.uniform(-26, -12) / 20)  # playback level, dBFS
         far = np.clip(far, -1, 1)
     room = SimulatedRoom(cfg)
     near_dry = None
     if kind != "far_only":
-        near_dry = _speech_track(rng, utterances[voices[near_voice]], n, (-0.6, 1.5))
+        near_dry = speech_track(rng, utterances[voices[near_voice]], n, (-0.6, 1.5))
         room.add_talker(near_dry.astype(np.float32), 0)
     _, truth = room.run(far.astype(np.float32))
     echo, near, noise = (truth[k].astype(np.float64) for k in ("echo", "near", "noise"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +30,7 @@ from torch.utils.data import DataLoader
 from models.aec.metrics import erle_db, pesq_wb, stoi
 from models.aec.pwf import PostWienerFilter
 from models.aec.res.dfsmn import ResDfsmn, split_masks
+from training.common.loop import cosine_lr, save_atomic, truncate_logs
 from training.res.config import ResConfig
 from training.res.data import SceneCrops, features, istft, list_scenes, load_scene, spec_augment, stft
 from training.res.losses import ModulationLoss, PmsqeLoss, mask_loss, snr_loss
@@ -139,10 +139,8 @@ def selection_score(metrics: dict) -> float:
 
 def save_checkpoint(path: Path, model: ResDfsmn, opt: torch.optim.Optimizer, step: int, cfg: ResConfig,
                     best: dict | None) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "config": json.dumps(asdict(cfg)), "best": json.dumps(best)}, tmp)
-    tmp.replace(path)
+    save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                 "config": json.dumps(asdict(cfg)), "best": json.dumps(best)}, path)
 
 
 def load_model(path: Path) -> ResDfsmn:
@@ -182,17 +180,6 @@ def plot_curves(out: Path) -> None:
     plt.close(fig)
 
 
-def _truncate_logs(out: Path, step: int) -> None:
-    """Drop log rows written after the checkpoint being resumed (they are about to be redone)."""
-    if (out / "log.csv").exists():
-        lines = (out / "log.csv").read_text().splitlines()
-        keep = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step]
-        (out / "log.csv").write_text("\n".join(keep) + "\n")
-    if (out / "valid.jsonl").exists():
-        rows = [ln for ln in (out / "valid.jsonl").read_text().splitlines() if json.loads(ln)["step"] <= step]
-        (out / "valid.jsonl").write_text("".join(r + "\n" for r in rows))
-
-
 def train(cfg: ResConfig, progress: bool = True) -> Path:
     """Train (resuming from ``out_dir/checkpoint.pt`` when present); returns the best checkpoint path."""
     from tqdm import tqdm
@@ -216,7 +203,7 @@ def train(cfg: ResConfig, progress: bool = True) -> Path:
         opt.load_state_dict(ckpt["optimizer"])
         step, best = int(ckpt["step"]), json.loads(ckpt["best"])
         log.info("resuming from step %d", step)
-        _truncate_logs(out, step)
+        truncate_logs(out, step)
     else:
         mean, std = feature_stats(train_scenes)
         model.feature_mean.copy_(mean)
@@ -240,7 +227,7 @@ def train(cfg: ResConfig, progress: bool = True) -> Path:
     for batch in loader:
         if step >= t.steps:
             break
-        lr = t.lr_final + 0.5 * (t.lr - t.lr_final) * (1 + math.cos(math.pi * step / t.steps))
+        lr = cosine_lr(step, t.steps, t.lr, t.lr_final)
         for group in opt.param_groups:
             group["lr"] = lr
         loss, parts = objective(model, batch, gen)

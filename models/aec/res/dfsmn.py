@@ -6,8 +6,8 @@ memory over the current and 19 past frames, no look-ahead). One output layer (12
 gives the two 321-bin masks [M_x | M_r]; it is applied after layers 3, 6 and 9, so the stage-1 and
 stage-2 heads (progressive learning) cost no parameters. 432,770 parameters in all (DESIGN §8).
 
-A DFSMN layer: h = ReLU(W·m + b); p = V·h; m' = m + p + Σ_{i=0..19} a_i ⊙ p_{t−i}. Streaming keeps
-the last 19 projections p per layer: ``state`` has shape (batch, 9, 19, 128).
+A DFSMN layer (:mod:`models.dfsmn`): h = ReLU(W·m + b); p = V·h; m' = m + p + Σ_{i=0..19} a_i ⊙ p_{t−i}.
+Streaming keeps the last 19 projections p per layer: ``state`` has shape (batch, 9, 19, 128).
 """
 
 from __future__ import annotations
@@ -16,34 +16,12 @@ import torch
 from torch import nn
 
 from models.aec.res.features import BINS, FEATURES
+from models.dfsmn import DfsmnLayer
 
 HIDDEN = 128
 LAYERS_PER_STAGE = 3
 STAGES = 3
 MEMORY = 20  # taps: the current frame and 19 past frames
-
-
-class DfsmnLayer(nn.Module):
-    def __init__(self, dim: int = HIDDEN, hidden: int = HIDDEN, memory: int = MEMORY) -> None:
-        super().__init__()
-        self.expand = nn.Linear(dim, hidden)
-        self.project = nn.Linear(hidden, dim, bias=False)
-        self.memory = memory
-        self.taps = nn.Parameter(torch.zeros(dim, memory))  # a_i per channel; taps[:, -1] is the current frame
-
-    def forward(self, m: torch.Tensor) -> torch.Tensor:
-        """m: (B, T, 128) -> (B, T, 128), causal."""
-        p = self.project(torch.relu(self.expand(m)))
-        padded = nn.functional.pad(p.transpose(1, 2), (self.memory - 1, 0))
-        mem = nn.functional.conv1d(padded, self.taps.unsqueeze(1), groups=p.shape[-1])
-        return m + p + mem.transpose(1, 2)
-
-    def step(self, m: torch.Tensor, past: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame. m: (B, 128); past: (B, 19, 128) earlier projections (oldest first)."""
-        p = self.project(torch.relu(self.expand(m)))
-        window = torch.cat([past, p.unsqueeze(1)], dim=1)  # (B, 20, 128)
-        mem = torch.einsum("btc,ct->bc", window, self.taps)
-        return m + p + mem, window[:, 1:]
 
 
 class ResDfsmn(nn.Module):
@@ -54,7 +32,7 @@ class ResDfsmn(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(FEATURES))
         self.register_buffer("feature_std", torch.ones(FEATURES))
         self.input = nn.Linear(FEATURES, HIDDEN)
-        self.layers = nn.ModuleList(DfsmnLayer() for _ in range(STAGES * LAYERS_PER_STAGE))
+        self.layers = nn.ModuleList(DfsmnLayer(HIDDEN, HIDDEN, MEMORY) for _ in range(STAGES * LAYERS_PER_STAGE))
         self.output = nn.Linear(HIDDEN, 2 * BINS)
 
     @property

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from models.aec.res.features import BINS, FEATURES, FrameFeatures
+from models.onnx_model import open_onnx_model, state_shape_from
 
 FORMAT_VERSION = "1"
 SHIPPED_MODEL = Path(__file__).with_name("res_dfsmn.onnx")
@@ -29,27 +30,9 @@ class ResidualEchoSuppressor:
     """Streaming neural mask source for the PWF; see the module doc."""
 
     def __init__(self, path: str | Path, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         path = Path(path)
-        if not path.is_file():
-            raise ResModelError(f"RES model not found: {path}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises several types for a bad file
-            raise ResModelError(f"{path} is not a readable ONNX model: {exc}") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        for key, want in REQUIRED_METADATA.items():
-            if meta.get(key) != want:
-                raise ResModelError(f"{path}: metadata {key}={meta.get(key)!r}, this runtime needs {want!r}")
-        try:
-            self.state_shape = tuple(int(v) for v in meta["state_shape"].split(","))
-        except (KeyError, ValueError):
-            raise ResModelError(f"{path}: metadata state_shape is missing or malformed") from None
+        self.session, meta = open_onnx_model(path, REQUIRED_METADATA, ResModelError, "RES", threads)
+        self.state_shape = state_shape_from(meta, path, ResModelError)
         self.metadata = dict(meta)
         self.path = path
         self.features = FrameFeatures()

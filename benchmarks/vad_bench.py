@@ -1,0 +1,261 @@
+"""VAD benchmark: the semantic VAD against webrtcvad and Silero VAD, side by side in one run.
+
+    python benchmarks/vad_bench.py [--quick] [--json OUT.json] [--model PATH]
+
+Test material (built here, offline, from voices and devices never used in training): user turns of
+the test voices (:mod:`training.vad.turns`, pauses of 150–700 ms inside sentences) in simulated rooms
+(:mod:`training.vad.examples`), all passed through the echo chain; every system sees the chain's VAD
+output (β_vad), as in the agent.
+
+Conditions:
+- ``listen``: the agent is silent (noise, reverberation);
+- ``ser_-20dB``: the agent speaks while the user speaks, SER −20 dB at the mic;
+- ``echo_only``: 10 minutes (``--quick``: 1) of the agent's own speech at 100 % volume and nobody else.
+
+Systems (every one drives the same :class:`~models.vad.endpointer.Endpointer`, so onsets and ends of
+turn are decided the same way): ``ours`` (speech and end-of-turn probabilities; end of turn from the
+model, ``vad.max_silence_ms`` as the fallback); ``webrtc1``/``webrtc3`` (webrtcvad modes 1 and 3, 20 ms
+frames, end of turn after 800 ms of silence, FSMN-VAD's default); ``silero500``/``silero800`` (Silero VAD
+from its package, 512-sample chunks, end of turn after 500/800 ms of silence).
+
+Metrics: frame DCF = 0.75·P_false + 0.25·P_miss (and the reverse weighting) of raw frame decisions;
+end-of-turn latency (true end of the last sentence → decision) median and 90th percentile; premature
+ends of turn (share of pauses inside sentences during which an end of turn was decided); ends of turn
+decided in gaps between the sentences of one turn (reported apart: a finished sentence may end a
+turn); onset latency; false onsets on echo-only audio, in listening mode and, for ``ours``, in
+barge-in mode (the agent is playing: stricter threshold plus the chain's echo gate); and speed (ms per
+10 ms of audio, one thread, medians of repeated runs in this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from agent.config import VadConfig  # noqa: E402
+from models.vad.endpointer import Endpointer  # noqa: E402
+from models.vad.metrics import frame_dcf, summarize, turn_metrics  # noqa: E402
+from models.vad.runtime import SHIPPED_MODEL, SemanticVad  # noqa: E402
+
+SR = 16000
+HOP = 320
+SYSTEMS = ("ours", "webrtc1", "webrtc3", "silero500", "silero800")
+TIMEOUT_MS = {"webrtc1": 800, "webrtc3": 800, "silero500": 500, "silero800": 800}
+TEST_TURNS = Path("cache/vad/turns/test")
+
+
+# --- per-frame probabilities of each system: (frames, 2) [speech, end of turn] -----------------------------
+
+def probs_ours(audio: np.ndarray, vad: SemanticVad) -> np.ndarray:
+    vad.reset()
+    return np.array([vad.process(audio[i : i + HOP]) for i in range(0, len(audio) - HOP + 1, HOP)], np.float32)
+
+
+def probs_webrtc(audio: np.ndarray, mode: int) -> np.ndarray:
+    import webrtcvad
+
+    v = webrtcvad.Vad(mode)
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    out = [float(v.is_speech(pcm[i : i + HOP].tobytes(), SR)) for i in range(0, len(pcm) - HOP + 1, HOP)]
+    return np.stack([np.array(out, np.float32), np.zeros(len(out), np.float32)], 1)
+
+
+class Silero:
+    def __init__(self) -> None:
+        from silero_vad import load_silero_vad
+
+        self.model = load_silero_vad(onnx=True)
+
+    def probs(self, audio: np.ndarray) -> np.ndarray:
+        """Silero's probability per 32 ms chunk, held for the 20 ms frames that end after the chunk (causal)."""
+        import torch
+
+        self.model.reset_states()
+        chunk = 512
+        ends, values = [], []
+        for i in range(0, len(audio) - chunk + 1, chunk):
+            values.append(float(self.model(torch.from_numpy(audio[i : i + chunk].astype(np.float32)), SR)))
+            ends.append(i + chunk)
+        frames = len(audio) // HOP
+        out = np.zeros((frames, 2), np.float32)
+        j = -1
+        for t in range(frames):
+            while j + 1 < len(ends) and ends[j + 1] <= (t + 1) * HOP:
+                j += 1
+            out[t, 0] = values[j] if j >= 0 else 0.0
+        return out
+
+
+# --- scoring -------------------------------------------------------------------------------------------------
+
+def endpointer_config(system: str, base: VadConfig) -> VadConfig:
+    if system == "ours":
+        return base
+    # baselines: no end-of-turn model; the turn ends after a fixed silence
+    return dataclasses.replace(base, end_of_turn_threshold=1.0, max_silence_ms=float(TIMEOUT_MS[system]))
+
+
+def run_endpointer(probs: np.ndarray, config: VadConfig, playing: bool = False,
+                   echo_dominant: np.ndarray | None = None) -> list:
+    ep = Endpointer(config)
+    events = []
+    for t in range(probs.shape[0]):
+        gate = bool(echo_dominant[t]) if echo_dominant is not None and t < len(echo_dominant) else False
+        events += ep.process(float(probs[t, 0]), float(probs[t, 1]), playing=playing, echo_dominant=gate)
+    return events
+
+
+def score_condition(system: str, probs: list[np.ndarray], examples: list[dict], base: VadConfig) -> dict:
+    cfg = endpointer_config(system, base)
+    threshold = 0.5
+    decisions = np.concatenate([p[:, 0] >= threshold for p in probs])
+    truth = np.concatenate([ex["speech"][: p.shape[0]] for p, ex in zip(probs, examples, strict=True)])
+    pooled: dict[str, list] = {}
+    onsets = 0
+    for p, ex in zip(probs, examples, strict=True):
+        events = run_endpointer(p, cfg)
+        onsets += sum(e.kind == "speech_start" for e in events)
+        for k, v in turn_metrics(events, ex["placed"], p.shape[0] * HOP).items():
+            pooled.setdefault(k, []).extend(v)
+    return {**frame_dcf(decisions, truth), **summarize(pooled), "onsets": onsets}
+
+
+def false_onsets(system: str, probs: list[np.ndarray], examples: list[dict], base: VadConfig) -> dict:
+    cfg = endpointer_config(system, base)
+    listening = sum(sum(e.kind == "speech_start" for e in run_endpointer(p, cfg)) for p in probs)
+    out = {"listening": listening}
+    if system == "ours":
+        out["barge_in_mode"] = sum(sum(e.kind == "barge_in" for e in run_endpointer(p, cfg, True, ex["echo_dominant"]))
+                                   for p, ex in zip(probs, examples, strict=True))
+    out["minutes"] = sum(p.shape[0] for p in probs) * HOP / SR / 60
+    out["p_false"] = float(np.mean(np.concatenate([p[:, 0] >= 0.5 for p in probs])))
+    return out
+
+
+# --- test material -------------------------------------------------------------------------------------------
+
+def build_material(count: int, echo_minutes: float, progress: bool) -> dict[str, list[dict]]:
+    from training.vad.examples import make_example
+    from training.vad.turns import build_turns
+
+    turns = build_turns(TEST_TURNS, "test", 150, 0, 2, progress)
+    utts: dict[str, list[Path]] = {}  # the agent's speech: test turns (other voices than the user's, per example)
+    for t in turns:
+        utts.setdefault(t["voice_id"], []).append(TEST_TURNS / t["file"])
+    seconds = 16.0
+    plan = [("listen", i, {}) for i in range(count)] + [("ser_-20dB", i, {}) for i in range(count)]
+    plan += [("echo_only", i, {"volume": 1.0}) for i in range(int(np.ceil(echo_minutes * 60 / seconds)))]
+    out: dict[str, list[dict]] = {"listen": [], "ser_-20dB": [], "echo_only": []}
+    from tqdm import tqdm
+
+    by_id = {t["id"]: t for t in turns}
+    for cond, i, over in tqdm(plan, desc="test material", disable=not progress):
+        kind = {"listen": "listen", "ser_-20dB": "double", "echo_only": "echo_only"}[cond]
+        arrays, meta = make_example(2_000_000 + 1000 * list(out).index(cond) + i, turns, TEST_TURNS, utts,
+                                    profile_seed=2, kind=kind, ser_db=-20.0 if kind == "double" else None,
+                                    room_overrides=over)
+        out[cond].append({"audio": arrays["vad_out"].astype(np.float64), "speech": arrays["speech"],
+                          "echo_dominant": arrays["echo_dominant"],
+                          "placed": [(off, by_id[tid]) for off, tid in meta["turns"]]})
+    return out
+
+
+def speed(vad: SemanticVad, silero: Silero | None, repeats: int = 5, seconds: float = 10.0) -> dict[str, float]:
+    """ms of CPU per 10 ms of audio (medians of ``repeats`` runs over ``seconds`` of noise-like audio)."""
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(int(seconds * SR)) * 0.05).astype(np.float64)
+    fns = {"ours": lambda: probs_ours(audio, vad), "webrtc": lambda: probs_webrtc(audio, 3)}
+    if silero is not None:
+        fns["silero"] = lambda: silero.probs(audio)
+    out = {}
+    for name, fn in fns.items():
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            runs.append((time.perf_counter() - t0) * 1000 / (seconds * 100))
+        out[name] = statistics.median(runs)
+    return out
+
+
+def fmt(v: float, digits: int = 1) -> str:
+    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="6 examples per condition and 1 minute of echo (smoke test)")
+    p.add_argument("--json", type=Path, help="write the results as JSON here")
+    p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="VAD model (default: the shipped one)")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ", ".join(SYSTEMS))
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
+    logging.getLogger("audio_io.room").setLevel(logging.ERROR)
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        p.error(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
+    count, echo_min = (6, 1.0) if args.quick else (48, 10.0)
+    material = build_material(count, echo_min, not args.no_progress)
+    vad = SemanticVad(args.model)
+    silero = Silero() if any(s.startswith("silero") for s in systems) else None
+    base = VadConfig()
+    results: dict[str, dict] = {}
+    for system in systems:
+        def probs_of(audio: np.ndarray, system: str = system) -> np.ndarray:
+            if system == "ours":
+                return probs_ours(audio, vad)
+            if system.startswith("webrtc"):
+                return probs_webrtc(audio, int(system[-1]))
+            return silero.probs(audio)
+
+        res: dict[str, dict] = {}
+        for cond in ("listen", "ser_-20dB"):
+            exs = material[cond]
+            res[cond] = score_condition(system, [probs_of(ex["audio"]) for ex in exs], exs, base)
+        echo = material["echo_only"]
+        res["echo_only"] = false_onsets(system, [probs_of(ex["audio"]) for ex in echo], echo, base)
+        results[system] = res
+    timing = speed(vad, silero)
+
+    print(f"\nVAD benchmark ({'quick' if args.quick else 'full'}): {count} examples per condition, "
+          f"{material['echo_only'] and results[systems[0]]['echo_only']['minutes']:.1f} min echo-only at 100 % volume")
+    head = (f"{'system':<10} {'DCF% listen':>11} {'DCF% -20dB':>10} {'rev% -20dB':>10} {'EoT med ms':>10} "
+            f"{'EoT p90':>8} {'premature%':>10} {'gap EoT%':>8} {'missed%':>7} {'onset ms':>8} {'false onsets':>12}")
+    print(head)
+    print("-" * len(head))
+    for system, r in results.items():
+        li, dt, eo = r["listen"], r["ser_-20dB"], r["echo_only"]
+        fo = f"{eo['listening']}" + (f" / {eo['barge_in_mode']} b-i" if "barge_in_mode" in eo else "")
+        print(f"{system:<10} {fmt(100 * li['dcf'], 2):>11} {fmt(100 * dt['dcf'], 2):>10} {fmt(100 * dt['dcf_reverse'], 2):>10} "
+              f"{fmt(li['eot_latency_median_ms'], 0):>10} {fmt(li['eot_latency_p90_ms'], 0):>8} "
+              f"{fmt(100 * li['premature_rate'], 1):>10} {fmt(100 * li['sentence_gap_eot_rate'], 1):>8} "
+              f"{fmt(100 * li['eot_missed_rate'], 1):>7} {fmt(li['onset_latency_median_ms'], 0):>8} {fo:>12}")
+    print("\nspeed, ms of CPU per 10 ms of audio (one thread, median of 5): "
+          + ", ".join(f"{k} {v:.4f}" for k, v in timing.items()))
+    if "ours" in results and "webrtc1" in results:
+        ratio = results["ours"]["ser_-20dB"]["dcf"] / max(results["webrtc1"]["ser_-20dB"]["dcf"], 1e-9)
+        print(f"DCF at SER -20 dB, ours / webrtc mode 1: {ratio:.2f}")
+    report = {"quick": args.quick, "examples_per_condition": count, "model": str(args.model),
+              "dcf_weights": {"false": 0.75, "miss": 0.25}, "results": results, "speed_ms_per_10ms": timing}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Endpointer: a state machine over the VAD's per-frame probabilities (pure python, no model).
+
+``Endpointer(config).process(p_speech, p_end_of_turn, playing=False, echo_dominant=False)`` takes one
+20 ms frame and returns the events it decided on that frame:
+
+- ``speech_start``: ``min_speech_ms`` of frames at or above ``speech_threshold`` in a row; ``sample`` is
+  the first sample of that run.
+- ``speech_end``: ``hangover_ms`` of frames below ``release_threshold`` (or an end of turn, which ends
+  speech at once); ``sample`` is the first silent sample.
+- ``end_of_turn``: after speech, on a silent frame whose end-of-turn probability reaches
+  ``end_of_turn_threshold``, or after ``max_silence_ms`` of silence whatever the model says; ``sample``
+  is where the silence began.
+- ``barge_in`` (with a ``speech_start``): while the agent plays (``playing=True``) a speech start needs
+  the stricter ``barge_in_threshold`` for ``barge_in_min_speech_ms``, not in the first
+  ``barge_in_cooldown_ms`` of playback, and (``barge_in_echo_gate``) frames that the echo chain marks as
+  echo-dominated (its residual echo estimate explains the output) never count.
+
+Every event carries ``sample`` (where it happened) and ``decided_at`` (the end of the frame on which it
+was decided), both in input samples from the start of the stream; latency = decided_at − true time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.config import VadConfig
+
+EventKind = Literal["speech_start", "speech_end", "end_of_turn", "barge_in"]
+
+
+@dataclass(frozen=True)
+class VadEvent:
+    kind: EventKind
+    sample: int  # where it happened (16 kHz samples from the stream start)
+    decided_at: int  # end of the frame that decided it
+
+    def as_dict(self, sample_rate: int = 16000) -> dict:
+        return {"kind": self.kind, "time_s": self.sample / sample_rate, "decided_s": self.decided_at / sample_rate}
+
+
+def _frames(ms: float, frame_samples: int, sample_rate: int) -> int:
+    return max(1, math.ceil(ms * sample_rate / 1000 / frame_samples - 1e-9))
+
+
+class Endpointer:
+    """See the module doc. One instance per audio stream."""
+
+    def __init__(self, config: VadConfig | None = None, frame_samples: int = 320, sample_rate: int = 16000) -> None:
+        self.config = config or VadConfig()
+        self.frame_samples = frame_samples
+        c = self.config
+        self._min_speech = _frames(c.min_speech_ms, frame_samples, sample_rate)
+        self._hangover = _frames(c.hangover_ms, frame_samples, sample_rate)
+        self._max_silence = _frames(c.max_silence_ms, frame_samples, sample_rate)
+        self._barge_min = _frames(c.barge_in_min_speech_ms, frame_samples, sample_rate)
+        self._cooldown = math.ceil(c.barge_in_cooldown_ms * sample_rate / 1000 / frame_samples - 1e-9)
+        self.reset()
+
+    def reset(self) -> None:
+        self.frame = 0  # frames processed
+        self.in_speech = False
+        self.turn_open = False  # speech has started since the last end of turn
+        self._run = 0  # frames in a row that count toward a speech start
+        self._silence = 0  # silent frames in a row since speech was last active
+        self._playing_frames = 0  # frames since playback started (0 when not playing)
+
+    def process(self, p_speech: float, p_end_of_turn: float, playing: bool = False,
+                echo_dominant: bool = False) -> list[VadEvent]:
+        """Events decided on this frame (usually none)."""
+        c = self.config
+        t = self.frame
+        self.frame += 1
+        end = self.frame * self.frame_samples
+        self._playing_frames = self._playing_frames + 1 if playing else 0
+        events: list[VadEvent] = []
+
+        if not self.in_speech:
+            if playing:
+                counts = (p_speech >= c.barge_in_threshold and not (c.barge_in_echo_gate and echo_dominant)
+                          and self._playing_frames > self._cooldown)
+                needed = self._barge_min
+            else:
+                counts = p_speech >= c.speech_threshold
+                needed = self._min_speech
+            self._run = self._run + 1 if counts else 0
+            if self._run >= needed:
+                start = (t + 1 - self._run) * self.frame_samples
+                self.in_speech, self.turn_open, self._silence, self._run = True, True, 0, 0
+                events.append(VadEvent("speech_start", start, end))
+                if playing:
+                    events.append(VadEvent("barge_in", start, end))
+                return events
+            if self.turn_open and not counts:
+                self._silence += 1
+                events += self._maybe_end_turn(t, p_end_of_turn, end)
+            return events
+
+        # in speech
+        if p_speech >= c.release_threshold:
+            self._silence = 0
+            return events
+        self._silence += 1
+        eot = self._maybe_end_turn(t, p_end_of_turn, end)
+        if eot or self._silence >= self._hangover:
+            silence_start = (t + 1 - self._silence) * self.frame_samples
+            self.in_speech = False
+            self._run = 0
+            events.append(VadEvent("speech_end", silence_start, end))
+        return events + eot
+
+    def _maybe_end_turn(self, t: int, p_end_of_turn: float, end: int) -> list[VadEvent]:
+        if not self.turn_open:
+            return []
+        if p_end_of_turn >= self.config.end_of_turn_threshold or self._silence >= self._max_silence:
+            self.turn_open = False
+            return [VadEvent("end_of_turn", (t + 1 - self._silence) * self.frame_samples, end)]
+        return []

@@ -1,0 +1,54 @@
+"""VAD input features, shared by training and the runtime (numpy).
+
+One frame per 20 ms hop of the echo chain's STFT (640-sample √Hann window, 321 bins): 40 log-mel
+band powers, ``log(power + POWER_FLOOR)`` (natural log). The window ends with the current block, so
+a frame sees no audio after it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.aec.stft import BINS, HOP, StftAnalyzer
+from models.mel import mel_matrix
+
+SAMPLE_RATE = 16000
+MEL_BANDS = 40
+FEATURES = MEL_BANDS
+POWER_FLOOR = 1e-10
+FRAME_S = HOP / SAMPLE_RATE  # 0.02 s per frame
+
+
+def vad_mel_matrix() -> np.ndarray:
+    """(40, 321) float32, 0–8 kHz."""
+    return mel_matrix(MEL_BANDS, BINS, SAMPLE_RATE)
+
+
+class VadFeatures:
+    """``process(block) -> (40,) float32`` for one 320-sample block of 16 kHz audio."""
+
+    def __init__(self) -> None:
+        self.stft = StftAnalyzer()
+        self.mel_t = vad_mel_matrix().T.astype(np.float64)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        spec = self.stft.process(block)
+        power = spec.real**2 + spec.imag**2
+        return np.log(power @ self.mel_t + POWER_FLOOR).astype(np.float32)
+
+    def reset(self) -> None:
+        self.stft.reset()
+
+
+def file_features(audio: np.ndarray) -> np.ndarray:
+    """Features of a whole signal, (frames, 40): the same :class:`VadFeatures` run block by block.
+
+    The last partial block is zero-padded; frame t covers samples up to (t + 1) · 320.
+    """
+    audio = np.asarray(audio, dtype=np.float64)
+    frames = -(-audio.shape[0] // HOP)
+    padded = np.zeros(frames * HOP)
+    padded[: audio.shape[0]] = audio
+    feats = VadFeatures()
+    return np.stack([feats.process(padded[i * HOP : (i + 1) * HOP]) for i in range(frames)]) if frames else \
+        np.zeros((0, FEATURES), dtype=np.float32)

@@ -1,0 +1,59 @@
+"""The semantic VAD network: a small streaming DFSMN (torch; training and ONNX export).
+
+Input (batch, frames, 40) log-mel features (:mod:`models.vad.features`), normalised by fixed
+mean/std buffers; an input layer 40 → 64; 6 DFSMN layers (hidden 128, projection 64, 10 memory
+taps with strides 1, 1, 2, 2, 4, 4 frames: a causal receptive field of 2.8 s, no look-ahead);
+an output layer 64 → 2 giving the logits of [speech, end of turn] per 20 ms frame. About 108 k
+parameters. Streaming keeps the last 36 projections per layer: state (batch, 6, 36, 64).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.dfsmn import DfsmnLayer
+from models.vad.features import FEATURES
+
+DIM = 64
+HIDDEN = 128
+MEMORY = 10
+STRIDES = (1, 1, 2, 2, 4, 4)
+OUTPUTS = ("speech", "end_of_turn")
+
+
+class VadDfsmn(nn.Module):
+    """See the module doc. ``forward`` returns logits (B, T, 2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("feature_mean", torch.zeros(FEATURES))
+        self.register_buffer("feature_std", torch.ones(FEATURES))
+        self.input = nn.Linear(FEATURES, DIM)
+        self.layers = nn.ModuleList(DfsmnLayer(DIM, HIDDEN, MEMORY, s) for s in STRIDES)
+        self.output = nn.Linear(DIM, len(OUTPUTS))
+
+    @property
+    def state_shape(self) -> tuple[int, int, int]:
+        return (len(self.layers), max(layer.past_frames for layer in self.layers), DIM)
+
+    def init_state(self, batch: int = 1) -> torch.Tensor:
+        return torch.zeros(batch, *self.state_shape)
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.feature_mean) / self.feature_std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.input(self._normalise(x))
+        for layer in self.layers:
+            m = layer(m)
+        return self.output(m)
+
+    def streaming_forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One frame: x (B, 40), state (B, 6, 36, 64) -> (probabilities (B, 2), new state)."""
+        m = self.input(self._normalise(x))
+        new = []
+        for i, layer in enumerate(self.layers):
+            m, past = layer.step(m, state[:, i])
+            new.append(past)
+        return torch.sigmoid(self.output(m)), torch.stack(new, dim=1)

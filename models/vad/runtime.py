@@ -1,0 +1,124 @@
+"""Runtime of the semantic VAD on onnxruntime (no torch): one 20 ms block at a time.
+
+``SemanticVad(path).process(block) -> (p_speech, p_end_of_turn)`` computes the block's features,
+runs the exported streaming DFSMN step and keeps its state. :func:`detect` runs it and the
+:class:`~models.vad.endpointer.Endpointer` over a whole signal (the same objects as the agent, so
+file and stream results are identical). The model file carries its contract as ONNX metadata; a file
+that is missing, corrupt or made for another contract gives a :class:`VadModelError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from agent.config import VadConfig
+from models.aec.stft import HOP
+from models.onnx_model import open_onnx_model, state_shape_from
+from models.vad.endpointer import Endpointer, VadEvent
+from models.vad.features import FEATURES, SAMPLE_RATE, VadFeatures
+
+FORMAT_VERSION = "1"
+SHIPPED_MODEL = Path(__file__).with_name("vad_dfsmn.onnx")
+REQUIRED_METADATA = {"sample_rate": str(SAMPLE_RATE), "hop": str(HOP), "features": str(FEATURES),
+                     "outputs": "speech,end_of_turn", "format_version": FORMAT_VERSION}
+
+
+class VadModelError(ValueError):
+    """The VAD model file is missing, unreadable, or does not fit this runtime."""
+
+
+def resolve_vad_model(value: str | None) -> Path:
+    """``vad.model`` → a path: null/``shipped`` → the shipped model, anything else is a path."""
+    if value is None or str(value).strip().lower() in ("", "shipped", "null", "none"):
+        return SHIPPED_MODEL
+    return Path(value).expanduser()
+
+
+class SemanticVad:
+    """Streaming VAD model; see the module doc. Blocks are 320 samples of 16 kHz float audio."""
+
+    hop = HOP
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1) -> None:
+        path = Path(path) if path is not None else SHIPPED_MODEL
+        self.session, self.metadata = open_onnx_model(path, REQUIRED_METADATA, VadModelError, "VAD", threads)
+        self.state_shape = state_shape_from(self.metadata, path, VadModelError)
+        self.path = path
+        self.features = VadFeatures()
+        self.reset()
+
+    def reset(self) -> None:
+        self.features.reset()
+        self._state = np.zeros((1, *self.state_shape), dtype=np.float32)
+
+    def step(self, features: np.ndarray) -> tuple[float, float]:
+        """One frame of features (40,) → (p_speech, p_end_of_turn)."""
+        probs, self._state = self.session.run(None, {"features": features[None, :], "state": self._state})
+        return float(probs[0, 0]), float(probs[0, 1])
+
+    def process(self, block: np.ndarray) -> tuple[float, float]:
+        """(p_speech, p_end_of_turn) for one block of 320 samples."""
+        if block.shape != (HOP,):
+            raise ValueError(f"the VAD takes blocks of {HOP} samples, not {block.shape}")
+        return self.step(self.features.process(block))
+
+
+@dataclass
+class VadResult:
+    """What :func:`detect` found in a signal; times in seconds."""
+
+    segments: list[tuple[float, float]]
+    end_of_turn: list[float]
+    events: list[VadEvent] = field(default_factory=list)
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (frames, 2)
+
+    def as_json(self) -> dict:
+        return {"segments": [[round(a, 3), round(b, 3)] for a, b in self.segments],
+                "end_of_turn": [round(t, 3) for t in self.end_of_turn]}
+
+
+def check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono float audio at 16 kHz, or a ValueError that says what is wrong."""
+    audio = np.asarray(audio)
+    if sample_rate != SAMPLE_RATE:
+        raise ValueError(f"the VAD runs at {SAMPLE_RATE} Hz, not {sample_rate} Hz (resample first)")
+    if audio.ndim != 1:
+        raise ValueError(f"the VAD takes mono audio, not an array of shape {audio.shape}")
+    return audio.astype(np.float64)
+
+
+def detect(audio: np.ndarray, config: VadConfig | None = None, vad: SemanticVad | None = None,
+           sample_rate: int = SAMPLE_RATE) -> VadResult:
+    """Speech segments and end-of-turn times of a mono 16 kHz signal (listening mode: nothing is playing)."""
+    config = config or VadConfig()
+    audio = check_audio(audio, sample_rate)
+    vad = vad or SemanticVad(resolve_vad_model(config.model), config.threads)
+    vad.reset()
+    endpointer = Endpointer(config)
+    frames = -(-audio.shape[0] // HOP)
+    padded = np.zeros(frames * HOP)
+    padded[: audio.shape[0]] = audio
+    probs = np.zeros((frames, 2), dtype=np.float32)
+    events: list[VadEvent] = []
+    for t in range(frames):
+        probs[t] = vad.process(padded[t * HOP : (t + 1) * HOP])
+        events += endpointer.process(float(probs[t, 0]), float(probs[t, 1]))
+    return result_from_events(events, audio.shape[0], probs)
+
+
+def result_from_events(events: list[VadEvent], total_samples: int, probs: np.ndarray) -> VadResult:
+    segments: list[tuple[float, float]] = []
+    start: int | None = None
+    for ev in events:
+        if ev.kind == "speech_start":
+            start = ev.sample
+        elif ev.kind == "speech_end" and start is not None:
+            segments.append((start / SAMPLE_RATE, ev.sample / SAMPLE_RATE))
+            start = None
+    if start is not None:
+        segments.append((start / SAMPLE_RATE, total_samples / SAMPLE_RATE))
+    eot = [ev.decided_at / SAMPLE_RATE for ev in events if ev.kind == "end_of_turn"]
+    return VadResult(segments, eot, events, probs)

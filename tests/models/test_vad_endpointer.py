@@ -1,0 +1,117 @@
+"""The endpointer state machine on scripted probability sequences, and the VAD metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from agent.config import VadConfig
+from models.vad.endpointer import Endpointer
+from models.vad.metrics import frame_dcf, speech_mask, turn_metrics
+
+HOP = 320
+
+
+def run(probs: list[tuple[float, float]], config: VadConfig | None = None, playing: list[bool] | None = None,
+        echo: list[bool] | None = None) -> list:
+    ep = Endpointer(config or VadConfig())
+    events = []
+    for t, (ps, pe) in enumerate(probs):
+        events += ep.process(ps, pe, playing=bool(playing and playing[t]), echo_dominant=bool(echo and echo[t]))
+    return events
+
+
+def kinds(events: list) -> list[str]:
+    return [e.kind for e in events]
+
+
+def test_speech_start_needs_min_speech_and_is_back_dated() -> None:
+    cfg = VadConfig(min_speech_ms=60)  # 3 frames
+    events = run([(0.1, 0)] * 5 + [(0.9, 0)] * 2 + [(0.1, 0)] * 3 + [(0.9, 0)] * 4, cfg)
+    assert kinds(events) == ["speech_start"]  # the 2-frame blip is not speech
+    start = events[0]
+    assert start.sample == 10 * HOP and start.decided_at == 13 * HOP
+
+
+def test_hysteresis_and_hangover_give_one_segment_with_its_end() -> None:
+    cfg = VadConfig(min_speech_ms=20, hangover_ms=200, end_of_turn_threshold=1.0, max_silence_ms=5000)
+    # speech, a dip to 0.4 (above release 0.35: still speech), a 100 ms gap (shorter than the hangover), silence
+    probs = [(0.9, 0)] * 10 + [(0.4, 0)] * 5 + [(0.9, 0)] * 5 + [(0.1, 0)] * 5 + [(0.9, 0)] * 5 + [(0.0, 0)] * 20
+    events = run(probs, cfg)
+    assert kinds(events) == ["speech_start", "speech_end"]
+    assert events[1].sample == 30 * HOP  # first silent frame
+    assert events[1].decided_at == (30 + 10) * HOP  # 200 ms hangover = 10 frames
+
+
+def test_end_of_turn_from_the_model_before_the_hangover() -> None:
+    cfg = VadConfig(min_speech_ms=20, hangover_ms=400, end_of_turn_threshold=0.5)
+    probs = [(0.9, 0.0)] * 10 + [(0.1, 0.2)] * 3 + [(0.1, 0.8)] * 10
+    events = run(probs, cfg)
+    assert kinds(events) == ["speech_start", "speech_end", "end_of_turn"]
+    assert events[2].decided_at == 14 * HOP and events[2].sample == 10 * HOP
+    assert events[1].sample == 10 * HOP
+
+
+def test_pause_with_low_end_of_turn_is_not_an_end_and_timeout_is_the_fallback() -> None:
+    cfg = VadConfig(min_speech_ms=20, hangover_ms=100, end_of_turn_threshold=0.5, max_silence_ms=600)
+    probs = [(0.9, 0)] * 5 + [(0.1, 0.1)] * 20 + [(0.9, 0)] * 5 + [(0.1, 0.1)] * 40
+    events = run(probs, cfg)
+    assert kinds(events) == ["speech_start", "speech_end", "speech_start", "speech_end", "end_of_turn"]
+    # 20 silent frames (400 ms) < 600 ms: no end; the second silence reaches 600 ms = 30 frames
+    assert events[-1].decided_at == (30 + 30) * HOP
+
+
+def test_no_end_of_turn_without_speech() -> None:
+    assert run([(0.1, 0.99)] * 100) == []
+
+
+def test_barge_in_needs_threshold_duration_cooldown_and_no_echo() -> None:
+    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=200)
+    n = 40
+    playing = [True] * n
+    # 0.6 is speech when listening but not enough while the agent speaks
+    assert run([(0.6, 0)] * n, cfg, playing) == []
+    assert kinds(run([(0.6, 0)] * n, cfg)) == ["speech_start"]
+    # loud speech at once: the first 10 frames are in the cooldown, then 5 frames are needed
+    events = run([(0.95, 0)] * n, cfg, playing)
+    assert kinds(events) == ["speech_start", "barge_in"]
+    assert events[1].decided_at == 15 * HOP
+    # frames the echo chain marks as echo-dominated never count
+    assert run([(0.95, 0)] * n, cfg, playing, echo=[True] * n) == []
+    no_gate = dataclasses.replace(cfg, barge_in_echo_gate=False)
+    assert kinds(run([(0.95, 0)] * n, no_gate, playing, echo=[True] * n)) == ["speech_start", "barge_in"]
+
+
+def test_release_threshold_above_speech_threshold_is_a_config_error() -> None:
+    from agent.config import ConfigError, build
+
+    try:
+        build(VadConfig, {"speech_threshold": 0.3, "release_threshold": 0.5})
+    except ConfigError as exc:
+        assert "release_threshold" in str(exc)
+    else:
+        raise AssertionError("expected a ConfigError")
+
+
+def test_frame_dcf_weights() -> None:
+    truth = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    dec = np.array([1, 0, 0, 0, 0, 0, 1, 1], bool)
+    m = frame_dcf(dec, truth)
+    assert m["p_false"] == 0.25 and m["p_miss"] == 0.5
+    assert np.isclose(m["dcf"], 0.75 * 0.25 + 0.25 * 0.5) and np.isclose(m["dcf_reverse"], 0.25 * 0.25 + 0.75 * 0.5)
+
+
+def test_turn_metrics_latency_premature_and_onset() -> None:
+    sr = 16000
+    turn = {"speech": [[1.0, 2.0], [2.5, 3.0]], "clause_pauses": [[2.0, 2.5]], "sentence_gaps": [], "end_s": 3.0}
+    from models.vad.endpointer import VadEvent
+
+    events = [VadEvent("speech_start", 16000, int(1.1 * sr)), VadEvent("end_of_turn", 32000, int(2.2 * sr)),
+              VadEvent("end_of_turn", 48000, int(3.25 * sr))]
+    m = turn_metrics(events, [(0, turn)], 6 * sr)
+    assert m["clause_pause_premature"] == [1]
+    assert np.isclose(m["eot_latency_ms"][0], 250.0) and m["eot_missed"] == [0]
+    assert np.isclose(m["onset_latency_ms"][0], 100.0)
+    mask = speech_mask([VadEvent("speech_start", 3200, 0), VadEvent("speech_end", 6400, 0)], 30)
+    assert mask.sum() == 10 and mask[10] and not mask[20]

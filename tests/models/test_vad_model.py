@@ -1,0 +1,126 @@
+"""The VAD network, its ONNX export and runtime, and the shipped model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.vad.features import FEATURES, VadFeatures, file_features
+from models.vad.net import VadDfsmn
+from models.vad.runtime import SHIPPED_MODEL, SemanticVad, VadModelError, detect
+from training.vad.export import export_onnx, max_difference
+
+SR = 16000
+
+
+def random_model(seed: int = 0) -> VadDfsmn:
+    torch.manual_seed(seed)
+    model = VadDfsmn()
+    for layer in model.layers:  # taps start at zero; make the memory matter
+        torch.nn.init.normal_(layer.taps, std=0.2)
+    return model.eval()
+
+
+def test_size_and_state_shape() -> None:
+    model = VadDfsmn()
+    params = sum(p.numel() for p in model.parameters())
+    assert params <= 500_000
+    assert params == 105_666
+    assert model.state_shape == (6, 36, 64)
+
+
+def test_streaming_equals_whole_sequence_and_is_causal() -> None:
+    model = random_model()
+    x = torch.randn(2, 80, FEATURES)
+    with torch.no_grad():
+        whole = torch.sigmoid(model(x))
+        state = model.init_state(2)
+        steps = []
+        for t in range(x.shape[1]):
+            p, state = model.streaming_forward(x[:, t], state)
+            steps.append(p)
+        x2 = x.clone()
+        x2[:, 50:] = torch.randn_like(x2[:, 50:])  # change the future only
+        changed = torch.sigmoid(model(x2))
+    assert torch.allclose(whole, torch.stack(steps, 1), atol=1e-5)
+    assert torch.allclose(whole[:, :50], changed[:, :50], atol=1e-6)
+    assert not torch.allclose(whole[:, 50:], changed[:, 50:])
+    # the memory reaches back 2.8 s (140 frames): a change 100 frames back still matters
+    x3 = x.clone()
+    x3[:, 0] += 5.0
+    with torch.no_grad():
+        assert not torch.allclose(torch.sigmoid(model(x3))[:, 79], whole[:, 79])
+
+
+def test_file_features_equal_streaming_features() -> None:
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(SR) * 0.1
+    feats = VadFeatures()
+    stream = np.stack([feats.process(audio[i : i + 320]) for i in range(0, SR, 320)])
+    assert np.array_equal(stream, file_features(audio))
+    assert file_features(audio[:100]).shape == (1, FEATURES)
+
+
+def test_onnx_export_matches_torch_and_carries_metadata(tmp_path: Path) -> None:
+    model = random_model(1)
+    path = export_onnx(model, tmp_path / "vad.onnx", {"train_step": 7})
+    assert max_difference(model, path) <= 1e-4
+    vad = SemanticVad(path)
+    assert vad.metadata["train_step"] == "7" and vad.state_shape == (6, 36, 64)
+    block = np.random.default_rng(0).standard_normal(320) * 0.1
+    first = vad.process(block)
+    vad.process(block)
+    vad.reset()
+    assert vad.process(block) == first  # reset clears the state and the STFT history
+    with pytest.raises(ValueError, match="blocks of 320"):
+        vad.process(np.zeros(160))
+
+
+def test_bad_model_files_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(VadModelError, match="not found"):
+        SemanticVad(tmp_path / "missing.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(VadModelError, match="not a readable ONNX model"):
+        SemanticVad(bad)
+    from models.aec.res.dfsmn import ResDfsmn
+    from training.res.export import export_onnx as export_res
+
+    res = export_res(ResDfsmn(), tmp_path / "res.onnx")
+    with pytest.raises(VadModelError, match="metadata"):
+        SemanticVad(res)  # a model of another kind
+
+
+def test_detect_rejects_wrong_rate_and_stereo(tmp_path: Path) -> None:
+    path = export_onnx(random_model(), tmp_path / "vad.onnx")
+    vad = SemanticVad(path)
+    with pytest.raises(ValueError, match="16000 Hz"):
+        detect(np.zeros(8000), vad=vad, sample_rate=8000)
+    with pytest.raises(ValueError, match="mono"):
+        detect(np.zeros((1000, 2)), vad=vad)
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.exists(), reason="no shipped VAD model")
+def test_shipped_model_separates_speech_from_silence() -> None:
+    """A fixed file: 1 s silence, a Bangla sentence (espeak-ng), 2 s silence, at a normal level, light noise."""
+    from audio_io.speech_synth import SynthVoice, synthesize
+
+    speech = synthesize("আমি আজ বিকেলে বাজারে যাব।", SynthVoice("espeak-ng", "bn", "bn"), SR)
+    speech = speech / np.max(np.abs(speech)) * 0.3
+    rng = np.random.default_rng(0)
+    audio = np.concatenate([np.zeros(SR), speech, np.zeros(2 * SR)]) + rng.standard_normal(SR * 3 + len(speech)) * 1e-3
+    result = detect(audio)
+    probs = result.probabilities[:, 0]
+    speech_frames = slice(SR // 320 + 10, (SR + len(speech)) // 320 - 10)
+    assert np.median(probs[speech_frames]) > 0.8
+    assert np.median(probs[: SR // 320 - 5]) < 0.2 and np.median(probs[-60:]) < 0.2
+    assert len(result.segments) >= 1
+    start, end = result.segments[0][0], result.segments[-1][1]
+    assert abs(start - 1.0) < 0.15 and abs(end - (1.0 + len(speech) / SR)) < 0.3
+    assert len(result.end_of_turn) == 1 and result.end_of_turn[0] > end
+    card = json.loads(SHIPPED_MODEL.with_suffix(".card.json").read_text())
+    assert card["parameters"] == 105_666 and "command" in card["training"]

@@ -1,0 +1,115 @@
+"""VAD training data (turns, labels, examples) and a training smoke run through the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.vad.features import file_features
+from training.vad.examples import frame_labels
+from training.vad.train import change_level
+from training.vad.turns import build_turn, split_clauses
+
+SR = 16000
+
+
+def test_split_clauses_keeps_punctuation_and_ends_sentences() -> None:
+    rng = random.Random(0)
+    assert split_clauses("আমি ভাবছিলাম, মানে, কাল যাব।", rng, "bn") == ["আমি ভাবছিলাম,", "মানে,", "কাল যাব।"]
+    assert split_clauses("We will go, then eat", rng, "en") == ["We will go,", "then eat."]
+    # a sentence without commas is sometimes cut at a word (a hesitation), never at its first or last word
+    cuts = [split_clauses("one two three four five six", random.Random(i), "en") for i in range(40)]
+    hesitations = [c for c in cuts if len(c) == 2]
+    assert 0 < len(hesitations) < 40
+    for first, second in hesitations:
+        assert first.endswith(",") and second.endswith(".") and len(first.split()) >= 2 and len(second.split()) >= 1
+
+
+def test_turn_boundaries_match_the_audio(tmp_path: Path) -> None:
+    from audio_io.wav import read_wav
+
+    rec = None
+    for index in range(20):  # find a turn with a pause inside a sentence
+        rec = build_turn(tmp_path, "valid", index)
+        if rec["clause_pauses"]:
+            break
+    assert rec is not None and rec["clause_pauses"]
+    audio = read_wav(tmp_path / rec["file"], SR)
+    assert abs(len(audio) / SR - rec["duration_s"]) < 1e-3
+
+    def rms(a: float, b: float) -> float:
+        seg = audio[int(a * SR) : int(b * SR)]
+        return float(np.sqrt(np.mean(seg**2))) if len(seg) else 0.0
+
+    for a, b in rec["speech"]:
+        assert rms(a, b) > 0.01
+    for a, b in rec["clause_pauses"] + rec["sentence_gaps"]:
+        assert rms(a + 0.005, b - 0.005) == 0.0
+        assert 0.14 <= b - a <= 0.71
+    assert rec["end_s"] == rec["speech"][-1][1]
+    assert rms(rec["end_s"] + 0.005, rec["duration_s"]) == 0.0
+
+
+def test_frame_labels() -> None:
+    turn = {"speech": [[0.5, 1.0], [1.2, 1.6], [2.0, 2.4]], "clause_pauses": [[1.0, 1.2]],
+            "sentence_gaps": [[1.6, 2.0]], "end_s": 2.4}
+    speech, eot = frame_labels(250, [(SR, turn)])  # placed 1 s in
+    f = lambda t: int(round(t * 50))  # noqa: E731  (frames of 20 ms)
+    assert speech[f(1.6) : f(2.0)].all() and not speech[f(2.0) : f(2.2)].any()
+    assert (eot[: f(1.5)] == -1).all()  # before the turn: ignored
+    assert (eot[f(1.5) : f(2.6)] == 0).all()  # speech and the pause inside the sentence: not an end
+    assert (eot[f(2.6) : f(3.0)] == -1).all()  # gap between sentences: ignored
+    assert (eot[f(3.0) : f(3.4)] == 0).all()
+    assert (eot[f(3.4) : f(5.4)] == 1).all() and (eot[f(5.4) :] == -1).all()  # 2 s after the end
+
+
+def test_change_level_equals_features_of_scaled_audio() -> None:
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(SR) * 0.01
+    f = torch.from_numpy(file_features(audio))
+    louder = torch.from_numpy(file_features(audio * 10 ** (9 / 20)))
+    assert torch.allclose(change_level(f, torch.tensor(9.0)), louder, atol=1e-3)
+
+
+def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
+    from training.vad.__main__ import main
+
+    d = tmp_path
+    base = [f"data.turns_dir={d / 'turns'}",
+            "data.train_turns=4", "data.valid_turns=3", f"data.train_dir={d / 'ex_train'}",
+            f"data.valid_dir={d / 'ex_valid'}", "data.train_examples=6", "data.valid_examples=2",
+            "data.example_s=6", "data.workers=1", f"train.out_dir={d / 'run'}", "train.batch=8",
+            "train.crop_s=4", "train.valid_every=20", "train.checkpoint_every=20", "train.log_every=5",
+            "train.threads=1"]
+    args = [x for kv in base for x in ("--set", kv)]
+    assert main([*args, "--set", "train.steps=40", "--no-progress"]) == 0
+    run = d / "run"
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    losses = [float(r["loss"]) for r in rows]
+    assert losses[-1] < 0.8 * losses[0]
+    assert (run / "vad_dfsmn.onnx").exists() and (run / "curves.png").exists()
+    vals = [json.loads(line) for line in (run / "valid.jsonl").read_text().splitlines()]
+    assert [v["step"] for v in vals] == [20, 40] and all(0 <= v["dcf"] <= 1 for v in vals)
+    # resume: 10 more steps continue from the checkpoint at step 40
+    assert main([*args, "--set", "train.steps=50", "--no-progress"]) == 0
+    steps = [int(r["step"]) for r in csv.DictReader((run / "log.csv").open())]
+    assert steps[-1] == 50 and steps.count(40) == 1
+    ckpt = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert ckpt["step"] == 50
+
+
+def test_bad_config_and_bad_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from training.vad.__main__ import main
+
+    assert main(["--set", "train.stepz=3"]) == 2
+    assert "stepz" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    assert main(["export", "--checkpoint", str(bad), "--out", str(tmp_path / "x.onnx")]) == 1
+    assert "not a VAD checkpoint" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Helpers shared by the training recipes: checkpoints, logs, learning-rate schedule."""

@@ -1,0 +1,55 @@
+"""Configuration of VAD training (``configs/train/vad.yaml``); every key has a default and a doc."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.config.base import apply_overrides, build, load_yaml, section, setting
+
+
+@dataclass(frozen=True)
+class VadDataConfig:
+    """User turns and simulated examples (built when missing, resumable)."""
+
+    turns_dir: str = setting("cache/vad/turns", "User turns, one folder per split (train/, valid/).")
+    train_turns: int = setting(1500, "User turns of training voices.", min=1)
+    valid_turns: int = setting(150, "User turns of held-out voices.", min=1)
+    train_dir: str = setting("cache/vad/examples_train", "Training examples.")
+    valid_dir: str = setting("cache/vad/examples_valid", "Validation examples (held-out voices and devices).")
+    train_examples: int = setting(2000, "Training examples.", min=1)
+    valid_examples: int = setting(120, "Validation examples.", min=1)
+    example_s: float = setting(16.0, "Length of one example, s.", min=4, max=60)
+    workers: int = setting(2, "Processes that build turns and examples.", min=1, max=64)
+
+
+@dataclass(frozen=True)
+class VadTrainConfig:
+    """Optimisation, logging and checkpoints."""
+
+    out_dir: str = setting("cache/vad/run", "Run folder: checkpoints, log.csv, valid.jsonl, curves.png.")
+    steps: int = setting(4000, "Training steps.", min=1)
+    batch: int = setting(32, "Crops per step.", min=1)
+    crop_s: float = setting(8.0, "Crop length, s.", min=1, max=60)
+    lr: float = setting(0.002, "Adam learning rate.", min=1e-6, max=1)
+    lr_final: float = setting(0.0001, "Learning rate at the last step (cosine decay).", min=0, max=1)
+    eot_weight: float = setting(1.0, "Weight of the end-of-turn loss against the speech loss.", min=0, max=100)
+    gain_db: float = setting(12.0, "Random level change of a crop, ± dB (features are log powers).", min=0, max=60)
+    grad_clip: float = setting(5.0, "Gradient norm clip.", min=0.01)
+    valid_every: int = setting(250, "Validation every N steps.", min=1)
+    checkpoint_every: int = setting(250, "Checkpoint every N steps.", min=1)
+    log_every: int = setting(25, "Training-loss log every N steps.", min=1)
+    seed: int = setting(0, "Random seed.", min=0)
+    threads: int = setting(2, "torch CPU threads.", min=1, max=64)
+
+
+@dataclass(frozen=True)
+class VadTrainingConfig:
+    """VAD training (python -m training.vad --config configs/train/vad.yaml)."""
+
+    data: VadDataConfig = section(VadDataConfig, "Data.")
+    train: VadTrainConfig = section(VadTrainConfig, "Optimisation.")
+
+
+def load_vad_config(path: str | None, overrides: list[str] | None = None) -> VadTrainingConfig:
+    """Read the YAML file (None = defaults) and apply ``--set section.key=value`` overrides."""
+    return build(VadTrainingConfig, apply_overrides(load_yaml(path) if path else {}, overrides or []))

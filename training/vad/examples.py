@@ -1,0 +1,204 @@
+"""VAD training examples: user turns in a simulated room, with the agent talking or not, through the echo chain.
+
+One example (``make_example(seed, ...)``) is ``seconds`` of 16 kHz audio:
+
+- a random room and device (the RES scene generator's :func:`~training.res.scenes.random_geometry`,
+  :func:`~training.res.scenes.room_config`, :func:`~training.res.scenes.device_profiles`);
+- a kind: ``listen`` (the agent is silent; the user speaks), ``double`` (the agent speaks while the
+  user speaks: SER −25…+10 dB) or ``echo_only`` (the agent speaks; nobody else);
+- user turns (:mod:`training.vad.turns`) placed one after another, and the agent's speech (turns of
+  the same split, other voices) played through the loudspeaker;
+- the capture run through the real echo chain (:func:`models.aec.chain.cancel_echo`, default
+  configuration); the VAD learns on the chain's **VAD output** (β_vad), as in the agent, so it meets
+  the residual echo and the chain's distortion of the user's speech.
+
+Labels per 20 ms frame: ``speech`` (1 when at least half of the frame is inside a clause), and
+``eot`` (end of turn): 1 from the end of a turn's last sentence for :data:`EOT_LABEL_S` seconds, 0 in
+speech and in pauses inside sentences, and −1 (ignored) elsewhere: sentence gaps inside a turn
+(see :mod:`training.vad.turns`), silence before the first turn, echo-only examples, and long silences
+(the model only remembers 2.8 s).
+
+Saved per example: ``features`` (frames, 40) float16 (of the chain's VAD output), ``speech`` and
+``eot`` (frames,) int8, in one ``.npz``, plus a ``.json`` with the kind, the levels and the turn ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from agent.config import AecConfig
+from audio_io.room import SimulatedRoom, active_rms
+from audio_io.wav import read_wav
+from models.aec.chain import cancel_echo
+from models.aec.stft import HOP
+from models.vad.features import file_features
+from training.res.scenes import device_profiles, random_geometry, room_config, speech_track
+
+SR = 16000
+EOT_LABEL_S = 2.0
+KINDS = ("listen", "double", "echo_only")
+KIND_P = (0.4, 0.45, 0.15)
+SER_RANGE_DB = (-25.0, 10.0)
+log = logging.getLogger(__name__)
+
+
+def frame_labels(n_frames: int, turns: list[tuple[int, dict]]) -> tuple[np.ndarray, np.ndarray]:
+    """(speech, eot) int8 labels for turns placed at sample offsets; see the module doc."""
+    speech = np.zeros(n_frames, dtype=np.int8)
+    eot = np.full(n_frames, -1, dtype=np.int8)
+
+    def frame(t_s: float, offset: int) -> int:
+        return int(np.clip(np.floor((offset + t_s * SR) / HOP + 0.5), 0, n_frames))
+
+    for offset, turn in turns:  # after the end of a turn
+        eot[frame(turn["end_s"], offset) : frame(turn["end_s"] + EOT_LABEL_S, offset)] = 1
+    for offset, turn in turns:  # inside a turn (overrides an earlier turn's end label)
+        eot[frame(turn["speech"][0][0], offset) : frame(turn["end_s"], offset)] = 0
+        for a_s, b_s in turn["speech"]:
+            speech[frame(a_s, offset) : frame(b_s, offset)] = 1
+        for a_s, b_s in turn["sentence_gaps"]:
+            eot[frame(a_s, offset) : frame(b_s, offset)] = -1
+    return speech, eot
+
+
+def place_turns(rng: np.random.Generator, turns: list[dict], turn_dir: Path, n: int) -> tuple[np.ndarray, list]:
+    """User turns laid one after another (each with its own lead and trailing silence) up to ``n`` samples."""
+    track = np.zeros(n)
+    placed = []
+    pos = int(rng.uniform(-0.3, 0.5) * SR)
+    while pos < n - SR:
+        turn = turns[int(rng.integers(len(turns)))]
+        x = read_wav(turn_dir / turn["file"], SR).astype(np.float64)
+        x /= active_rms(x) + 1e-9
+        x *= 10 ** (rng.uniform(-6, 6) / 20)  # turns of one user differ in loudness
+        a = max(pos, 0)
+        b = min(n, pos + x.shape[0])
+        track[a:b] += x[a - pos : b - pos]
+        placed.append((pos, turn))
+        pos += int(turn["end_s"] * SR) + int(rng.uniform(0.6, 2.5) * SR)  # next turn after a long silence
+    return track, placed
+
+
+def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[str, list[Path]],
+                 profile_seed: int = 0, seconds: float = 16.0, kind: str | None = None, ser_db: float | None = None,
+                 room_overrides: dict | None = None) -> tuple[dict, dict]:
+    """Simulate one example; returns (arrays, metadata). See the module doc.
+
+    Arrays: ``features``, ``speech``, ``eot`` (per frame), ``vad_out``, ``mic``, ``far`` (samples), and
+    ``echo_dominant`` (per frame: the chain saw far-end activity and no double talk).
+
+    ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * SR / HOP)) * HOP
+    kind = kind or str(rng.choice(KINDS, p=KIND_P))
+    profiles = device_profiles(seed=profile_seed)
+    profile = profiles[int(rng.integers(len(profiles)))]
+    dims, speaker, mic_pos, talker = random_geometry(rng)
+    delay_ms = float(rng.uniform(0, 300))
+    cfg = room_config(rng, seed, profile, dims, speaker, mic_pos, talker, delay_ms, [],
+                      {"talker_level_dbfs": float(rng.uniform(-45, -18)), **(room_overrides or {})})
+    room = SimulatedRoom(cfg)
+    far = np.zeros(n)
+    if kind != "listen":
+        voices = sorted(agent_utts)
+        far = speech_track(rng, agent_utts[voices[int(rng.integers(len(voices)))]], n, (0.05, 0.8))
+        far = np.clip(far * 10 ** (rng.uniform(-26, -12) / 20), -1, 1)
+    placed: list = []
+    if kind != "echo_only":
+        near_dry, placed = place_turns(rng, turns, turn_dir, n)
+        room.add_talker(near_dry.astype(np.float32), 0)
+    _, truth = room.run(far.astype(np.float32))
+    echo, near, noise = (truth[k].astype(np.float64) for k in ("echo", "near", "noise"))
+    ser = None
+    if kind == "double":
+        ser = float(rng.uniform(*SER_RANGE_DB)) if ser_db is None else float(ser_db)
+        e_pow = float(np.mean(echo**2))
+        n_act = np.abs(near) > 1e-5
+        if e_pow > 0 and n_act.any():
+            near *= np.sqrt(e_pow * 10 ** (ser / 10) / np.mean(near[n_act] ** 2))
+    mic = echo + near + noise
+    peak = float(np.max(np.abs(mic)))
+    if peak > 0.99:
+        mic *= 0.99 / peak
+    _, vad_out, stats = cancel_echo(mic, far, AecConfig())
+    feats = file_features(vad_out)
+    # the chain's view of each output frame (its outputs lag by one block): echo-dominated frames
+    echo_dominant = np.array([s.far_end_active and not s.double_talk for s in stats[1 : feats.shape[0] + 1]])
+    speech, eot = frame_labels(feats.shape[0], placed)
+    meta = {"seed": int(seed), "kind": kind, "ser_db": ser, "rt60_s": cfg.rt60_s, "volume": cfg.volume,
+            "noise": cfg.noise, "snr_db": cfg.snr_db, "talker_level_dbfs": cfg.talker_level_dbfs,
+            "turns": [[int(p), t["id"]] for p, t in placed]}
+    return {"features": feats.astype(np.float16), "speech": speech, "eot": eot,
+            "vad_out": vad_out.astype(np.float32), "mic": mic.astype(np.float32),
+            "far": far.astype(np.float32), "echo_dominant": echo_dominant}, meta
+
+
+_CACHE: dict[Path, tuple] = {}
+
+
+def agent_speech(turns: list[dict], turn_dir: Path) -> dict[str, list[Path]]:
+    """The agent's side: the same split's turn recordings, grouped by voice (so no extra corpus is needed)."""
+    out: dict[str, list[Path]] = {}
+    for t in turns:
+        out.setdefault(t["voice_id"], []).append(turn_dir / t["file"])
+    return out
+
+
+def _inputs(turn_dir: Path) -> tuple[list[dict], dict[str, list[Path]]]:
+    if turn_dir not in _CACHE:  # read the lists once per process
+        turns = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((turn_dir / "meta").glob("*.json"))]
+        if not turns:
+            raise ValueError(f"no turns in {turn_dir} (python -m training.vad.turns)")
+        _CACHE[turn_dir] = (turns, agent_speech(turns, turn_dir))
+    return _CACHE[turn_dir]
+
+
+def _build_one(args: tuple) -> str | None:
+    out, seed, turn_dir, profile_seed, seconds = args
+    target = out / f"{seed:07d}"
+    if target.with_suffix(".json").exists():
+        return None
+    try:
+        turns, utts = _inputs(turn_dir)
+        arrays, meta = make_example(seed, turns, turn_dir, utts, profile_seed, seconds)
+        tmp = target.with_suffix(".tmp.npz")
+        np.savez(tmp, features=arrays["features"], speech=arrays["speech"], eot=arrays["eot"])
+        tmp.replace(target.with_suffix(".npz"))
+        target.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    except Exception as exc:  # one bad example must not stop a long build
+        log.warning("example %d failed: %s", seed, exc)
+        return f"{seed}: {exc}"
+    return None
+
+
+def build_examples(out: Path, turn_dir: Path, count: int, first_seed: int, profile_seed: int, seconds: float,
+                   workers: int = 1, progress: bool = True) -> list[Path]:
+    """Build (or resume) ``count`` examples into ``out``; returns their paths (without suffix)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(out, first_seed + i, turn_dir, profile_seed, seconds) for i in range(count)]
+    todo = [j for j in jobs if not (out / f"{j[1]:07d}.json").exists()]
+    failures: list[str] = []
+    bar = tqdm(total=len(todo), desc=f"examples {out.name}", disable=not progress, unit="ex")
+    if workers > 1 and todo:
+        with ProcessPoolExecutor(workers) as pool:
+            for res in pool.map(_build_one, todo, chunksize=4):
+                failures += [res] if res else []
+                bar.update()
+    else:
+        for job in todo:
+            res = _build_one(job)
+            failures += [res] if res else []
+            bar.update()
+    bar.close()
+    if failures:
+        log.warning("%d examples failed (first: %s)", len(failures), failures[0])
+    return [out / f"{j[1]:07d}" for j in jobs if (out / f"{j[1]:07d}.json").exists()]

@@ -1,0 +1,244 @@
+"""VAD training loop: random crops of the prepared examples, BCE on speech and end of turn.
+
+Loss = BCE(speech) + eot_weight · BCE(end of turn, frames labelled −1 ignored). Crops get a random
+level change (applied exactly to the log-mel powers). Validation runs the model over the whole
+held-out examples through the endpointer with the agent's default settings and reports the frame DCF
+(0.75·P_false + 0.25·P_miss), the end-of-turn latency median, the premature-end rate at pauses inside
+sentences and the onset latency; the best checkpoint has the lowest ``selection_score``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agent.config import VadConfig
+from models.vad.endpointer import Endpointer
+from models.vad.features import POWER_FLOOR
+from models.vad.metrics import frame_dcf, summarize, turn_metrics
+from models.vad.net import VadDfsmn
+from training.common.loop import cosine_lr, save_atomic, truncate_logs
+from training.vad.config import VadTrainingConfig
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+SR = 16000
+HOP = 320
+
+
+def load_examples(paths: list[Path]) -> list[dict]:
+    """Arrays and metadata of prepared examples (``training.vad.examples``)."""
+    out = []
+    for p in paths:
+        with np.load(p.with_suffix(".npz")) as z:
+            out.append({"features": z["features"].astype(np.float32), "speech": z["speech"], "eot": z["eot"],
+                        "meta": json.loads(p.with_suffix(".json").read_text())})
+    return out
+
+
+def change_level(features: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
+    """Log-mel powers of the same audio ``gain_db`` louder: log(g²·(e^f − floor) + floor)."""
+    power = (torch.exp(features) - POWER_FLOOR).clamp_min(0)
+    return torch.log(power * 10 ** (gain_db / 10) + POWER_FLOOR)
+
+
+class Crops:
+    """Random fixed-length crops (features, speech, eot) of in-memory examples."""
+
+    def __init__(self, examples: list[dict], frames: int, gain_db: float, seed: int) -> None:
+        self.examples = examples
+        self.frames = frames
+        self.gain_db = gain_db
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        feats, speech, eot = [], [], []
+        for _ in range(size):
+            ex = self.examples[int(self.rng.integers(len(self.examples)))]
+            total = ex["features"].shape[0]
+            f = min(self.frames, total)
+            a = int(self.rng.integers(0, total - f + 1))
+            feats.append(ex["features"][a : a + f])
+            speech.append(ex["speech"][a : a + f])
+            eot.append(ex["eot"][a : a + f])
+        f = min(x.shape[0] for x in feats)
+        x = torch.from_numpy(np.stack([v[:f] for v in feats]))
+        gains = torch.from_numpy(self.rng.uniform(-self.gain_db, self.gain_db, (size, 1, 1)).astype(np.float32))
+        return (change_level(x, gains), torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
+                torch.from_numpy(np.stack([v[:f] for v in eot]).astype(np.float32)))
+
+
+def vad_loss(model: VadDfsmn, feats: torch.Tensor, speech: torch.Tensor, eot: torch.Tensor,
+             eot_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    logits = model(feats)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    l_speech = bce(logits[..., 0], speech)
+    mask = eot >= 0
+    l_eot = bce(logits[..., 1][mask], eot[mask]) if mask.any() else logits.sum() * 0
+    return l_speech + eot_weight * l_eot, {"speech": float(l_speech.detach()), "eot": float(l_eot.detach())}
+
+
+def feature_stats(examples: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    x = np.concatenate([ex["features"] for ex in examples[:200]])
+    return torch.from_numpy(x.mean(0)), torch.from_numpy(x.std(0) + 1e-3)
+
+
+def evaluate(probs: list[np.ndarray], examples: list[dict], turns: dict[str, dict],
+             config: VadConfig | None = None) -> dict[str, float]:
+    """Metrics of per-frame probabilities (frames, 2) over examples (with their placed turns)."""
+    config = config or VadConfig()
+    decisions, truth = [], []
+    pooled: dict[str, list] = {}
+    false_onsets, echo_minutes = 0, 0.0
+    for p, ex in zip(probs, examples, strict=True):
+        ep = Endpointer(config)
+        events = [ev for t in range(p.shape[0]) for ev in ep.process(float(p[t, 0]), float(p[t, 1]))]
+        decisions.append(p[:, 0] >= config.speech_threshold)
+        truth.append(ex["speech"])
+        placed = [(off, turns[tid]) for off, tid in ex["meta"]["turns"] if tid in turns]
+        for k, v in turn_metrics(events, placed, p.shape[0] * HOP).items():
+            pooled.setdefault(k, []).extend(v)
+        if ex["meta"]["kind"] == "echo_only":
+            false_onsets += sum(ev.kind == "speech_start" for ev in events)
+            echo_minutes += p.shape[0] * HOP / SR / 60
+    dcf = frame_dcf(np.concatenate(decisions), np.concatenate(truth))
+    out = {**dcf, **summarize(pooled)}
+    out["false_onsets_per_echo_min"] = false_onsets / echo_minutes if echo_minutes else float("nan")
+    return out
+
+
+def selection_score(m: dict) -> float:
+    """Lower is better: DCF (%) + premature rate (%) + end-of-turn latency / 100 ms + missed ends (%)."""
+    return (100 * m["dcf"] + 100 * np.nan_to_num(m["premature_rate"]) + np.nan_to_num(m["eot_latency_median_ms"]) / 100
+            + 100 * np.nan_to_num(m["eot_missed_rate"]))
+
+
+def predict(model: VadDfsmn, features: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return torch.sigmoid(model(torch.from_numpy(features)[None]))[0].numpy()
+
+
+def load_turns(turn_dir: Path) -> dict[str, dict]:
+    return {json.loads(p.read_text(encoding="utf-8"))["id"]: json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted((turn_dir / "meta").glob("*.json"))}
+
+
+def load_model(path: Path) -> VadDfsmn:
+    """A trained model from a checkpoint (``weights_only`` loading; a clear error when it is bad)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = VadDfsmn()
+        model.load_state_dict(ckpt["model"] if "model" in ckpt else ckpt)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"VAD checkpoint not found: {path}") from None
+    except Exception as exc:
+        raise ValueError(f"{path} is not a VAD checkpoint: {exc}") from None
+    return model.eval()
+
+
+def plot_curves(out: Path) -> None:
+    """Training loss and validation metrics into ``out/curves.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader((out / "log.csv").open())) if (out / "log.csv").exists() else []
+    vals = [json.loads(line) for line in (out / "valid.jsonl").open()] if (out / "valid.jsonl").exists() else []
+    keys = ("dcf", "premature_rate", "eot_latency_median_ms")
+    fig, axes = plt.subplots(1, 1 + len(keys), figsize=(16, 3.5))
+    if rows:
+        axes[0].plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows])
+    axes[0].set_title("training loss")
+    for ax, key in zip(axes[1:], keys, strict=True):
+        ax.plot([v["step"] for v in vals], [v[key] for v in vals], marker="o")
+        ax.set_title(f"valid {key}")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=80)
+    plt.close(fig)
+
+
+def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Path], progress: bool = True) -> Path:
+    """Train (resuming from ``out_dir/checkpoint.pt``); returns the best checkpoint's path."""
+    from tqdm import tqdm
+
+    t = cfg.train
+    torch.manual_seed(t.seed)
+    torch.set_num_threads(t.threads)
+    out = Path(t.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if not train_paths:
+        raise ValueError(f"no training examples in {cfg.data.train_dir}")
+    train_ex, valid_ex = load_examples(train_paths), load_examples(valid_paths)
+    turns = load_turns(Path(cfg.data.turns_dir) / "valid")
+    model = VadDfsmn()
+    opt = torch.optim.Adam(model.parameters(), lr=t.lr)
+    step, best = 0, None
+    ckpt_path = out / CHECKPOINT
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, best = int(ckpt["step"]), json.loads(ckpt["best"])
+        log.info("resuming from step %d", step)
+        truncate_logs(out, step)
+    else:
+        mean, std = feature_stats(train_ex)
+        model.feature_mean.copy_(mean)
+        model.feature_std.copy_(std)
+    crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step)
+    new_log = not (out / "log.csv").exists()
+    log_fh = (out / "log.csv").open("a", newline="")
+    writer = csv.writer(log_fh)
+    if new_log:
+        writer.writerow(["step", "loss", "speech", "eot", "lr", "seconds"])
+    bar = tqdm(total=t.steps, initial=step, desc="train VAD", disable=not progress, unit="step")
+    t0 = time.time()
+    model.train()
+    while step < t.steps:
+        lr = cosine_lr(step, t.steps, t.lr, t.lr_final)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss, parts = vad_loss(model, *crops.batch(t.batch), t.eot_weight)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        opt.step()
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        if step % t.log_every == 0 or step == t.steps:
+            writer.writerow([step, f"{float(loss.detach()):.4f}", f"{parts['speech']:.4f}", f"{parts['eot']:.4f}",
+                             f"{lr:.2e}", f"{time.time() - t0:.1f}"])
+            log_fh.flush()
+        if valid_ex and (step % t.valid_every == 0 or step == t.steps):
+            model.eval()
+            metrics = {"step": step, **evaluate([predict(model, ex["features"]) for ex in valid_ex], valid_ex, turns)}
+            model.train()
+            with (out / "valid.jsonl").open("a") as fh:
+                fh.write(json.dumps(metrics) + "\n")
+            score = selection_score(metrics)
+            if best is None or score < best["score"]:
+                best = {**metrics, "score": score}
+                save_atomic({"model": model.state_dict(), "step": step, "metrics": json.dumps(metrics)},
+                            out / "best.pt")
+            plot_curves(out)
+            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
+        if step % t.checkpoint_every == 0 or step == t.steps:
+            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                         "config": json.dumps(asdict(cfg)), "best": json.dumps(best)}, ckpt_path)
+    bar.close()
+    log_fh.close()
+    if not (out / "best.pt").exists():
+        save_atomic({"model": model.state_dict(), "step": step, "metrics": "null"}, out / "best.pt")
+    return out / "best.pt"
