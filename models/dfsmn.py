@@ -41,5 +41,5 @@ class DfsmnLayer(nn.Module):
         window = torch.cat([past, p.unsqueeze(1)], dim=1)  # (B, K + 1, dim)
         k = window.shape[1]
         picked = window[:, k - 1 - self.past_frames :: self.stride]  # (B, memory, dim), oldest first
-        mem = torch.einsum("btc,ct->bc", picked, self.taps)
+        mem = (picked * self.taps.t()).sum(dim=1)  # Mul + ReduceSum: much faster than Einsum in onnxruntime
         return m + p + mem, window[:, 1:]
