@@ -25,3 +25,23 @@ def test_aec_benchmark_quick(tmp_path, monkeypatch):
     assert ours["near_only"]["pesq"] > 3.4
     assert all(ours[f"double_talk_{s:+d}dB"]["stoi"] > raw[f"double_talk_{s:+d}dB"]["stoi"] for s in (-20, -10, 0, 10))
     sys.modules.pop("aec_bench", None)
+
+
+def test_vad_benchmark_quick(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.chdir(tmp_path)  # its test turns go to ./cache/vad/turns/test
+    import vad_bench
+
+    out = tmp_path / "vad.json"
+    assert vad_bench.main(["--quick", "--json", str(out), "--systems", "ours,webrtc1,silero500", "--no-progress"]) == 0
+    report = json.loads(out.read_text())
+    res = report["results"]
+    assert set(res) == {"ours", "webrtc1", "silero500"}
+    for system in res.values():
+        assert set(system) == {"listen", "ser_-20dB", "echo_only"}
+        assert 0 <= system["listen"]["dcf"] <= 1 and system["echo_only"]["minutes"] > 0.9
+    # the shipped model finds the user's speech better than webrtcvad when the agent talks over it
+    assert res["ours"]["ser_-20dB"]["dcf"] < res["webrtc1"]["ser_-20dB"]["dcf"]
+    assert res["ours"]["listen"]["eot_latency_median_ms"] < 800
+    assert set(report["speed_ms_per_10ms"]) == {"ours", "webrtc", "silero"}
+    sys.modules.pop("vad_bench", None)

@@ -160,7 +160,7 @@ class VadConfig:
     min_speech_ms: float = setting(60.0, "Speech needed before a speech start is declared, ms.", min=0, max=2000)
     hangover_ms: float = setting(200.0, "Silence needed before a speech end is declared, ms.", min=0, max=5000)
     end_of_turn_threshold: float = setting(
-        0.5, "End-of-turn probability at which a silent frame after speech ends the turn.", min=0, max=1
+        0.9, "End-of-turn probability at which a silent frame after speech ends the turn (higher: fewer premature ends, later ends).", min=0, max=1
     )
     max_silence_ms: float = setting(
         1200.0, "Silence after speech that ends the turn whatever the model says, ms (the fallback timeout).",

@@ -118,3 +118,31 @@ def test_aec_with_a_bad_res_model_is_a_one_line_error(python, tmp_path):
         proc = run_agent(python, "aec", "--mic", str(tmp_path / "ok.wav"), "--ref", str(tmp_path / "ok.wav"),
                          "--out-asr", str(tmp_path / "o.wav"), "--set", f"aec.res_model={value}", check=False)
         assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_vad_finds_the_speech_of_a_room_scene(python, tmp_path):
+    """The near-end talker of a scripted room scene (no playback), through `agent vad --json`."""
+    run_agent(python, "room", "--out", str(tmp_path), "--near-at", "1.0", "--duration", "6",
+              "--set", "room.volume=0.0", "--set", "room.noise=pink")
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    out = run_agent(python, "vad", str(tmp_path / "mic.wav"), "--json", str(tmp_path / "vad.json"),
+                    "--probabilities", str(tmp_path / "p.csv"))
+    assert "speech segments" in out.stdout
+    report = json.loads((tmp_path / "vad.json").read_text())
+    assert set(report) == {"segments", "end_of_turn"} and report["segments"]
+    near, _ = sf.read(tmp_path / "near.wav")
+    active = np.flatnonzero(np.abs(near) > 0.01 * np.abs(near).max())
+    start_s, end_s = active[0] / 16000, active[-1] / 16000
+    assert abs(report["segments"][0][0] - start_s) < 0.3, (report, start_s, truth)
+    assert report["segments"][-1][1] > end_s - 0.5 and all(t > start_s for t in report["end_of_turn"])
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "time_s,speech,end_of_turn" and len(rows) == 1 + 6 * 50
+
+
+def test_vad_input_errors(python, tmp_path):
+    missing = run_agent(python, "vad", str(tmp_path / "none.wav"), check=False)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr and "none.wav" in missing.stderr
+    sf.write(tmp_path / "x.wav", np.zeros(16000), 16000)
+    bad_model = run_agent(python, "vad", str(tmp_path / "x.wav"), "--set", f"vad.model={tmp_path / 'm.onnx'}",
+                          check=False)
+    assert bad_model.returncode == 1 and "VAD model not found" in bad_model.stderr

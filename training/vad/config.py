@@ -16,7 +16,7 @@ class VadDataConfig:
     valid_turns: int = setting(150, "User turns of held-out voices.", min=1)
     train_dir: str = setting("cache/vad/examples_train", "Training examples.")
     valid_dir: str = setting("cache/vad/examples_valid", "Validation examples (held-out voices and devices).")
-    train_examples: int = setting(2000, "Training examples.", min=1)
+    train_examples: int = setting(1200, "Training examples.", min=1)
     valid_examples: int = setting(120, "Validation examples.", min=1)
     example_s: float = setting(16.0, "Length of one example, s.", min=4, max=60)
     workers: int = setting(2, "Processes that build turns and examples.", min=1, max=64)

@@ -138,7 +138,7 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
             "far": far.astype(np.float32), "echo_dominant": echo_dominant}, meta
 
 
-_CACHE: dict[Path, tuple] = {}
+_CACHE: dict[tuple[Path, int], tuple] = {}
 
 
 def agent_speech(turns: list[dict], turn_dir: Path) -> dict[str, list[Path]]:
@@ -149,22 +149,25 @@ def agent_speech(turns: list[dict], turn_dir: Path) -> dict[str, list[Path]]:
     return out
 
 
-def _inputs(turn_dir: Path) -> tuple[list[dict], dict[str, list[Path]]]:
-    if turn_dir not in _CACHE:  # read the lists once per process
-        turns = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((turn_dir / "meta").glob("*.json"))]
+def _inputs(turn_dir: Path, turn_count: int) -> tuple[list[dict], dict[str, list[Path]]]:
+    """The first ``turn_count`` turns of ``turn_dir`` (in id order, so a larger folder gives the same examples)."""
+    key = (turn_dir, turn_count)
+    if key not in _CACHE:  # read the lists once per process
+        files = sorted((turn_dir / "meta").glob("*.json"))[:turn_count]
+        turns = [json.loads(p.read_text(encoding="utf-8")) for p in files]
         if not turns:
             raise ValueError(f"no turns in {turn_dir} (python -m training.vad.turns)")
-        _CACHE[turn_dir] = (turns, agent_speech(turns, turn_dir))
-    return _CACHE[turn_dir]
+        _CACHE[key] = (turns, agent_speech(turns, turn_dir))
+    return _CACHE[key]
 
 
 def _build_one(args: tuple) -> str | None:
-    out, seed, turn_dir, profile_seed, seconds = args
+    out, seed, turn_dir, turn_count, profile_seed, seconds = args
     target = out / f"{seed:07d}"
     if target.with_suffix(".json").exists():
         return None
     try:
-        turns, utts = _inputs(turn_dir)
+        turns, utts = _inputs(turn_dir, turn_count)
         arrays, meta = make_example(seed, turns, turn_dir, utts, profile_seed, seconds)
         tmp = target.with_suffix(".tmp.npz")
         np.savez(tmp, features=arrays["features"], speech=arrays["speech"], eot=arrays["eot"])
@@ -176,15 +179,16 @@ def _build_one(args: tuple) -> str | None:
     return None
 
 
-def build_examples(out: Path, turn_dir: Path, count: int, first_seed: int, profile_seed: int, seconds: float,
-                   workers: int = 1, progress: bool = True) -> list[Path]:
-    """Build (or resume) ``count`` examples into ``out``; returns their paths (without suffix)."""
+def build_examples(out: Path, turn_dir: Path, turn_count: int, count: int, first_seed: int, profile_seed: int,
+                   seconds: float, workers: int = 1, progress: bool = True) -> list[Path]:
+    """Build (or resume) ``count`` examples from the first ``turn_count`` turns of ``turn_dir`` into ``out``;
+    returns their paths (without suffix)."""
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
 
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(out, first_seed + i, turn_dir, profile_seed, seconds) for i in range(count)]
+    jobs = [(out, first_seed + i, turn_dir, turn_count, profile_seed, seconds) for i in range(count)]
     todo = [j for j in jobs if not (out / f"{j[1]:07d}.json").exists()]
     failures: list[str] = []
     bar = tqdm(total=len(todo), desc=f"examples {out.name}", disable=not progress, unit="ex")

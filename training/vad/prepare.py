@@ -18,8 +18,8 @@ def prepare_data(cfg: VadTrainingConfig, progress: bool = True) -> tuple[list[Pa
     turns = Path(d.turns_dir)
     build_turns(turns / "valid", "valid", d.valid_turns, 0, d.workers, progress)
     build_turns(turns / "train", "train", d.train_turns, 0, d.workers, progress)
-    valid = build_examples(Path(d.valid_dir), turns / "valid", d.valid_examples, VALID_FIRST_SEED, 1, d.example_s,
-                           d.workers, progress)
-    train = build_examples(Path(d.train_dir), turns / "train", d.train_examples, 0, 0, d.example_s, d.workers,
-                           progress)
+    valid = build_examples(Path(d.valid_dir), turns / "valid", d.valid_turns, d.valid_examples, VALID_FIRST_SEED, 1,
+                           d.example_s, d.workers, progress)
+    train = build_examples(Path(d.train_dir), turns / "train", d.train_turns, d.train_examples, 0, 0,
+                           d.example_s, d.workers, progress)
     return train, valid
