@@ -30,3 +30,64 @@ def truncate_logs(out: Path, step: int) -> None:
     if (out / "valid.jsonl").exists():
         rows = [ln for ln in (out / "valid.jsonl").read_text().splitlines() if json.loads(ln)["step"] <= step]
         (out / "valid.jsonl").write_text("".join(r + "\n" for r in rows))
+
+
+def load_state(model: torch.nn.Module, path: Path, what: str) -> torch.nn.Module:
+    """Load a checkpoint's weights into ``model`` (``weights_only``); a clear error when the file is bad."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"] if "model" in ckpt else ckpt)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} checkpoint not found: {path}") from None
+    except Exception as exc:
+        raise ValueError(f"{path} is not a {what} checkpoint: {exc}") from None
+    return model.eval()
+
+
+def plot_curves(out: Path, valid_keys: tuple[str, ...]) -> None:
+    """Training loss (``out/log.csv``) and validation metrics (``out/valid.jsonl``) into ``out/curves.png``."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader((out / "log.csv").open())) if (out / "log.csv").exists() else []
+    vals = [json.loads(line) for line in (out / "valid.jsonl").open()] if (out / "valid.jsonl").exists() else []
+    fig, axes = plt.subplots(1, 1 + len(valid_keys), figsize=(16, 3.5))
+    if rows:
+        axes[0].plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows])
+    axes[0].set_title("training loss")
+    for ax, key in zip(axes[1:], valid_keys, strict=True):
+        ax.plot([v["step"] for v in vals], [v[key] for v in vals], marker="o")
+        ax.set_title(f"valid {key}")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=80)
+    plt.close(fig)
+
+
+def run_jobs(work, jobs: list, workers: int, desc: str, progress: bool) -> list[str]:  # noqa: ANN001
+    """``work(job) -> error text or None`` over ``jobs`` (in a process pool when ``workers`` > 1), with a progress
+    bar; returns the errors."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    failures: list[str] = []
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="item")
+    if workers > 1 and jobs:
+        with ProcessPoolExecutor(workers) as pool:
+            for res in pool.map(work, jobs, chunksize=2):
+                failures += [res] if res else []
+                bar.update()
+    else:
+        for job in jobs:
+            res = work(job)
+            failures += [res] if res else []
+            bar.update()
+    bar.close()
+    return failures

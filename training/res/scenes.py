@@ -32,6 +32,7 @@ from audio_io.room import SimulatedRoom, active_rms
 from audio_io.wav import read_wav
 from models.aec.chain import EchoCanceller
 from models.aec.stft import HOP
+from training.common.loop import run_jobs
 
 SR = 16000
 STREAMS = ("mic", "ref", "e", "near", "noise")
@@ -223,26 +224,10 @@ def _build_one(args: tuple[Path, int, Path, str, int, float]) -> str | None:
 def build_scenes(out: Path, corpus: Path, split: str, count: int, first_seed: int, profile_seed: int,
                  seconds: float, workers: int = 1, progress: bool = True) -> list[Path]:
     """Build (or resume) ``count`` scenes into ``out``; returns the scene paths (without suffix)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm import tqdm
-
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(out, first_seed + i, corpus, split, profile_seed, seconds) for i in range(count)]
     todo = [j for j in jobs if not (out / f"{j[1]:07d}.json").exists()]
-    failures = []
-    bar = tqdm(total=len(todo), desc=f"scenes {out.name}", disable=not progress, unit="scene")
-    if workers > 1 and todo:
-        with ProcessPoolExecutor(workers) as pool:
-            for res in pool.map(_build_one, todo, chunksize=2):
-                failures += [res] if res else []
-                bar.update()
-    else:
-        for job in todo:
-            res = _build_one(job)
-            failures += [res] if res else []
-            bar.update()
-    bar.close()
+    failures = run_jobs(_build_one, todo, workers, f"scenes {out.name}", progress)
     if failures:
         logging.getLogger(__name__).warning("%d scenes failed (first: %s)", len(failures), failures[0])
     return [out / f"{j[1]:07d}" for j in jobs if (out / f"{j[1]:07d}.json").exists()]

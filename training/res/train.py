@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader
 from models.aec.metrics import erle_db, pesq_wb, stoi
 from models.aec.pwf import PostWienerFilter
 from models.aec.res.dfsmn import ResDfsmn, split_masks
-from training.common.loop import cosine_lr, save_atomic, truncate_logs
+from training.common.loop import cosine_lr, load_state, save_atomic, truncate_logs
+from training.common.loop import plot_curves as draw_curves
 from training.res.config import ResConfig
 from training.res.data import SceneCrops, features, istft, list_scenes, load_scene, spec_augment, stft
 from training.res.losses import ModulationLoss, PmsqeLoss, mask_loss, snr_loss
@@ -145,39 +146,12 @@ def save_checkpoint(path: Path, model: ResDfsmn, opt: torch.optim.Optimizer, ste
 
 def load_model(path: Path) -> ResDfsmn:
     """A trained model from a checkpoint (``weights_only`` loading; a clear error when it is bad)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = ResDfsmn()
-        model.load_state_dict(ckpt["model"] if "model" in ckpt else ckpt)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"RES checkpoint not found: {path}") from None
-    except Exception as exc:
-        raise ValueError(f"{path} is not a RES checkpoint: {exc}") from None
-    return model.eval()
+    return load_state(ResDfsmn(), path, "RES")
 
 
 def plot_curves(out: Path) -> None:
     """Draw training loss and validation metrics into ``out/curves.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader((out / "log.csv").open())) if (out / "log.csv").exists() else []
-    vals = [json.loads(line) for line in (out / "valid.jsonl").open()] if (out / "valid.jsonl").exists() else []
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.5))
-    if rows:
-        axes[0].plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows])
-    axes[0].set_title("training loss")
-    for ax, key in zip(axes[1:], ("erle_db", "pesq", "stoi"), strict=True):
-        ax.plot([v["step"] for v in vals], [v[key] for v in vals], marker="o")
-        ax.set_title(f"valid {key}")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=80)
-    plt.close(fig)
+    draw_curves(out, ("erle_db", "pesq", "stoi"))
 
 
 def train(cfg: ResConfig, progress: bool = True) -> Path:

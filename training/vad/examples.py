@@ -36,6 +36,7 @@ from audio_io.wav import read_wav
 from models.aec.chain import cancel_echo
 from models.aec.stft import HOP
 from models.vad.features import file_features
+from training.common.loop import run_jobs
 from training.res.scenes import device_profiles, random_geometry, room_config, speech_track
 
 SR = 16000
@@ -183,26 +184,10 @@ def build_examples(out: Path, turn_dir: Path, turn_count: int, count: int, first
                    seconds: float, workers: int = 1, progress: bool = True) -> list[Path]:
     """Build (or resume) ``count`` examples from the first ``turn_count`` turns of ``turn_dir`` into ``out``;
     returns their paths (without suffix)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm import tqdm
-
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(out, first_seed + i, turn_dir, turn_count, profile_seed, seconds) for i in range(count)]
     todo = [j for j in jobs if not (out / f"{j[1]:07d}.json").exists()]
-    failures: list[str] = []
-    bar = tqdm(total=len(todo), desc=f"examples {out.name}", disable=not progress, unit="ex")
-    if workers > 1 and todo:
-        with ProcessPoolExecutor(workers) as pool:
-            for res in pool.map(_build_one, todo, chunksize=4):
-                failures += [res] if res else []
-                bar.update()
-    else:
-        for job in todo:
-            res = _build_one(job)
-            failures += [res] if res else []
-            bar.update()
-    bar.close()
+    failures = run_jobs(_build_one, todo, workers, f"examples {out.name}", progress)
     if failures:
         log.warning("%d examples failed (first: %s)", len(failures), failures[0])
     return [out / f"{j[1]:07d}" for j in jobs if (out / f"{j[1]:07d}.json").exists()]

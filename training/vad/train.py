@@ -24,7 +24,8 @@ from models.vad.endpointer import Endpointer
 from models.vad.features import POWER_FLOOR
 from models.vad.metrics import frame_dcf, summarize, turn_metrics
 from models.vad.net import VadDfsmn
-from training.common.loop import cosine_lr, save_atomic, truncate_logs
+from training.common.loop import cosine_lr, load_state, save_atomic, truncate_logs
+from training.common.loop import plot_curves as draw_curves
 from training.vad.config import VadTrainingConfig
 
 log = logging.getLogger(__name__)
@@ -132,40 +133,12 @@ def load_turns(turn_dir: Path) -> dict[str, dict]:
 
 def load_model(path: Path) -> VadDfsmn:
     """A trained model from a checkpoint (``weights_only`` loading; a clear error when it is bad)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = VadDfsmn()
-        model.load_state_dict(ckpt["model"] if "model" in ckpt else ckpt)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"VAD checkpoint not found: {path}") from None
-    except Exception as exc:
-        raise ValueError(f"{path} is not a VAD checkpoint: {exc}") from None
-    return model.eval()
+    return load_state(VadDfsmn(), path, "VAD")
 
 
 def plot_curves(out: Path) -> None:
     """Training loss and validation metrics into ``out/curves.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader((out / "log.csv").open())) if (out / "log.csv").exists() else []
-    vals = [json.loads(line) for line in (out / "valid.jsonl").open()] if (out / "valid.jsonl").exists() else []
-    keys = ("dcf", "premature_rate", "eot_latency_median_ms")
-    fig, axes = plt.subplots(1, 1 + len(keys), figsize=(16, 3.5))
-    if rows:
-        axes[0].plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows])
-    axes[0].set_title("training loss")
-    for ax, key in zip(axes[1:], keys, strict=True):
-        ax.plot([v["step"] for v in vals], [v[key] for v in vals], marker="o")
-        ax.set_title(f"valid {key}")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=80)
-    plt.close(fig)
+    draw_curves(out, ("dcf", "premature_rate", "eot_latency_median_ms"))
 
 
 def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Path], progress: bool = True) -> Path:

@@ -24,7 +24,6 @@ import json
 import logging
 import random
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from audio_io.speech_synth import SynthesisError, SynthVoice, list_voices, synthesize
 from audio_io.wav import write_wav
+from training.common.loop import run_jobs
 from training.data.corpus import load_sentences, speech_bounds, voice_split
 
 SR = 16000
@@ -140,24 +140,10 @@ def _work(args: tuple[Path, str, int, int]) -> str | None:
 def build_turns(out: Path, split: str, count: int, seed: int = 0, workers: int = 1,
                 progress: bool = True) -> list[dict]:
     """Build (or resume) ``count`` turns of ``split`` under ``out``; returns their records, in index order."""
-    from tqdm import tqdm
-
     out.mkdir(parents=True, exist_ok=True)
     ids = [f"{split}-{seed}-{i:06d}" for i in range(count)]
     todo = [(out, split, i, seed) for i, tid in enumerate(ids) if not (out / "meta" / f"{tid}.json").exists()]
-    failures: list[str] = []
-    bar = tqdm(total=len(todo), desc=f"turns {split}", disable=not progress, unit="turn")
-    if workers > 1 and todo:
-        with ProcessPoolExecutor(workers) as pool:
-            for res in pool.map(_work, todo, chunksize=4):
-                failures += [res] if res else []
-                bar.update()
-    else:
-        for job in todo:
-            res = _work(job)
-            failures += [res] if res else []
-            bar.update()
-    bar.close()
+    failures = run_jobs(_work, todo, workers, f"turns {split}", progress)
     if failures:
         log.warning("%d turns failed (first: %s)", len(failures), failures[0])
     return [json.loads((out / "meta" / f"{tid}.json").read_text(encoding="utf-8"))
