@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 def cosine_lr(step: int, steps: int, lr: float, lr_final: float) -> float:
@@ -91,3 +95,27 @@ def run_jobs(work, jobs: list, workers: int, desc: str, progress: bool) -> list[
             bar.update()
     bar.close()
     return failures
+
+
+def resume_or_start(model: torch.nn.Module, opt: torch.optim.Optimizer, ckpt_path: Path,
+                    init: Callable[[], None]) -> tuple[int, dict | None]:
+    """Load ``ckpt_path`` into model and optimiser (and drop log rows past it), or call ``init()`` for a fresh run.
+
+    Returns (step, best validation record or None).
+    """
+    if not ckpt_path.exists():
+        init()
+        return 0, None
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    step = int(ckpt["step"])
+    log.info("resuming from step %d", step)
+    truncate_logs(ckpt_path.parent, step)
+    return step, json.loads(ckpt["best"])
+
+
+def set_feature_stats(model: torch.nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
+    """Fix a model's input normalisation buffers (``feature_mean``, ``feature_std``)."""
+    model.feature_mean.copy_(mean)
+    model.feature_std.copy_(std)

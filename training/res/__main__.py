@@ -71,18 +71,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export(checkpoint: Path, out: Path) -> int:
-    from training.res.export import export_onnx, max_difference, metadata_from_checkpoint
+    from training.common.export import export_checked
+    from training.res.export import export_onnx, max_difference
     from training.res.train import load_model
 
-    try:
-        model = load_model(checkpoint)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    path = export_onnx(model, out, metadata_from_checkpoint(checkpoint))
-    diff = max_difference(model, path)
-    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
-    return 0 if diff <= 1e-4 else 1
+    return export_checked(checkpoint, out, load_model, export_onnx, max_difference)
 
 
 if __name__ == "__main__":

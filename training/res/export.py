@@ -7,7 +7,6 @@ state_shape, format_version, and the training step/metrics when known.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import torch
 from models.aec.res.dfsmn import ResDfsmn, split_masks
 from models.aec.res.features import BINS, FEATURES, MEL_BANDS
 from models.aec.res.runtime import FORMAT_VERSION
+from training.common.export import export_step
 
 
 class _Step(torch.nn.Module):
@@ -31,29 +31,12 @@ class _Step(torch.nn.Module):
 
 def export_onnx(model: ResDfsmn, out: Path, extra_metadata: dict | None = None) -> Path:
     """Write ``out`` (ONNX, opset 17) and return it."""
-    import onnx
-
-    model = model.eval()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    feats = torch.zeros(1, FEATURES)
-    state = model.init_state(1)
-    tmp = out.with_suffix(".tmp.onnx")
-    with torch.no_grad():
-        torch.onnx.export(_Step(model), (feats, state), str(tmp), input_names=["features", "state"],
-                          output_names=["mask_x", "mask_r", "state_out"], opset_version=17, dynamo=False)
-    proto = onnx.load(str(tmp))
     meta = {"sample_rate": "16000", "hop": "320", "window": "640", "bins": str(BINS), "features": str(FEATURES),
             "mel_bands": str(MEL_BANDS), "feature_layout": "logmel(mic),logmel(ref),logmel(laec)",
             "state_shape": ",".join(str(s) for s in model.state_shape), "format_version": FORMAT_VERSION,
-            "model": "DFSMN RES, 3 stages x 3 layers, hidden 128, memory 20",
-            **{k: str(v) for k, v in (extra_metadata or {}).items()}}
-    del proto.metadata_props[:]
-    for k, v in meta.items():
-        proto.metadata_props.add(key=k, value=v)
-    onnx.save(proto, str(out))
-    tmp.unlink(missing_ok=True)
-    return out
+            "model": "DFSMN RES, 3 stages x 3 layers, hidden 128, memory 20", **(extra_metadata or {})}
+    return export_step(_Step(model.eval()), (torch.zeros(1, FEATURES), model.init_state(1)), ["features", "state"],
+                       ["mask_x", "mask_r", "state_out"], out, meta)
 
 
 def max_difference(model: ResDfsmn, onnx_path: Path, frames: int = 50, seed: int = 0) -> float:
@@ -73,12 +56,3 @@ def max_difference(model: ResDfsmn, onnx_path: Path, frames: int = 50, seed: int
         ref = masks[0].numpy()
         worst = max(worst, float(np.abs(ref - np.concatenate([m_x, m_r])).max()))
     return worst
-
-
-def metadata_from_checkpoint(ckpt_path: Path) -> dict:
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    meta = {"train_step": ckpt.get("step", "")}
-    metrics = json.loads(ckpt.get("metrics") or "null")
-    if metrics:
-        meta["valid_metrics"] = json.dumps(metrics)
-    return meta

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from models.aec.metrics import erle_db, pesq_wb, stoi
 from models.aec.pwf import PostWienerFilter
 from models.aec.res.dfsmn import ResDfsmn, split_masks
-from training.common.loop import cosine_lr, load_state, save_atomic, truncate_logs
+from training.common.loop import cosine_lr, load_state, resume_or_start, save_atomic, set_feature_stats
 from training.common.loop import plot_curves as draw_curves
 from training.res.config import ResConfig
 from training.res.data import SceneCrops, features, istft, list_scenes, load_scene, spec_augment, stft
@@ -169,19 +169,8 @@ def train(cfg: ResConfig, progress: bool = True) -> Path:
         raise ValueError(f"no training scenes in {cfg.data.train_dir}")
     model = ResDfsmn()
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
-    step, best = 0, None
     ckpt_path = out / CHECKPOINT
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, best = int(ckpt["step"]), json.loads(ckpt["best"])
-        log.info("resuming from step %d", step)
-        truncate_logs(out, step)
-    else:
-        mean, std = feature_stats(train_scenes)
-        model.feature_mean.copy_(mean)
-        model.feature_std.copy_(std)
+    step, best = resume_or_start(model, opt, ckpt_path, lambda: set_feature_stats(model, *feature_stats(train_scenes)))
     objective = ResLoss(cfg)
     shift = int(cfg.augment.ref_shift_ms * SR / 1000) if cfg.augment.enabled else 0
     crop = int(round(t.crop_s * SR / 320)) * 320

@@ -7,7 +7,6 @@ format_version, and the training step and validation metrics when known.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from models.aec.stft import HOP
 from models.vad.features import FEATURES, MEL_BANDS, SAMPLE_RATE
 from models.vad.net import OUTPUTS, VadDfsmn
 from models.vad.runtime import FORMAT_VERSION
+from training.common.export import export_step
 
 
 class _Step(torch.nn.Module):
@@ -30,28 +30,13 @@ class _Step(torch.nn.Module):
 
 def export_onnx(model: VadDfsmn, out: Path, extra_metadata: dict | None = None) -> Path:
     """Write ``out`` (ONNX, opset 17) and return it."""
-    import onnx
-
-    model = model.eval()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.onnx")
-    with torch.no_grad():
-        torch.onnx.export(_Step(model), (torch.zeros(1, FEATURES), model.init_state(1)), str(tmp),
-                          input_names=["features", "state"], output_names=["probs", "state_out"],
-                          opset_version=17, dynamo=False)
-    proto = onnx.load(str(tmp))
     meta = {"sample_rate": str(SAMPLE_RATE), "hop": str(HOP), "window": "640", "features": str(FEATURES),
             "mel_bands": str(MEL_BANDS), "outputs": ",".join(OUTPUTS),
             "state_shape": ",".join(str(s) for s in model.state_shape), "format_version": FORMAT_VERSION,
             "model": "DFSMN VAD, 6 layers, dim 64, hidden 128, memory 10 taps, strides 1,1,2,2,4,4",
-            **{k: str(v) for k, v in (extra_metadata or {}).items()}}
-    del proto.metadata_props[:]
-    for k, v in meta.items():
-        proto.metadata_props.add(key=k, value=v)
-    onnx.save(proto, str(out))
-    tmp.unlink(missing_ok=True)
-    return out
+            **(extra_metadata or {})}
+    return export_step(_Step(model.eval()), (torch.zeros(1, FEATURES), model.init_state(1)), ["features", "state"],
+                       ["probs", "state_out"], out, meta)
 
 
 def max_difference(model: VadDfsmn, onnx_path: Path, seconds: float = 3.0, seed: int = 0) -> float:
@@ -67,12 +52,3 @@ def max_difference(model: VadDfsmn, onnx_path: Path, seconds: float = 3.0, seed:
     got = np.array([vad.process(audio[i : i + HOP]) for i in range(0, ref.shape[0] * HOP, HOP)
                     if audio[i : i + HOP].shape[0] == HOP])
     return float(np.abs(ref[: got.shape[0]] - got).max())
-
-
-def metadata_from_checkpoint(ckpt_path: Path) -> dict:
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    meta = {"train_step": ckpt.get("step", "")}
-    metrics = json.loads(ckpt.get("metrics") or "null")
-    if metrics:
-        meta["valid_metrics"] = json.dumps(metrics)
-    return meta

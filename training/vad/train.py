@@ -24,7 +24,7 @@ from models.vad.endpointer import Endpointer
 from models.vad.features import POWER_FLOOR
 from models.vad.metrics import frame_dcf, summarize, turn_metrics
 from models.vad.net import VadDfsmn
-from training.common.loop import cosine_lr, load_state, save_atomic, truncate_logs
+from training.common.loop import cosine_lr, load_state, resume_or_start, save_atomic, set_feature_stats
 from training.common.loop import plot_curves as draw_curves
 from training.vad.config import VadTrainingConfig
 
@@ -156,19 +156,8 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     turns = load_turns(Path(cfg.data.turns_dir) / "valid")
     model = VadDfsmn()
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
-    step, best = 0, None
     ckpt_path = out / CHECKPOINT
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, best = int(ckpt["step"]), json.loads(ckpt["best"])
-        log.info("resuming from step %d", step)
-        truncate_logs(out, step)
-    else:
-        mean, std = feature_stats(train_ex)
-        model.feature_mean.copy_(mean)
-        model.feature_std.copy_(std)
+    step, best = resume_or_start(model, opt, ckpt_path, lambda: set_feature_stats(model, *feature_stats(train_ex)))
     crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step)
     new_log = not (out / "log.csv").exists()
     log_fh = (out / "log.csv").open("a", newline="")

@@ -1,0 +1,57 @@
+"""ONNX export shared by the recipes: one streaming step with metadata, and the checked export command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+MAX_DIFFERENCE = 1e-4  # largest |torch − onnxruntime| an export may show
+
+
+def export_step(step: torch.nn.Module, inputs: tuple[torch.Tensor, ...], input_names: list[str],
+                output_names: list[str], out: Path, metadata: dict[str, str]) -> Path:
+    """Export ``step`` (opset 17, TorchScript exporter) to ``out`` with ``metadata`` as ONNX metadata; returns ``out``."""
+    import onnx
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.onnx")
+    with torch.no_grad():
+        torch.onnx.export(step.eval(), inputs, str(tmp), input_names=input_names, output_names=output_names,
+                          opset_version=17, dynamo=False)
+    proto = onnx.load(str(tmp))
+    del proto.metadata_props[:]
+    for k, v in metadata.items():
+        proto.metadata_props.add(key=k, value=str(v))
+    onnx.save(proto, str(out))
+    tmp.unlink(missing_ok=True)
+    return out
+
+
+def metadata_from_checkpoint(ckpt_path: Path) -> dict:
+    """``train_step`` and ``valid_metrics`` of a checkpoint, for the exported file's metadata."""
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    meta = {"train_step": ckpt.get("step", "")}
+    metrics = json.loads(ckpt.get("metrics") or "null")
+    if metrics:
+        meta["valid_metrics"] = json.dumps(metrics)
+    return meta
+
+
+def export_checked(checkpoint: Path, out: Path, load_model: Callable[[Path], torch.nn.Module],
+                   export_onnx: Callable[..., Path], max_difference: Callable[[torch.nn.Module, Path], float]) -> int:
+    """The ``export`` sub-command: checkpoint → ONNX, compared with torch; exit code (1 on a bad checkpoint or a
+    difference above :data:`MAX_DIFFERENCE`)."""
+    try:
+        model = load_model(checkpoint)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    path = export_onnx(model, out, metadata_from_checkpoint(checkpoint))
+    diff = max_difference(model, path)
+    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
+    return 0 if diff <= MAX_DIFFERENCE else 1
