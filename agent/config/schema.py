@@ -193,11 +193,18 @@ class VadConfig:
 class AsrConfig:
     """Streaming Paraformer ASR."""
 
-    model_dir: str | None = setting(None, "Local FunASR model folder; null = the shipped model when there is one.")
+    model_dir: str | None = setting(
+        None, "Local FunASR model folder (config.yaml, model.pt, tokens.json or tokens.txt, am.mvn); null = the "
+        "shipped model in models/weights/asr_paraformer_bn_en."
+    )
     chunk_size: tuple[int, int, int] = setting((0, 10, 5), "FunASR streaming chunk_size in 60 ms units (600 ms chunks, 300 ms look-ahead).", min=0, max=64)
     encoder_chunk_look_back: int = setting(4, "Encoder look-back in chunks.", min=0, max=64)
     decoder_chunk_look_back: int = setting(1, "Decoder look-back in chunks.", min=0, max=64)
     ncpu: int = setting(1, "CPU threads for the recogniser.", min=1, max=64)
+
+    def validate(self) -> None:
+        if self.chunk_size[1] < 1:
+            raise ConfigError(f"chunk_size: {list(self.chunk_size)}: the middle value (chunk length) must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,210 @@
+"""Streaming Paraformer recognition through FunASR: a recogniser per model folder, a stream per utterance.
+
+The model is loaded by FunASR's own ``AutoModel`` from a local folder (``config.yaml``, ``model.pt``,
+``tokens.json``/``tokens.txt``, ``am.mvn``) with ``disable_update=True``: nothing is downloaded. A
+stream buffers 16 kHz samples and runs FunASR's streaming mode chunk by chunk (``chunk_size
+[0, 10, 5]``: 600 ms chunks with 300 ms look-ahead; encoder look-back 4 chunks, decoder 1): a partial
+text after every chunk, the final text when the utterance ends. Token ids become text with the
+project's own rules (``models.asr.tokens``), because FunASR's sentence post-processing only knows
+Chinese and Latin scripts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.asr.tokens import tokens_to_text
+
+SAMPLE_RATE = 16000
+LFR_HOP_SAMPLES = 960  # one Paraformer feature vector per 60 ms (LFR n=6 of a 10 ms hop)
+MAX_UTTERANCE_S = 300.0  # a stream refuses more audio than this (bounded memory)
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "weights" / "asr_paraformer_bn_en"
+log = logging.getLogger(__name__)
+
+
+def resolve_asr_model(value: str | None) -> Path:
+    """``asr.model_dir`` → a folder: null/``shipped`` → the shipped model, anything else is a path."""
+    if value is None or str(value).strip().lower() in ("", "shipped", "null", "none"):
+        return SHIPPED_MODEL
+    return Path(value).expanduser()
+
+
+class AsrModelError(RuntimeError):
+    """The ASR model folder is missing, incomplete or unreadable."""
+
+
+@dataclass(frozen=True)
+class StreamingOptions:
+    """FunASR streaming settings: chunk_size in 60 ms feature frames [0, chunk, look-ahead]."""
+
+    chunk_size: tuple[int, int, int] = (0, 10, 5)
+    encoder_chunk_look_back: int = 4
+    decoder_chunk_look_back: int = 1
+
+    def __post_init__(self) -> None:
+        if len(self.chunk_size) != 3 or self.chunk_size[1] < 1 or min(self.chunk_size) < 0:
+            raise ValueError(f"chunk_size must be [0, chunk >= 1, look-ahead >= 0], got {list(self.chunk_size)}")
+
+    @property
+    def chunk_samples(self) -> int:
+        return self.chunk_size[1] * LFR_HOP_SAMPLES
+
+
+def check_model_folder(path: str | Path) -> Path:
+    """Raise ``AsrModelError`` naming what is wrong unless ``path`` holds a FunASR model folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise AsrModelError(f"ASR model folder not found: {path} (train one with `python -m training.asr "
+                            "--config configs/train/asr.yaml`, or set asr.model_dir to a FunASR model folder)")
+    missing = [n for n in ("config.yaml", "model.pt", "am.mvn") if not (path / n).is_file()]
+    if not ((path / "tokens.json").is_file() or (path / "tokens.txt").is_file()):
+        missing.append("tokens.json or tokens.txt")
+    if missing:
+        raise AsrModelError(f"{path} is not a complete FunASR model folder: missing {', '.join(missing)}")
+    import torch
+
+    try:
+        state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a truncated or foreign file
+        raise AsrModelError(f"{path / 'model.pt'} is not a readable checkpoint: {exc}") from None
+    if not isinstance(state, dict) or not state:
+        raise AsrModelError(f"{path / 'model.pt'} holds no weights")
+    return path
+
+
+@contextlib.contextmanager
+def _quiet():
+    """FunASR prints banners to stdout and logs INFO on the root logger; keep both out of the agent's output."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.disable(previous)
+
+
+class ParaformerRecognizer:
+    """A streaming Paraformer loaded from a local FunASR model folder (torch, CPU)."""
+
+    def __init__(self, model_dir: str | Path, options: StreamingOptions | None = None, threads: int = 1):
+        folder = check_model_folder(model_dir)
+        self.options = options or StreamingOptions()
+        self.model_dir = folder
+        os.environ.setdefault("FUNASR_DISABLE_UPDATE", "1")
+        try:
+            with _quiet():
+                from funasr import AutoModel
+
+                auto = AutoModel(model=str(folder), disable_update=True, ncpu=threads, device="cpu",
+                                 disable_pbar=True, disable_log=True)
+        except Exception as exc:  # FunASR raises assorted errors for a bad config or weights
+            raise AsrModelError(f"FunASR could not load {folder}: {exc}") from None
+        self.model = auto.model
+        self.kwargs = dict(auto.kwargs)
+        self.tokenizer = self.kwargs["tokenizer"]
+        self.frontend = self.kwargs["frontend"]
+        if not hasattr(self.model, "generate_chunk"):
+            raise AsrModelError(f"{folder}: model {self.kwargs.get('model')!r} is not a streaming Paraformer")
+        fs = getattr(self.frontend, "fs", SAMPLE_RATE)
+        if fs != SAMPLE_RATE:
+            raise AsrModelError(f"{folder}: model expects {fs} Hz audio, the agent runs at {SAMPLE_RATE} Hz")
+
+    @classmethod
+    def from_config(cls, config) -> ParaformerRecognizer:  # noqa: ANN001 (agent.config.AsrConfig)
+        """The recogniser that the ``asr`` config section describes."""
+        options = StreamingOptions(tuple(config.chunk_size), config.encoder_chunk_look_back,
+                                   config.decoder_chunk_look_back)
+        return cls(resolve_asr_model(config.model_dir), options, config.ncpu)
+
+    def stream(self) -> AsrStream:
+        """A new utterance."""
+        return AsrStream(self)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        """Text of a whole recording (16 kHz mono float32), through the same streaming path."""
+        s = self.stream()
+        s.accept(audio)
+        return s.finish()
+
+
+@dataclass
+class AsrStream:
+    """One utterance: ``accept`` samples as they arrive (partial text), ``finish`` for the final text."""
+
+    recognizer: ParaformerRecognizer
+    tokens: list[str] = field(default_factory=list)
+    samples_in: int = 0
+    finished: bool = False
+
+    def __post_init__(self) -> None:
+        r = self.recognizer
+        self._pending = np.zeros(0, np.float32)
+        self._cache: dict = {}
+        r.model.init_cache(self._cache, **self._run_kwargs())
+
+    @property
+    def text(self) -> str:
+        """The text so far (partial until ``finish``)."""
+        return tokens_to_text(self.tokens)
+
+    def accept(self, samples: np.ndarray) -> str:
+        """Add 16 kHz mono samples (any length); run every complete 600 ms chunk; return the text so far."""
+        if self.finished:
+            raise RuntimeError("this ASR stream is finished; start a new one for the next utterance")
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim != 1:
+            raise ValueError(f"ASR input must be mono 1-D samples, got shape {x.shape}")
+        if self.samples_in + x.shape[0] > MAX_UTTERANCE_S * SAMPLE_RATE:
+            raise ValueError(f"utterance longer than {MAX_UTTERANCE_S:.0f} s; finish it and start a new stream")
+        self.samples_in += x.shape[0]
+        self._pending = np.concatenate([self._pending, x])
+        step = self.recognizer.options.chunk_samples
+        while self._pending.shape[0] >= step:
+            chunk, self._pending = self._pending[:step], self._pending[step:]
+            self._run(chunk, is_final=False)
+        return self.text
+
+    def finish(self) -> str:
+        """Flush the rest with the look-ahead closed; return the final text."""
+        if not self.finished:
+            self._run(self._pending, is_final=True)
+            self._pending = np.zeros(0, np.float32)
+            self.finished = True
+        return self.text
+
+    def _run_kwargs(self) -> dict:
+        r = self.recognizer
+        o = r.options
+        return {**r.kwargs, "chunk_size": list(o.chunk_size), "encoder_chunk_look_back": o.encoder_chunk_look_back,
+                "decoder_chunk_look_back": o.decoder_chunk_look_back, "device": "cpu"}
+
+    def _run(self, chunk: np.ndarray, is_final: bool) -> None:
+        import torch
+        from funasr.utils.load_utils import extract_fbank
+
+        r = self.recognizer
+        kw = self._run_kwargs()
+        kw["is_final"] = is_final
+        with torch.no_grad(), _quiet():
+            if is_final and chunk.shape[0] < LFR_HOP_SAMPLES:
+                # Too short for a feature frame: FunASR closes the stream on the cached features.
+                self._cache["encoder"]["tail_chunk"] = True
+                speech = self._cache["encoder"]["feats"]
+                lengths = torch.tensor([speech.shape[1]], dtype=torch.int64)
+            else:
+                speech, lengths = extract_fbank([torch.from_numpy(chunk.copy())], data_type="sound",
+                                                frontend=r.frontend, cache=self._cache["frontend"], is_final=is_final)
+            for key in ("tokenizer", "frontend", "cache", "key"):
+                kw.pop(key, None)
+            new = r.model.generate_chunk(speech, lengths, key=["utt"], tokenizer=r.tokenizer, frontend=r.frontend,
+                                         cache=self._cache, **kw)
+        self.tokens.extend(new)

@@ -1,0 +1,111 @@
+"""ASR training: spoken-only corpus, examples through the echo chain, a smoke run with resume, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.asr.data import fbank_lfr, sentence_heldout
+from training.data.corpus import load_sentences, spoken_sentences
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_spoken_sentences_have_no_digits_or_symbols() -> None:
+    for lang in ("bn", "en"):
+        spoken = spoken_sentences(lang)
+        assert 0 < len(spoken) < len(load_sentences(lang))
+        for _, s in spoken:
+            assert not any(c.isdigit() for c in s) and "%" not in s and "৳" not in s
+
+
+def test_sentence_holdout_is_stable_and_about_the_requested_share() -> None:
+    sentences = [s for _, s in spoken_sentences("bn")]
+    held = [s for s in sentences if sentence_heldout(s, 0.1)]
+    assert 0.04 < len(held) / len(sentences) < 0.18
+    assert held == [s for s in sentences if sentence_heldout(s + " ", 0.1)]  # normalised text decides
+    assert not any(sentence_heldout(s, 0.0) for s in sentences)
+
+
+def test_features_match_funasr_streaming_frontend() -> None:
+    from funasr.frontends.wav_frontend import WavFrontendOnline
+
+    from training.asr.folder import paraformer_config
+
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(16000 * 2) * 0.05).astype(np.float32)
+    offline = fbank_lfr(audio)
+    online = WavFrontendOnline(**paraformer_config()["frontend_conf"])
+    cache: dict = {}
+    parts = []
+    for start in range(0, audio.shape[0], 9600):
+        seg = torch.from_numpy(audio[start : start + 9600].copy())[None]
+        f, _ = online(seg, torch.tensor([seg.shape[1]]), cache=cache, is_final=start + 9600 >= audio.shape[0])
+        parts.append(f[0].numpy())
+    streamed = np.concatenate(parts)
+    n = min(len(streamed), len(offline))
+    assert offline.shape[1] == 560 and n >= offline.shape[0] - 1
+    np.testing.assert_allclose(streamed[:n], offline[:n], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> None:
+    overrides = [
+        f"data.corpus_dir={tmp_path / 'corpus'}", "data.corpus_utterances=40", "data.corpus_seed=3",
+        f"data.examples_dir={tmp_path / 'examples'}", "data.workers=2", "data.heldout_sentences=0.0",
+        "model.dim=64", "model.encoder_blocks=2", "model.decoder_blocks=1", "model.heads=2", "model.ffn=128",
+        "model.dropout=0.0", f"train.out_dir={tmp_path / 'run'}", "train.batch_s=30",
+        "train.lr=0.003", "train.warmup=5", "train.valid_every=30", "train.valid_utterances=3",
+        "train.checkpoint_every=10", "train.log_every=5", "train.threads=1",
+    ]
+
+    def command(steps: int) -> list[str]:
+        sets = [*overrides, f"train.steps={steps}"]
+        return [python, "-m", "training.asr", "--no-progress"] + [a for o in sets for a in ("--set", o)]
+
+    res = subprocess.run(command(30), cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = tmp_path / "run"
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [5, 10, 15, 20, 25, 30]
+    losses = [float(r["loss"]) for r in rows]
+    assert losses[-1] < losses[0] * 0.9, losses  # it learns
+    valid = [json.loads(line) for line in (run / "valid.jsonl").open()]
+    assert [v["step"] for v in valid] == [30] and 0 <= valid[0]["cer_clean"]
+    examples = sorted((tmp_path / "examples").glob("*.npz"))
+    assert len(examples) == 40
+    with np.load(examples[0]) as z:
+        assert {"clean", "room", "echo", "room_audio", "echo_audio"} <= set(z.files)
+        assert z["clean"].shape[1] == 560 and z["echo_audio"].dtype == np.int16
+
+    # resume: ten more steps continue the log instead of starting over
+    res = subprocess.run(command(40), cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "resuming from step 30" in res.stderr
+    steps = [int(r["step"]) for r in csv.DictReader((run / "log.csv").open())]
+    assert steps == [5, 10, 15, 20, 25, 30, 35, 40]
+
+    # export: the best checkpoint as a FunASR folder that the runtime loads, weights equal (float16)
+    out = tmp_path / "exported"
+    res = subprocess.run([python, "-m", "training.asr", "export", "--checkpoint", str(run / "best.pt"),
+                          "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    best = torch.load(run / "best.pt", map_location="cpu", weights_only=True)["model"]
+    shipped = torch.load(out / "model.pt", map_location="cpu", weights_only=True)
+    assert shipped.keys() == best.keys()
+    for k, v in best.items():
+        if v.is_floating_point():
+            assert torch.allclose(shipped[k].float(), v, atol=1e-2, rtol=1e-2), k
+    from models.asr.paraformer import ParaformerRecognizer
+
+    rec = ParaformerRecognizer(out)
+    loaded = dict(rec.model.state_dict())
+    assert torch.equal(loaded["decoder.output_layer.weight"], shipped["decoder.output_layer.weight"].float())
+    audio = np.zeros(16000, np.float32)
+    assert isinstance(rec.transcribe(audio), str)

@@ -1,0 +1,80 @@
+"""``python -m training.asr``: train and export the small streaming Paraformer.
+
+    python -m training.asr --config configs/train/asr.yaml [--set train.steps=2000] [--no-progress]
+    python -m training.asr export --checkpoint cache/asr/run/best.pt --out models/weights/asr_paraformer_bn_en
+    python -m training.asr evaluate --model models/weights/asr_paraformer_bn_en [--split test]
+
+Training builds what is missing first (the spoken-only corpus, then every utterance clean, in a
+simulated room and with the agent talking through the echo chain; all resumable), resumes from
+``train.out_dir/checkpoint.pt`` when present, and writes the best validation step as a FunASR model
+folder to ``train.out_dir/model``. ``export`` writes any checkpoint of a run as a model folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from agent.config.base import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
+    if argv[:1] == ["export"]:
+        ap = argparse.ArgumentParser(prog="python -m training.asr export",
+                                     description="Write a checkpoint of a run as a FunASR model folder.")
+        ap.add_argument("--checkpoint", type=Path, required=True, help="best.pt or checkpoint.pt of a run")
+        ap.add_argument("--out", type=Path, required=True, help="model folder to write")
+        args = ap.parse_args(argv[1:])
+        from training.asr.export import export_folder
+
+        folder = export_folder(args.checkpoint, args.out)
+        print(f"wrote {folder}")
+        return 0
+    if argv[:1] == ["evaluate"]:
+        ap = argparse.ArgumentParser(prog="python -m training.asr evaluate",
+                                     description="CER/WER of a model folder on the examples of one split.")
+        ap.add_argument("--model", type=Path, required=True, help="FunASR model folder")
+        ap.add_argument("--config", default=None, help="training YAML (for the data folders)")
+        ap.add_argument("--split", default="valid", choices=["valid", "test"])
+        ap.add_argument("--limit", type=int, default=200, help="utterances at most")
+        args = ap.parse_args(argv[1:])
+        from training.asr.config import load_asr_config
+        from training.asr.data import load_examples
+        from training.asr.train import recognise_set
+
+        cfg = load_asr_config(args.config)
+        rows = [r for r in load_examples(Path(cfg.data.examples_dir)) if r["split"] == args.split][: args.limit]
+        print(json.dumps(recognise_set(args.model, rows, Path(cfg.data.corpus_dir), ("clean", "room", "echo")),
+                         indent=2))
+        return 0
+    ap = argparse.ArgumentParser(prog="python -m training.asr", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=None, help="YAML file (configs/train/asr.yaml); default: built-in defaults")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
+    ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = ap.parse_args(argv)
+    from training.asr.config import load_asr_config
+    from training.asr.export import export_folder
+    from training.asr.prepare import prepare_data
+    from training.asr.train import train
+
+    try:
+        cfg = load_asr_config(args.config, args.set)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = prepare_data(cfg, not args.no_progress)
+    best = train(cfg, rows, progress=not args.no_progress)
+    folder = export_folder(best, Path(cfg.train.out_dir) / "model")
+    print(f"best checkpoint {best}; model folder {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
