@@ -33,3 +33,17 @@ def speechlike(rng: np.random.Generator, seconds: float, sample_rate: int = 1600
         x[t : t + length] = burst[: max(0, min(length, n - t))]
         t += length + int(rng.uniform(0.05, 0.25) * sample_rate)
     return x.astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def asr_model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny streaming Paraformer with random weights, written as a FunASR model folder."""
+    import torch
+
+    from training.asr.folder import build_model, paraformer_config, write_model_folder
+
+    torch.manual_seed(0)
+    config = paraformer_config(dim=64, encoder_blocks=2, decoder_blocks=1, heads=2, ffn=128, specaug=False)
+    rng = np.random.default_rng(0)
+    return write_model_folder(tmp_path_factory.mktemp("asr") / "model", config, build_model(config).state_dict(),
+                              rng.normal(10, 1, 560), np.full(560, 3.0))

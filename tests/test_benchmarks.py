@@ -45,3 +45,21 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     assert res["ours"]["listen"]["eot_latency_median_ms"] < 800
     assert set(report["speed_ms_per_10ms"]) == {"ours", "webrtc", "silero"}
     sys.modules.pop("vad_bench", None)
+
+
+def test_asr_benchmark_quick(tmp_path, monkeypatch, asr_model_folder):
+    """The ASR benchmark end to end on a random-weight folder: the report's shape and its sanity, not its numbers."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.chdir(tmp_path)  # its test corpus goes to ./cache/asr/bench
+    import asr_bench
+
+    out = tmp_path / "asr.json"
+    assert asr_bench.main(["--quick", "--json", str(out), "--model", str(asr_model_folder), "--no-progress"]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert set(report["conditions"]) == {"clean", "ser_-10dB"} and 0 < report["utterances"] <= 8
+    for cond in report["conditions"].values():
+        rates = [v for k, v in cond.items() if k.startswith(("cer_", "wer_")) and v is not None]
+        assert rates and all(r >= 0 for r in rates)
+        assert all(ex["ref"] for ex in cond["examples"])
+    assert report["speed"]["rtf_streaming_median"] > 0 and report["speed"]["rtf_whole_file_median"] > 0
+    sys.modules.pop("asr_bench", None)

@@ -146,3 +146,27 @@ def test_vad_input_errors(python, tmp_path):
     bad_model = run_agent(python, "vad", str(tmp_path / "x.wav"), "--set", f"vad.model={tmp_path / 'm.onnx'}",
                           check=False)
     assert bad_model.returncode == 1 and "VAD model not found" in bad_model.stderr
+
+
+def test_transcribe_writes_text_and_partials(python, tmp_path, asr_model_folder):
+    """`agent transcribe` with a FunASR model folder (random weights: the text is noise, the contract is not)."""
+    from tests.conftest import speechlike
+
+    sf.write(tmp_path / "in.wav", speechlike(np.random.default_rng(3), 2.5), 16000)
+    out = run_agent(python, "transcribe", str(tmp_path / "in.wav"), "--json", str(tmp_path / "t.json"),
+                    "--set", f"asr.model_dir={asr_model_folder}")
+    report = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    assert set(report) >= {"text", "partials", "duration_s"} and report["duration_s"] == 2.5
+    assert report["text"] and report["text"] in out.stdout
+    assert all(report["text"].replace(" ", "").startswith(p.replace(" ", "")) for _, p in report["partials"])
+    assert [t for t, _ in report["partials"]] == sorted(t for t, _ in report["partials"])
+
+
+def test_transcribe_errors_are_one_line(python, tmp_path):
+    sf.write(tmp_path / "x.wav", np.zeros(16000), 16000)
+    missing = run_agent(python, "transcribe", str(tmp_path / "x.wav"), "--set", f"asr.model_dir={tmp_path / 'no'}",
+                        check=False)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "ASR model folder not found" in missing.stderr and "training.asr" in missing.stderr
+    bad = run_agent(python, "transcribe", str(tmp_path / "x.wav"), "--set", "asr.chunk_size=[0, 0, 5]", check=False)
+    assert bad.returncode == 2 and "chunk_size" in bad.stderr

@@ -69,25 +69,10 @@ def test_error_rates() -> None:
 
 # --- a random-weight model folder, loaded by FunASR's AutoModel ------------------------------------------
 
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-
-    from training.asr.folder import build_model, paraformer_config, write_model_folder
-
-    torch.manual_seed(0)
-    config = paraformer_config(dim=64, encoder_blocks=2, decoder_blocks=1, heads=2, ffn=128, specaug=False)
-    model = build_model(config)
-    rng = np.random.default_rng(0)
-    folder = write_model_folder(tmp_path_factory.mktemp("asr") / "model", config, model.state_dict(),
-                                rng.normal(10, 1, 560), np.full(560, 3.0))
-    return folder
-
-
-def test_random_model_folder_loads_through_automodel_and_transcribes(model_folder: Path) -> None:
+def test_random_model_folder_loads_through_automodel_and_transcribes(asr_model_folder: Path) -> None:
     from models.asr.paraformer import ParaformerRecognizer
 
-    rec = ParaformerRecognizer(model_folder)
+    rec = ParaformerRecognizer(asr_model_folder)
     assert type(rec.model).__name__ == "ParaformerStreaming"
     audio = speechlike(np.random.default_rng(1), 3.0)
     text = rec.transcribe(audio)
@@ -95,10 +80,10 @@ def test_random_model_folder_loads_through_automodel_and_transcribes(model_folde
     assert len(text) > 0
 
 
-def test_streaming_in_blocks_equals_whole_file_and_partials_are_prefixes(model_folder: Path) -> None:
+def test_streaming_in_blocks_equals_whole_file_and_partials_are_prefixes(asr_model_folder: Path) -> None:
     from models.asr.paraformer import ParaformerRecognizer
 
-    rec = ParaformerRecognizer(model_folder)
+    rec = ParaformerRecognizer(asr_model_folder)
     audio = speechlike(np.random.default_rng(2), 4.1)
     whole = rec.transcribe(audio)
     stream = rec.stream()
@@ -116,10 +101,10 @@ def test_streaming_in_blocks_equals_whole_file_and_partials_are_prefixes(model_f
     assert s2.finish() == whole
 
 
-def test_stream_rejects_bad_input(model_folder: Path) -> None:
+def test_stream_rejects_bad_input(asr_model_folder: Path) -> None:
     from models.asr.paraformer import ParaformerRecognizer, StreamingOptions
 
-    rec = ParaformerRecognizer(model_folder)
+    rec = ParaformerRecognizer(asr_model_folder)
     stream = rec.stream()
     with pytest.raises(ValueError, match="mono"):
         stream.accept(np.zeros((2, 320), np.float32))
@@ -130,7 +115,7 @@ def test_stream_rejects_bad_input(model_folder: Path) -> None:
         StreamingOptions((0, 0, 5))
 
 
-def test_bad_model_folders_name_the_problem(model_folder: Path, tmp_path: Path) -> None:
+def test_bad_model_folders_name_the_problem(asr_model_folder: Path, tmp_path: Path) -> None:
     import shutil
 
     from models.asr.paraformer import AsrModelError, ParaformerRecognizer
@@ -138,12 +123,12 @@ def test_bad_model_folders_name_the_problem(model_folder: Path, tmp_path: Path) 
     with pytest.raises(AsrModelError, match="not found.*training.asr"):
         ParaformerRecognizer(tmp_path / "nowhere")
     partial = tmp_path / "partial"
-    shutil.copytree(model_folder, partial)
+    shutil.copytree(asr_model_folder, partial)
     (partial / "am.mvn").unlink()
     with pytest.raises(AsrModelError, match="missing am.mvn"):
         ParaformerRecognizer(partial)
     corrupt = tmp_path / "corrupt"
-    shutil.copytree(model_folder, corrupt)
+    shutil.copytree(asr_model_folder, corrupt)
     (corrupt / "model.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(AsrModelError, match="not a readable checkpoint"):
         ParaformerRecognizer(corrupt)

@@ -109,3 +109,11 @@ def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> No
     assert torch.equal(loaded["decoder.output_layer.weight"], shipped["decoder.output_layer.weight"].float())
     audio = np.zeros(16000, np.float32)
     assert isinstance(rec.transcribe(audio), str)
+
+
+def test_funasr_jsonl_lines_keep_word_boundaries(tmp_path: Path) -> None:
+    from training.asr.jsonl import jsonl_line
+
+    line = jsonl_line("u1", tmp_path / "a.wav", 32000, "আমি ভাত খাব।")
+    assert line == {"key": "u1", "source": str(tmp_path / "a.wav"), "source_len": 200,
+                    "target": "আমি<space>ভাত<space>খাব", "target_len": 11}

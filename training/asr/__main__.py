@@ -3,6 +3,7 @@
     python -m training.asr --config configs/train/asr.yaml [--set train.steps=2000] [--no-progress]
     python -m training.asr export --checkpoint cache/asr/run/best.pt --out models/weights/asr_paraformer_bn_en
     python -m training.asr evaluate --model models/weights/asr_paraformer_bn_en [--split test]
+    python -m training.asr jsonl --corpus cache/corpus/asr --split train --out train.jsonl
 
 Training builds what is missing first (the spoken-only corpus, then every utterance clean, in a
 simulated room and with the agent talking through the echo chain; all resumable), resumes from
@@ -35,6 +36,17 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = export_folder(args.checkpoint, args.out)
         print(f"wrote {folder}")
+        return 0
+    if argv[:1] == ["jsonl"]:
+        ap = argparse.ArgumentParser(prog="python -m training.asr jsonl",
+                                     description="Write a corpus split as FunASR's training list (JSONL).")
+        ap.add_argument("--corpus", type=Path, required=True, help="corpus folder (with manifest.jsonl)")
+        ap.add_argument("--split", default="train", choices=["train", "valid", "test", "all"])
+        ap.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+        args = ap.parse_args(argv[1:])
+        from training.asr.jsonl import write_corpus_jsonl
+
+        print(f"wrote {write_corpus_jsonl(args.corpus, args.split, args.out)} lines to {args.out}")
         return 0
     if argv[:1] == ["evaluate"]:
         ap = argparse.ArgumentParser(prog="python -m training.asr evaluate",

@@ -33,6 +33,8 @@ class AsrModelConfig:
     heads: int = setting(4, "Attention heads.", min=1, max=16)
     ffn: int = setting(768, "Feed-forward width.", min=32, max=8192)
     dropout: float = setting(0.1, "Dropout rate.", min=0, max=0.5)
+    ctc_weight: float = setting(0.3, "Weight of the auxiliary CTC loss on the encoder (0 = Paraformer's CIF and decoder losses only).",
+                                min=0, max=1)
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,15 @@ FEATURE_DIM = 80 * 7  # 80 fbank bands stacked over 7 frames (LFR m=7, n=6: one 
 
 
 def paraformer_config(dim: int = 256, encoder_blocks: int = 8, decoder_blocks: int = 4, heads: int = 4,
-                      ffn: int = 1024, dropout: float = 0.1, specaug: bool = True) -> dict:
+                      ffn: int = 1024, dropout: float = 0.1, specaug: bool = True, ctc_weight: float = 0.3) -> dict:
     """FunASR ``config.yaml`` content of a streaming Paraformer (SANM chunk encoder, CIF, SANM decoder).
 
-    Trained with 600 ms chunks and 300 ms look-ahead, the streaming mode of ``chunk_size [0, 10, 5]``.
+    Trained with 600 ms chunks and 300 ms look-ahead, the streaming mode of ``chunk_size [0, 10, 5]``. A CTC
+    branch on the encoder (``ctc_weight``) speeds up learning from scratch; decoding does not use it.
     """
     cfg = {
         "model": "ParaformerStreaming",
-        "model_conf": {"ctc_weight": 0.0, "lsm_weight": 0.1, "length_normalized_loss": True,
+        "model_conf": {"ctc_weight": ctc_weight, "lsm_weight": 0.1, "length_normalized_loss": True,
                        "predictor_weight": 1.0, "predictor_bias": 1, "sampling_ratio": 0.75},
         "encoder": "SANMEncoderChunkOpt",
         "encoder_conf": {
@@ -50,7 +51,8 @@ def paraformer_config(dim: int = 256, encoder_blocks: int = 8, decoder_blocks: i
         "frontend_conf": {"fs": 16000, "window": "hamming", "n_mels": 80, "frame_length": 25, "frame_shift": 10,
                           "lfr_m": 7, "lfr_n": 6, "dither": 0.0},
         "tokenizer": "CharTokenizer",
-        "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
+        # "<space>" as one symbol: FunASR's own trainer then reads targets written as "আমি<space>ভাত" (word boundaries kept).
+        "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True, "non_linguistic_symbols": ["<space>"]},
         "ctc_conf": {"dropout_rate": 0.0, "ctc_type": "builtin", "reduce": True, "ignore_nan_grad": True},
         "normalize": None,
     }

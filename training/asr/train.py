@@ -1,7 +1,8 @@
 """Training loop of the small streaming Paraformer (FunASR's model classes, the project's own loop).
 
 Batches hold whole utterances up to ``batch_s`` seconds of audio; each utterance is drawn as its
-clean, room or echo version (``train.mix``). The model is FunASR's ``ParaformerStreaming`` with the
+clean, room or echo version (``train.mix``); corpus utterances whose example is not built yet take
+part with their clean version (features computed once from the WAV). The model is FunASR's ``ParaformerStreaming`` with the
 chunk configuration of the runtime (600 ms chunks, 300 ms look-ahead), so what it learns is what the
 streaming recogniser runs. Validation writes the current weights as a FunASR model folder and
 recognises held-out voices through :class:`models.asr.paraformer.ParaformerRecognizer` — the real
@@ -23,9 +24,9 @@ import torch
 
 from audio_io.wav import read_wav
 from models.asr.metrics import error_counts
-from models.asr.tokens import TokenTable, token_inventory
+from models.asr.tokens import TokenTable, normalize_transcript, token_inventory
 from training.asr.config import AsrTrainingConfig
-from training.asr.data import load_examples
+from training.asr.data import VERSIONS, fbank_lfr, load_examples, load_manifest, sentence_heldout
 from training.asr.folder import build_model, paraformer_config, write_model_folder
 from training.common.loop import resume_or_start, save_atomic, truncate_logs
 
@@ -36,23 +37,43 @@ log = logging.getLogger(__name__)
 def model_config(cfg: AsrTrainingConfig) -> dict:
     m = cfg.model
     return paraformer_config(dim=m.dim, encoder_blocks=m.encoder_blocks, decoder_blocks=m.decoder_blocks,
-                             heads=m.heads, ffn=m.ffn, dropout=m.dropout)
+                             heads=m.heads, ffn=m.ffn, dropout=m.dropout, ctc_weight=m.ctc_weight)
 
 
 class FeatureStore:
-    """Features of the examples, loaded once and kept in memory (float16)."""
+    """Features of the utterances, loaded (or, for corpus-only rows, computed) once and kept in memory (float16)."""
 
-    def __init__(self, rows: list[dict]):
-        self.rows = rows
+    def __init__(self, corpus: Path):
+        self.corpus = corpus
         self._cache: dict[str, dict[str, np.ndarray]] = {}
 
     def get(self, row: dict, version: str) -> np.ndarray:
         item = self._cache.get(row["id"])
         if item is None:
-            with np.load(row["path"]) as z:
-                item = {v: z[v] for v in ("clean", "room", "echo")}
+            if row.get("path"):
+                with np.load(row["path"]) as z:
+                    item = {v: z[v] for v in VERSIONS}
+            else:  # a corpus utterance without an example yet: its clean version only
+                item = {"clean": fbank_lfr(read_wav(self.corpus / row["clean_wav"], 16000)).astype(np.float16)}
             self._cache[row["id"]] = item
-        return item[version]
+        return item.get(version, item["clean"])
+
+
+def training_rows(cfg: AsrTrainingConfig) -> list[dict]:
+    """Training utterances: every example (three versions) plus the corpus utterances that have none yet (clean).
+
+    Training voices only, and no utterance with a held-out sentence.
+    """
+    d = cfg.data
+    examples = {r["id"]: r for r in load_examples(Path(d.examples_dir))}
+    rows = list(examples.values())
+    for rec in load_manifest(Path(d.corpus_dir)):
+        if rec["id"] not in examples:
+            rows.append({"id": rec["id"], "text": normalize_transcript(rec["text"]), "language": rec["language"],
+                         "split": rec["split"], "clean_wav": rec["files"]["16000"], "path": None,
+                         "new_sentences": any(sentence_heldout(x["text"], d.heldout_sentences)
+                                              for x in rec["sentences"])})
+    return sorted((r for r in rows if r["split"] == "train" and not r["new_sentences"]), key=lambda r: r["id"])
 
 
 def feature_stats(store: FeatureStore, rows: list[dict], limit: int = 600) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +82,7 @@ def feature_stats(store: FeatureStore, rows: list[dict], limit: int = 600) -> tu
     sq = np.zeros(560)
     n = 0
     for row in rows[:limit]:
-        for v in ("clean", "room", "echo"):
+        for v in VERSIONS if row.get("path") else ("clean",):
             f = store.get(row, v).astype(np.float64)
             total += f.sum(0)
             sq += (f**2).sum(0)
@@ -90,8 +111,7 @@ def make_batches(rows: list[dict], store: FeatureStore, batch_s: float, rng: ran
 
 def collate(batch: list[dict], store: FeatureStore, table: TokenTable, mix: tuple[float, ...],
             mean: np.ndarray, std: np.ndarray, rng: random.Random) -> tuple[torch.Tensor, ...]:
-    feats = [(store.get(r, rng.choices(("clean", "room", "echo"), weights=mix)[0]).astype(np.float32) - mean) / std
-             for r in batch]
+    feats = [(store.get(r, rng.choices(VERSIONS, weights=mix)[0]).astype(np.float32) - mean) / std for r in batch]
     texts = [table.encode(r["text"]) for r in batch]
     t_max = max(f.shape[0] for f in feats)
     n_max = max(len(t) for t in texts)
@@ -145,8 +165,9 @@ def valid_rows(rows: list[dict], n: int) -> list[dict]:
 def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Path:
     """Train (resuming from ``out_dir/checkpoint.pt``); returns the path of the best checkpoint.
 
-    ``rows`` are the example records; examples that appear in ``data.examples_dir`` while training
-    runs (a build still going on) join at the next epoch.
+    ``rows`` are the example records (validation uses them); training uses :func:`training_rows`, and
+    examples that appear in ``data.examples_dir`` while training runs (a build still going on) join at the
+    next epoch.
     """
     from tqdm import tqdm
 
@@ -155,11 +176,11 @@ def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(t.threads)
     torch.manual_seed(t.seed)
-    train_rows = [r for r in rows if r["split"] == "train" and not r["new_sentences"]]
+    train_rows = training_rows(cfg)
     valid = valid_rows([r for r in rows if r["split"] == "valid"], t.valid_utterances)
     if not train_rows or not valid:
         raise ValueError(f"no training or validation utterances in {cfg.data.examples_dir}")
-    store = FeatureStore(train_rows)
+    store = FeatureStore(Path(cfg.data.corpus_dir))
     table = TokenTable(token_inventory())
     config = model_config(cfg)
     model = build_model(config, len(table.tokens))
@@ -193,10 +214,11 @@ def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Pa
     try:
         while step < t.steps:
             if not batches:
-                fresh = [r for r in load_examples(Path(cfg.data.examples_dir)) if r["split"] == "train"
-                         and not r["new_sentences"]]
-                if len(fresh) > len(train_rows):
-                    log.info("epoch with %d training utterances (was %d)", len(fresh), len(train_rows))
+                fresh = training_rows(cfg)
+                n_ex = sum(1 for r in fresh if r["path"])
+                if n_ex > sum(1 for r in train_rows if r["path"]):
+                    log.info("epoch with %d training utterances, %d of them with room and echo versions",
+                             len(fresh), n_ex)
                     train_rows = fresh
                 batches = make_batches(train_rows, store, t.batch_s, rng)
             speech, lengths, text, text_lengths = collate(batches.pop(), store, table, t.mix, mean32, std32, rng)
