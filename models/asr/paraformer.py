@@ -4,9 +4,10 @@ The model is loaded by FunASR's own ``AutoModel`` from a local folder (``config.
 ``tokens.json``/``tokens.txt``, ``am.mvn``) with ``disable_update=True``: nothing is downloaded. A
 stream buffers 16 kHz samples and runs FunASR's streaming mode chunk by chunk (``chunk_size
 [0, 10, 5]``: 600 ms chunks with 300 ms look-ahead; encoder look-back 4 chunks, decoder 1): a partial
-text after every chunk, the final text when the utterance ends. Token ids become text with the
-project's own rules (``models.asr.tokens``), because FunASR's sentence post-processing only knows
-Chinese and Latin scripts.
+text after every chunk, the final text when the utterance ends. For this project's models (one token
+per code point, ``<space>``) tokens become text with the project's own rules (``models.asr.tokens``),
+because FunASR's sentence post-processing only knows Chinese and Latin scripts; other FunASR models
+keep FunASR's joining.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.asr.tokens import tokens_to_text
+from models.asr.tokens import SPACE, tokens_to_text
 
 SAMPLE_RATE = 16000
 LFR_HOP_SAMPLES = 960  # one Paraformer feature vector per 60 ms (LFR n=6 of a 10 ms hop)
@@ -117,6 +118,22 @@ class ParaformerRecognizer:
         fs = getattr(self.frontend, "fs", SAMPLE_RATE)
         if fs != SAMPLE_RATE:
             raise AsrModelError(f"{folder}: model expects {fs} Hz audio, the agent runs at {SAMPLE_RATE} Hz")
+        o = self.options
+        # What generate_chunk needs besides audio and caches, built once (not per 600 ms chunk).
+        self.run_kwargs = {k: v for k, v in self.kwargs.items() if k not in ("tokenizer", "frontend", "cache", "key")}
+        self.run_kwargs.update(chunk_size=list(o.chunk_size), encoder_chunk_look_back=o.encoder_chunk_look_back,
+                               decoder_chunk_look_back=o.decoder_chunk_look_back, device="cpu")
+        # This project's folders use one token per code point and <space>; other FunASR models (Chinese
+        # characters, English word pieces with @@) get FunASR's own joining.
+        self.project_tokens = SPACE in (self.kwargs.get("token_list") or [])
+
+    def text_of(self, tokens: list[str]) -> str:
+        """Text of a token sequence, joined by the rules of this model's token list."""
+        if self.project_tokens:
+            return tokens_to_text(tokens)
+        from funasr.utils.postprocess_utils import sentence_postprocess
+
+        return sentence_postprocess(list(tokens))[0].strip() if tokens else ""
 
     @classmethod
     def from_config(cls, config) -> ParaformerRecognizer:  # noqa: ANN001 (agent.config.AsrConfig)
@@ -149,12 +166,12 @@ class AsrStream:
         r = self.recognizer
         self._pending = np.zeros(0, np.float32)
         self._cache: dict = {}
-        r.model.init_cache(self._cache, **self._run_kwargs())
+        r.model.init_cache(self._cache, **r.run_kwargs)
 
     @property
     def text(self) -> str:
         """The text so far (partial until ``finish``)."""
-        return tokens_to_text(self.tokens)
+        return self.recognizer.text_of(self.tokens)
 
     def accept(self, samples: np.ndarray) -> str:
         """Add 16 kHz mono samples (any length); run every complete 600 ms chunk; return the text so far."""
@@ -181,19 +198,11 @@ class AsrStream:
             self.finished = True
         return self.text
 
-    def _run_kwargs(self) -> dict:
-        r = self.recognizer
-        o = r.options
-        return {**r.kwargs, "chunk_size": list(o.chunk_size), "encoder_chunk_look_back": o.encoder_chunk_look_back,
-                "decoder_chunk_look_back": o.decoder_chunk_look_back, "device": "cpu"}
-
     def _run(self, chunk: np.ndarray, is_final: bool) -> None:
         import torch
         from funasr.utils.load_utils import extract_fbank
 
         r = self.recognizer
-        kw = self._run_kwargs()
-        kw["is_final"] = is_final
         with torch.no_grad(), _quiet():
             if is_final and chunk.shape[0] < LFR_HOP_SAMPLES:
                 # Too short for a feature frame: FunASR closes the stream on the cached features.
@@ -203,8 +212,6 @@ class AsrStream:
             else:
                 speech, lengths = extract_fbank([torch.from_numpy(chunk.copy())], data_type="sound",
                                                 frontend=r.frontend, cache=self._cache["frontend"], is_final=is_final)
-            for key in ("tokenizer", "frontend", "cache", "key"):
-                kw.pop(key, None)
             new = r.model.generate_chunk(speech, lengths, key=["utt"], tokenizer=r.tokenizer, frontend=r.frontend,
-                                         cache=self._cache, **kw)
+                                         cache=self._cache, **r.run_kwargs, is_final=is_final)
         self.tokens.extend(new)

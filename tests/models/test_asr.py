@@ -132,3 +132,25 @@ def test_bad_model_folders_name_the_problem(asr_model_folder: Path, tmp_path: Pa
     (corrupt / "model.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(AsrModelError, match="not a readable checkpoint"):
         ParaformerRecognizer(corrupt)
+
+
+def test_other_funasr_token_lists_keep_funasr_joining(asr_model_folder: Path, tmp_path: Path) -> None:
+    """A folder whose tokens are not this project's (no <space>: Chinese characters, English word pieces) is
+    joined by FunASR's own post-processing; this project's folders by the project's rules."""
+    import json
+    import shutil
+
+    from models.asr.paraformer import ParaformerRecognizer
+
+    ours = ParaformerRecognizer(asr_model_folder)
+    assert ours.project_tokens and ours.text_of(["আ", "ম", "ি", "<space>", "ভ", "া", "ত"]) == "আমি ভাত"
+    other = tmp_path / "other"
+    shutil.copytree(asr_model_folder, other)
+    tokens = json.loads((other / "tokens.json").read_text(encoding="utf-8"))
+    tokens[4:7] = ["hel@@", "lo", "world"]  # word pieces instead of <space> and two Bengali signs
+    (other / "tokens.json").write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
+    rec = ParaformerRecognizer(other)
+    assert not rec.project_tokens
+    assert rec.text_of(["hel@@", "lo", "world"]) == "hello world"
+    assert rec.text_of([]) == ""
+    assert isinstance(rec.transcribe(speechlike(np.random.default_rng(4), 2.0)), str)

@@ -91,6 +91,9 @@ def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db
     return asr_out.astype(np.float32), meta
 
 
+_FRONTEND = None  # FunASR's offline frontend, built on first use (per process)
+
+
 def fbank_lfr(audio: np.ndarray) -> np.ndarray:
     """Paraformer input features of 16 kHz audio without CMVN: (frames, 560) float32, one per 60 ms.
 
@@ -109,9 +112,6 @@ def fbank_lfr(audio: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         feats, _ = _FRONTEND(x, torch.tensor([x.shape[1]]))
     return feats[0].numpy()
-
-
-_FRONTEND = None
 
 
 def _build_one(args: tuple) -> str | None:

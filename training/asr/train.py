@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from agent.config.base import to_dict
 from audio_io.wav import read_wav
 from models.asr.metrics import error_counts
 from models.asr.tokens import TokenTable, normalize_transcript, token_inventory
@@ -199,7 +200,7 @@ def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Pa
     n_params = sum(p.numel() for p in model.parameters())
     log.info("ASR model: %s parameters; %d training and %d validation utterances; resuming at step %d",
              f"{n_params:,}", len(train_rows), len(valid), step)
-    (out / "config.json").write_text(json.dumps({"training": _plain(cfg), "model": config}, indent=2,
+    (out / "config.json").write_text(json.dumps({"training": to_dict(cfg), "model": config}, indent=2,
                                                 ensure_ascii=False))
     rng = random.Random(t.seed * 1000 + step)
     batches: list = []
@@ -270,9 +271,3 @@ def _f(v) -> float:  # noqa: ANN001
     if v is None:
         return float("nan")
     return float(v.item() if hasattr(v, "item") else v)
-
-
-def _plain(cfg) -> dict:  # noqa: ANN001
-    from agent.config.base import to_dict
-
-    return to_dict(cfg)
