@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,3 +252,22 @@ class DeviceBackend(AudioBackend):
             "kind": self.kind, "device_rate": self.device_rate, "played_samples": played, "overruns": self.overruns,
             "underruns": self.underruns, "callback_errors": self.callback_errors, "reopens": self.reopens,
         }
+
+
+def play_chunks(chunks: Iterable[np.ndarray], sample_rate: int, device: int | str | None = None) -> int:
+    """Play mono float32 chunks on the output device as they arrive (blocking); returns the samples played.
+
+    Raises :class:`DeviceUnavailableError` when there is no output device or it refuses the stream.
+    """
+    sd = _sd()
+    if not any(d.max_output_channels > 0 for d in list_devices()):
+        raise DeviceUnavailableError(f"no output device: {NO_DEVICE_HINT}")
+    played = 0
+    try:
+        with sd.OutputStream(samplerate=sample_rate, channels=1, dtype="float32", device=device) as stream:
+            for chunk in chunks:
+                stream.write(np.ascontiguousarray(chunk, dtype=np.float32).reshape(-1, 1))
+                played += len(chunk)
+    except sd.PortAudioError as exc:
+        raise DeviceUnavailableError(f"the output device refused the stream: {exc}") from None
+    return played

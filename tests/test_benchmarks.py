@@ -63,3 +63,19 @@ def test_asr_benchmark_quick(tmp_path, monkeypatch, asr_model_folder):
         assert all(ex["ref"] for ex in cond["examples"])
     assert report["speed"]["rtf_streaming_median"] > 0 and report["speed"]["rtf_whole_file_median"] > 0
     sys.modules.pop("asr_bench", None)
+
+
+def test_tts_benchmark_quick(tmp_path, monkeypatch):
+    """The TTS benchmark end to end with random-weight voices: report shape and sanity, not speed targets."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import tts_bench
+
+    out = tmp_path / "tts.json"
+    assert tts_bench.main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert set(report["voices"]) == {"voice", "int8", "medium"}
+    for row in report["voices"].values():
+        for key in ("sentence_10w", "paragraph_100w"):
+            assert row[key]["rtf"] > 0 and row[key]["audio_s"] > 1 and row[key]["first_audio_ms"] > 0
+    assert report["ratio_int8_vs_voice"] > 0
+    sys.modules.pop("tts_bench", None)

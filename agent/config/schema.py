@@ -215,7 +215,9 @@ class TtsConfig:
     length_scale: float = setting(1.0, "Speaking duration scale (>1 is slower).", min=0.25, max=4)
     noise_scale: float = setting(0.667, "VITS prior noise scale.", min=0, max=2)
     noise_scale_w: float = setting(0.8, "VITS duration noise scale.", min=0, max=2)
-    max_text_chars: int = setting(20000, "Longest text accepted for one request, characters.", min=1, max=1_000_000)
+    sentence_silence_s: float = setting(0.2, "Silence after each sentence, s.", min=0, max=5)
+    threads: int = setting(1, "onnxruntime threads for synthesis.", min=1, max=64)
+    max_text_chars: int = setting(20000, "Longest text accepted for one request, characters.", min=1, max=100_000)
 
 
 @dataclass(frozen=True)

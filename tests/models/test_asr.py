@@ -154,3 +154,25 @@ def test_other_funasr_token_lists_keep_funasr_joining(asr_model_folder: Path, tm
     assert rec.text_of(["hel@@", "lo", "world"]) == "hello world"
     assert rec.text_of([]) == ""
     assert isinstance(rec.transcribe(speechlike(np.random.default_rng(4), 2.0)), str)
+
+
+def test_shipped_model_recognises_a_bangla_sentence_streaming_as_whole_file() -> None:
+    """The shipped model: its card exists, streaming 20 ms blocks equals one call, and it recognises a sentence
+    of a training voice better than chance (the model is an early one: see its card for measured error rates)."""
+    import json
+
+    from audio_io.speech_synth import SynthVoice, synthesize
+    from models.asr.paraformer import SHIPPED_MODEL, ParaformerRecognizer
+
+    card = json.loads((SHIPPED_MODEL / "card.json").read_text(encoding="utf-8"))
+    assert card["training"]["command"].startswith("python -m training.asr")
+    rec = ParaformerRecognizer(SHIPPED_MODEL)
+    text = "আমি প্রতিদিন সকালে হাঁটতে বের হই"
+    audio = np.concatenate([np.zeros(4000, np.float32), synthesize(text, SynthVoice("espeak-ng", "bn", "bn"), SR),
+                            np.zeros(8000, np.float32)])
+    stream = rec.stream()
+    for start in range(0, audio.shape[0], 320):
+        stream.accept(audio[start : start + 320])
+    final = stream.finish()
+    assert final == rec.transcribe(audio)
+    assert error_rate([(normalize_transcript(text), final)], "bn") < 0.7

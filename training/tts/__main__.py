@@ -1,0 +1,117 @@
+"""``python -m training.tts``: train, fine-tune (QAT) and export Bangla VITS voices.
+
+    python -m training.tts --config configs/train/tts_bn.yaml [--set train.steps=2000] [--no-progress]
+    python -m training.tts export --checkpoint cache/tts/run/checkpoint.pt --out models/weights/tts_bn_small.onnx
+    python -m training.tts qat --config configs/train/tts_bn.yaml --checkpoint cache/tts/run/checkpoint.pt
+    python -m training.tts evaluate --voice models/weights/tts_bn_small.onnx [--asr-model FOLDER]
+
+Training builds what is missing first (the espeak-ng teacher set when ``data.dataset`` has no
+metadata.csv and ``data.build_teacher`` is true; the preprocessed features), resumes from
+``train.out_dir/checkpoint.pt`` when present, and exports ``train.out_dir/voice.onnx`` at the end.
+To train on real data (CRBLP, OpenSLR 37), point ``data.dataset`` at its LJSpeech-style folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from agent.config.base import ConfigError
+
+
+def _config(args: argparse.Namespace):  # noqa: ANN202
+    from training.tts.config import load_tts_config
+
+    return load_tts_config(args.config, args.set)
+
+
+def _data(cfg, progress: bool):  # noqa: ANN001, ANN202
+    from training.tts.data import load_utterances, prepare_features
+    from training.tts.teacher import build_teacher
+
+    d = cfg.data
+    if not (Path(d.dataset) / "metadata.csv").exists() and d.build_teacher:
+        build_teacher(Path(d.dataset), d.teacher_voice, d.teacher_repeats, d.workers, progress)
+    problems = prepare_features(Path(d.dataset), Path(d.features_dir), d.max_seconds, d.trim_db, d.latin, d.workers,
+                                progress)
+    if problems:
+        logging.getLogger(__name__).info("%d utterances skipped, e.g. %s", len(problems), problems[0])
+    return (load_utterances(Path(d.features_dir), d.valid_fraction, "train"),
+            load_utterances(Path(d.features_dir), d.valid_fraction, "valid"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    command = argv[0] if argv[:1] and argv[0] in ("export", "qat", "evaluate") else "train"
+    ap = argparse.ArgumentParser(prog=f"python -m training.tts{'' if command == 'train' else ' ' + command}",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if command in ("train", "qat"):
+        ap.add_argument("--config", default=None, help="YAML file (configs/train/tts_bn.yaml); default: built-in defaults")
+        ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
+        ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    if command in ("export", "qat"):
+        ap.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint (checkpoint.pt)")
+    if command == "export":
+        ap.add_argument("--out", type=Path, required=True, help="voice file to write (NAME.onnx; NAME.onnx.json too)")
+        ap.add_argument("--quality", default="small", help="quality label written into the .onnx.json")
+    if command == "evaluate":
+        ap.add_argument("--voice", type=Path, required=True, help="voice .onnx to evaluate")
+        ap.add_argument("--config", default=None, help="training YAML (where the held-out data is)")
+        ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+        ap.add_argument("--asr-model", type=Path, default=None, help="FunASR folder for the CER (default: shipped ASR)")
+        ap.add_argument("--limit", type=int, default=40, help="held-out utterances to synthesise (default 40)")
+        ap.add_argument("--json", type=Path, default=None, help="write the metrics here")
+        ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = ap.parse_args(argv[1:] if command != "train" else argv)
+    try:
+        if command == "export":
+            return export(args.checkpoint, args.out, args.quality)
+        cfg = _config(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    progress = not args.no_progress
+    if command == "evaluate":
+        from training.tts.evaluate import evaluate_voice
+
+        _, valid = _data(cfg, progress)
+        metrics = evaluate_voice(args.voice, valid[: args.limit], args.asr_model, progress)
+        print(json.dumps(metrics, ensure_ascii=False, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(metrics, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return 0
+    train_utts, valid_utts = _data(cfg, progress)
+    if command == "qat":
+        from training.tts.qat import train_qat
+
+        out = train_qat(cfg, args.checkpoint, train_utts, valid_utts, progress)
+        print(f"int8 voice: {out}")
+        return 0
+    from training.tts.train import train
+
+    ckpt = train(cfg, train_utts, valid_utts, progress=progress)
+    return export(ckpt, Path(cfg.train.out_dir) / "voice.onnx", cfg.model.size)
+
+
+def export(checkpoint: Path, out: Path, quality: str = "small") -> int:
+    from training.common.export import MAX_DIFFERENCE
+    from training.tts.export import export_voice, max_difference
+    from training.tts.train import checkpoint_metadata, load_generator
+
+    try:
+        model = load_generator(checkpoint)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    path = export_voice(model, out, checkpoint_metadata(checkpoint), quality)
+    diff = max_difference(model, path)
+    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
+    return 0 if diff <= MAX_DIFFERENCE else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
