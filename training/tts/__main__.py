@@ -3,7 +3,6 @@
     python -m training.tts --config configs/train/tts_bn.yaml [--set train.steps=2000] [--no-progress]
     python -m training.tts export --checkpoint cache/tts/run/checkpoint.pt --out models/weights/tts_bn_small.onnx
     python -m training.tts qat --config configs/train/tts_bn.yaml --checkpoint cache/tts/run/checkpoint.pt
-    python -m training.tts evaluate --voice models/weights/tts_bn_small.onnx [--asr-model FOLDER]
 
 Training builds what is missing first (the espeak-ng teacher set when ``data.dataset`` has no
 metadata.csv and ``data.build_teacher`` is true; the preprocessed features), resumes from
@@ -14,7 +13,6 @@ To train on real data (CRBLP, OpenSLR 37), point ``data.dataset`` at its LJSpeec
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -46,7 +44,7 @@ def _data(cfg, progress: bool):  # noqa: ANN001, ANN202
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = argv[0] if argv[:1] and argv[0] in ("export", "qat", "evaluate") else "train"
+    command = argv[0] if argv[:1] and argv[0] in ("export", "qat") else "train"
     ap = argparse.ArgumentParser(prog=f"python -m training.tts{'' if command == 'train' else ' ' + command}",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     if command in ("train", "qat"):
@@ -58,14 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     if command == "export":
         ap.add_argument("--out", type=Path, required=True, help="voice file to write (NAME.onnx; NAME.onnx.json too)")
         ap.add_argument("--quality", default="small", help="quality label written into the .onnx.json")
-    if command == "evaluate":
-        ap.add_argument("--voice", type=Path, required=True, help="voice .onnx to evaluate")
-        ap.add_argument("--config", default=None, help="training YAML (where the held-out data is)")
-        ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-        ap.add_argument("--asr-model", type=Path, default=None, help="FunASR folder for the CER (default: shipped ASR)")
-        ap.add_argument("--limit", type=int, default=40, help="held-out utterances to synthesise (default 40)")
-        ap.add_argument("--json", type=Path, default=None, help="write the metrics here")
-        ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = ap.parse_args(argv[1:] if command != "train" else argv)
     try:
         if command == "export":
@@ -75,15 +65,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     progress = not args.no_progress
-    if command == "evaluate":
-        from training.tts.evaluate import evaluate_voice
-
-        _, valid = _data(cfg, progress)
-        metrics = evaluate_voice(args.voice, valid[: args.limit], args.asr_model, progress)
-        print(json.dumps(metrics, ensure_ascii=False, indent=1))
-        if args.json:
-            args.json.write_text(json.dumps(metrics, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        return 0
     train_utts, valid_utts = _data(cfg, progress)
     if command == "qat":
         from training.tts.qat import train_qat
