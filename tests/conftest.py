@@ -47,3 +47,20 @@ def asr_model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(0)
     return write_model_folder(tmp_path_factory.mktemp("asr") / "model", config, build_model(config).state_dict(),
                               rng.normal(10, 1, 560), np.full(560, 3.0))
+
+
+TINY_VITS = dict(inter_channels=16, hidden_channels=16, filter_channels=32, n_layers=2, upsample_initial_channel=32,
+                 posterior_layers=2, flow_layers=2, n_flows=2, dp_filter_channels=16)
+
+
+@pytest.fixture(scope="session")
+def tts_voice(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 (Vits, Path)
+    """A tiny VITS with random weights and its exported voice (``.onnx`` + ``.onnx.json``)."""
+    import torch
+
+    from models.tts.vits import Vits, size_config
+    from training.tts.export import export_voice
+
+    torch.manual_seed(1)
+    model = Vits(size_config("small", **TINY_VITS)).eval()
+    return model, export_voice(model, tmp_path_factory.mktemp("voice") / "tiny.onnx", {"train_step": 0})

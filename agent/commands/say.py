@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -68,13 +69,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {s}")
     t0 = time.perf_counter()
     first: list[float] = []
-    chunks: list[np.ndarray] = []
+    samples = 0
 
-    def timed():  # noqa: ANN202
+    def timed() -> Iterator[np.ndarray]:
+        nonlocal samples
         for chunk in voice.synthesize(text, settings):
             if not first:
                 first.append(time.perf_counter() - t0)
-            chunks.append(chunk)
+            samples += len(chunk)
             yield chunk
 
     if args.out:
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         where = "the speaker"
     elapsed = time.perf_counter() - t0
-    seconds = sum(len(c) for c in chunks) / voice.sample_rate
+    seconds = samples / voice.sample_rate
     print(f"{seconds:.2f} s of audio to {where}; first audio after {first[0] * 1000:.0f} ms, "
           f"real-time factor {elapsed / max(seconds, 1e-9):.3f} (voice {voice.path.name})")
     if args.json:

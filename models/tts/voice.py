@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,8 @@ class Voice:
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         self.path = Path(path)
+        self.session, self.metadata = open_onnx_model(self.path, {"voice_format": VOICE_FORMAT}, VoiceError, "voice",
+                                                      threads)
         cfg_path = self.path.with_name(self.path.name + ".json")
         if not cfg_path.is_file():
             raise VoiceError(f"{cfg_path}: missing (a voice is NAME.onnx with NAME.onnx.json next to it)")
@@ -101,8 +103,6 @@ class Voice:
         except (ValueError, KeyError, TypeError) as exc:
             raise VoiceError(f"{cfg_path}: not a voice description ({exc})") from None
         self.config = cfg
-        self.session, self.metadata = open_onnx_model(self.path, {"voice_format": VOICE_FORMAT}, VoiceError, "voice",
-                                                      threads)
         names = [i.name for i in self.session.get_inputs()]
         if names != ["input", "input_lengths", "scales"]:
             raise VoiceError(f"{self.path}: inputs {names}, expected ['input', 'input_lengths', 'scales']")
@@ -114,8 +114,7 @@ class Voice:
 
     def settings(self, **overrides: float | None) -> SynthesisSettings:
         """The voice's defaults with the given (non-None) fields replaced."""
-        base = self.defaults.__dict__ | {k: v for k, v in overrides.items() if v is not None}
-        return SynthesisSettings(**base)
+        return replace(self.defaults, **{k: v for k, v in overrides.items() if v is not None})
 
     def synthesize_ids(self, ids: list[int], settings: SynthesisSettings | None = None) -> np.ndarray:
         """Audio (float32, ``sample_rate`` Hz) of one sequence of symbol ids."""

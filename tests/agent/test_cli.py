@@ -170,3 +170,35 @@ def test_transcribe_errors_are_one_line(python, tmp_path):
     assert "ASR model folder not found" in missing.stderr and "training.asr" in missing.stderr
     bad = run_agent(python, "transcribe", str(tmp_path / "x.wav"), "--set", "asr.chunk_size=[0, 0, 5]", check=False)
     assert bad.returncode == 2 and "chunk_size" in bad.stderr
+
+
+def test_say_writes_a_wav_of_the_normalised_sentences(python, tmp_path, tts_voice):
+    """`agent say` with a random-weight voice: the contract (sentences, WAV, timings), not the sound."""
+    out = run_agent(python, "say", "আমি ভালো আছি। দাম ৳১২.৫০।", "--out", str(tmp_path / "s.wav"),
+                    "--voice", str(tts_voice[1]), "--json", str(tmp_path / "s.json"))
+    assert "দাম বারো টাকা পঞ্চাশ পয়সা।" in out.stdout and "first audio after" in out.stdout
+    audio, rate = sf.read(tmp_path / "s.wav")
+    report = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert rate == 22050 and report["sentences"] == ["আমি ভালো আছি।", "দাম বারো টাকা পঞ্চাশ পয়সা।"]
+    assert abs(len(audio) / rate - report["duration_s"]) < 1e-3
+    slow = run_agent(python, "say", "আমি ভালো আছি।", "--out", str(tmp_path / "slow.wav"), "--voice",
+                     str(tts_voice[1]), "--speed", "0.5", "--noise-w", "0")
+    fast = run_agent(python, "say", "আমি ভালো আছি।", "--out", str(tmp_path / "fast.wav"), "--voice",
+                     str(tts_voice[1]), "--speed", "2", "--noise-w", "0")
+    assert slow.returncode == fast.returncode == 0
+    assert len(sf.read(tmp_path / "slow.wav")[0]) > len(sf.read(tmp_path / "fast.wav")[0])
+
+
+def test_say_errors_are_one_line(python, tmp_path, tts_voice):
+    missing = run_agent(python, "say", "আমি", "--voice", str(tmp_path / "none.onnx"), "--out", str(tmp_path / "x.wav"),
+                        check=False)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr and "not found" in missing.stderr
+    nothing = run_agent(python, "say", "Hello world", "--voice", str(tts_voice[1]), "--out", str(tmp_path / "x.wav"))
+    assert "nothing to say" in nothing.stdout and not (tmp_path / "x.wav").exists()
+    bad_speed = run_agent(python, "say", "আমি", "--voice", str(tts_voice[1]), "--speed", "9", check=False)
+    assert bad_speed.returncode == 2 and "--speed" in bad_speed.stderr
+    too_long = run_agent(python, "say", "ক" * 50, "--set", "tts.max_text_chars=10", "--voice", str(tts_voice[1]),
+                         check=False)
+    assert too_long.returncode == 2 and "max_text_chars" in too_long.stderr
+    no_speaker = run_agent(python, "say", "আমি", "--voice", str(tts_voice[1]), check=False)  # no sound card here
+    assert no_speaker.returncode == 1 and "--out" in no_speaker.stderr and "Traceback" not in no_speaker.stderr

@@ -177,3 +177,40 @@ def test_device_backend_survives_a_broken_callback_input():
     out = np.full((960, 1), 3.0, dtype=np.float32)
     backend._callback(np.zeros((5, 1), np.float32), out, 960, None, sd.CallbackFlags())
     assert backend.callback_errors == 1 and np.all(out == 0)
+
+
+def test_play_chunks_needs_an_output_device_and_writes_every_chunk(monkeypatch):
+    from audio_io import device
+
+    if not has_duplex_device():
+        with pytest.raises(DeviceUnavailableError, match="no output device"):
+            device.play_chunks([np.zeros(100, np.float32)], 22050)
+
+    written = []
+
+    class FakeOutput:
+        def __init__(self, samplerate, channels, dtype, device):
+            assert (samplerate, channels, dtype) == (22050, 1, "float32")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            written.append(data.copy())
+
+    speaker = device.DeviceInfo(0, "fake", 0, 2, 22050.0, False, True)
+    monkeypatch.setattr(device, "list_devices", lambda: [speaker])
+    monkeypatch.setattr(sd, "OutputStream", FakeOutput)
+    chunks = [np.full(300, 0.1, np.float32), np.full(200, -0.2, np.float32)]
+    assert device.play_chunks(iter(chunks), 22050) == 500
+    assert [w.shape for w in written] == [(300, 1), (200, 1)] and written[1][0, 0] == np.float32(-0.2)
+
+    def refuse(**kw):
+        raise sd.PortAudioError("device busy")
+
+    monkeypatch.setattr(sd, "OutputStream", refuse)
+    with pytest.raises(DeviceUnavailableError, match="refused"):
+        device.play_chunks(chunks, 22050)

@@ -16,9 +16,9 @@ from models.tts.vits import Vits, size_config
 from models.tts.vits.alignment import generate_path, maximum_path
 from models.tts.vits.spline import rational_quadratic
 from models.tts.voice import SynthesisSettings, Voice, VoiceError, pieces
+from tests.conftest import TINY_VITS
 
-TINY = dict(inter_channels=16, hidden_channels=16, filter_channels=32, n_layers=2, upsample_initial_channel=32,
-            posterior_layers=2, flow_layers=2, n_flows=2, dp_filter_channels=16)
+TINY = TINY_VITS
 
 
 def _brute_force(value: np.ndarray) -> np.ndarray:
@@ -98,28 +98,18 @@ def test_sizes_match_their_references() -> None:
     assert inference_params("small") < 5e6
 
 
-@pytest.fixture(scope="module")
-def tiny_voice(tmp_path_factory: pytest.TempPathFactory) -> tuple[Vits, Path]:
-    from training.tts.export import export_voice
-
-    torch.manual_seed(1)
-    model = Vits(size_config("small", **TINY)).eval()
-    path = export_voice(model, tmp_path_factory.mktemp("voice") / "tiny.onnx", {"train_step": 0})
-    return model, path
-
-
-def test_onnx_matches_torch(tiny_voice: tuple[Vits, Path]) -> None:
+def test_onnx_matches_torch(tts_voice: tuple[Vits, Path]) -> None:
     from training.tts.export import max_difference
 
-    model, path = tiny_voice
+    model, path = tts_voice
     for text in ("আমি।", "আজ সকালে খুব সুন্দর রোদ উঠেছে, চলো হাঁটতে যাই।"):
         assert max_difference(model, path, text) <= 1e-4
     desc = json.loads(path.with_name(path.name + ".json").read_text())
     assert desc["audio"]["sample_rate"] == 22050 and desc["symbols"][0] == "_"
 
 
-def test_streaming_equals_whole_text(tiny_voice: tuple[Vits, Path]) -> None:
-    voice = Voice.load(tiny_voice[1])
+def test_streaming_equals_whole_text(tts_voice: tuple[Vits, Path]) -> None:
+    voice = Voice.load(tts_voice[1])
     s = SynthesisSettings(noise_scale=0.0, length_scale=1.0, noise_w=0.0)
     text = "প্রথম বাক্য। দ্বিতীয় বাক্য? তৃতীয়!"
     chunks = list(voice.synthesize(text, s))
@@ -130,15 +120,15 @@ def test_streaming_equals_whole_text(tiny_voice: tuple[Vits, Path]) -> None:
         np.testing.assert_allclose(chunk, alone, atol=1e-6)
 
 
-def test_speed_control_changes_length(tiny_voice: tuple[Vits, Path]) -> None:
-    voice = Voice.load(tiny_voice[1])
+def test_speed_control_changes_length(tts_voice: tuple[Vits, Path]) -> None:
+    voice = Voice.load(tts_voice[1])
     fast = voice.synthesize_all("আমি ভালো আছি।", voice.settings(length_scale=0.5, noise_w=0.0, sentence_silence_s=0))
     slow = voice.synthesize_all("আমি ভালো আছি।", voice.settings(length_scale=2.0, noise_w=0.0, sentence_silence_s=0))
     assert len(slow) > 2 * len(fast) * 0.9
 
 
-def test_empty_unspeakable_and_long_text(tiny_voice: tuple[Vits, Path]) -> None:
-    voice = Voice.load(tiny_voice[1])
+def test_empty_unspeakable_and_long_text(tts_voice: tuple[Vits, Path]) -> None:
+    voice = Voice.load(tts_voice[1])
     assert list(voice.synthesize("")) == [] and list(voice.synthesize("Hello, world! ...")) == []
     long_text = "আমি " * 3000  # 12,000 characters, no sentence end
     chunks = list(voice.synthesize(long_text, voice.settings(noise_w=0.0)))
@@ -152,17 +142,17 @@ def test_pieces_cut_at_spaces() -> None:
     assert pieces("abcdefghij", 4) == ["abcd", "efgh", "ij"]
 
 
-def test_bad_voice_files(tiny_voice: tuple[Vits, Path], tmp_path: Path) -> None:
+def test_bad_voice_files(tts_voice: tuple[Vits, Path], tmp_path: Path) -> None:
     with pytest.raises(VoiceError, match="not found|missing"):
         Voice.load(tmp_path / "none.onnx")
     onnx = tmp_path / "v.onnx"
-    shutil.copy(tiny_voice[1], onnx)
+    shutil.copy(tts_voice[1], onnx)
     with pytest.raises(VoiceError, match="json"):
         Voice.load(onnx)
     (tmp_path / "v.onnx.json").write_text("{not json")
     with pytest.raises(VoiceError, match="not a voice description"):
         Voice.load(onnx)
-    shutil.copy(tiny_voice[1].with_name("tiny.onnx.json"), tmp_path / "v.onnx.json")
+    shutil.copy(tts_voice[1].with_name("tiny.onnx.json"), tmp_path / "v.onnx.json")
     onnx.write_bytes(b"garbage")
     with pytest.raises(VoiceError, match="not a readable ONNX"):
         Voice.load(onnx)

@@ -79,19 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def export(checkpoint: Path, out: Path, quality: str = "small") -> int:
-    from training.common.export import MAX_DIFFERENCE
-    from training.tts.export import export_voice, max_difference
-    from training.tts.train import checkpoint_metadata, load_generator
+    from functools import partial
 
-    try:
-        model = load_generator(checkpoint)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    path = export_voice(model, out, checkpoint_metadata(checkpoint), quality)
-    diff = max_difference(model, path)
-    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB); max |torch - onnx| = {diff:.2e}")
-    return 0 if diff <= MAX_DIFFERENCE else 1
+    from training.common.export import export_checked
+    from training.tts.export import export_voice, max_difference
+    from training.tts.train import load_generator
+
+    return export_checked(checkpoint, out, load_generator, partial(export_voice, quality=quality), max_difference)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.ao.quantization import (
-    FakeQuantize,
-    MovingAverageMinMaxObserver,
-    PerChannelMinMaxObserver,
-    disable_observer,
-)
+from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, PerChannelMinMaxObserver
 
 from models.tts.vits import Vits, VitsConfig
 from models.tts.vits.model import remove_weight_norm
@@ -96,7 +91,6 @@ def prepare_qat(model: Vits, scope: str) -> Vits:
 
 def freeze(model: Vits) -> Vits:
     """Stop updating the activation ranges (before export or evaluation)."""
-    model.apply(disable_observer)
     for m in model.modules():
         if isinstance(m, QuantConv):
             m.freeze()

@@ -55,10 +55,6 @@ def batches(utts: list[Utterance], batch: int, rng: random.Random) -> list[list[
     return groups
 
 
-def build_models(cfg: TtsTrainingConfig) -> tuple[Vits, Discriminator]:
-    return Vits(size_config(cfg.model.size)), Discriminator(cfg.model.discriminator_width)
-
-
 def load_generator(path: Path) -> Vits:
     """The generator of a training checkpoint (``weights_only``), with its config."""
     if not Path(path).exists():
@@ -129,8 +125,8 @@ def train(cfg: TtsTrainingConfig, train_utts: list[Utterance], valid_utts: list[
     torch.manual_seed(t.seed)
     out = Path(out_dir or t.out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
-    gen, disc = build_models(cfg)
-    model = model or gen
+    model = model or Vits(size_config(cfg.model.size))
+    disc = Discriminator(cfg.model.discriminator_width)
     lr = lr or t.lr
     steps = steps or t.steps
     opt_g, opt_d = optimisers(model, disc, cfg, lr)
@@ -186,8 +182,3 @@ def train(cfg: TtsTrainingConfig, train_utts: list[Utterance], valid_utts: list[
     bar.close()
     return ckpt_path
 
-
-def checkpoint_metadata(path: Path) -> dict:
-    """What an exported voice records about its checkpoint: the training step."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    return {"train_step": int(ckpt.get("step", 0))}

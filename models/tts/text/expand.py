@@ -15,7 +15,6 @@ from models.tts.text import numbers as num
 
 _BN = "\u0980-\u09ff"
 _NOT_BN_BEFORE = f"(?<![{_BN}A-Za-z0-9])"
-_NOT_WORD_AFTER = f"(?![{_BN}A-Za-z0-9])"
 
 GREGORIAN_MONTHS = ("জানুয়ারি", "ফেব্রুয়ারি", "মার্চ", "এপ্রিল", "মে", "জুন", "জুলাই", "আগস্ট",
                     "সেপ্টেম্বর", "অক্টোবর", "নভেম্বর", "ডিসেম্বর")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from models.tts.text.expand import expand, latin_words
 from models.tts.text.normalize import clean_text
@@ -72,8 +73,7 @@ class TextFrontEnd:
             s = _QUOTES_BRACKETS.sub(" ", s)
             s = _TO_COMMA.sub(",", _HYPHEN.sub(" ", s))
             s = _TO_DANDA.sub("।", s)
-            keep = set(self.symbols) - {PAD}
-            s = "".join(c if c in keep else " " for c in s.replace("\t", " "))
+            s = "".join(c if c in self._speakable else " " for c in s.replace("\t", " "))
             s = _PUNCT_RUN.sub(_strongest_mark, s)
             for sentence in _SPLIT.split(s):
                 sentence = clean_text(sentence).strip(" ,")
@@ -83,5 +83,13 @@ class TextFrontEnd:
 
     def ids(self, sentence: str) -> list[int]:
         """Symbol ids of an already normalised sentence (characters outside the set are skipped)."""
-        table = SYMBOL_TO_ID if self.symbols is SYMBOLS else {s: i for i, s in enumerate(self.symbols)}
+        table = self._symbol_ids
         return [table[c] for c in sentence if c in table]
+
+    @cached_property
+    def _symbol_ids(self) -> dict[str, int]:
+        return SYMBOL_TO_ID if self.symbols == SYMBOLS else {s: i for i, s in enumerate(self.symbols)}
+
+    @cached_property
+    def _speakable(self) -> frozenset[str]:
+        return frozenset(self.symbols) - {PAD}
