@@ -1,7 +1,7 @@
 """``python -m agent``: the command line of the full-duplex voice assistant.
 
-Without a sub-command it reports which audio backend would be used (the sound card, or the
-simulated room when there is none) and lists the sub-commands that work today.
+Without a sub-command it runs the conversation (``run``): on the sound card when there is one, else in
+the simulated room with a scripted user, saying which.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from agent.commands import aec, config_cmd, devices, room, say, transcribe, vad
+from agent.commands import aec, config_cmd, devices, room, run, say, transcribe, vad
 from agent.config import ConfigError, load_config
 
-SUBCOMMANDS = (devices, room, aec, vad, transcribe, say, config_cmd)
+SUBCOMMANDS = (run, devices, room, aec, vad, transcribe, say, config_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set room.rt60_s=0.6 (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    run.add_arguments(parser)
     # The same options after the sub-command (python -m agent room --out X --set room.rt60_s=0.6).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", dest="sub_config", metavar="PATH", help="config file (default: configs/agent.yaml)")
@@ -59,13 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     if args.command is None:
-        from agent.backends import choose_backend
-
-        choice = choose_backend(args.config)
-        print(f"audio: {choice.reason}.")
-        print("The conversation loop is not built yet; these sub-commands work today:\n")
-        parser.print_help()
-        return 0
+        args.func = run.run
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

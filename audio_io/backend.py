@@ -142,22 +142,31 @@ class RoomBackend(AudioBackend):
         self.paced = paced
         self._clock = clock
         self._closed = False
+        self._hold = False
+        self._origin: tuple[float, int] | None = None  # (clock, sample) where real-time pacing began
+
+    def hold_real_time(self, on: bool) -> None:
+        """In fast mode, run at real time while ``on`` (the agent waits on computation: its latency must
+        count in samples as it would on a device); no effect in paced mode."""
+        self._hold = bool(on)
 
     async def blocks(self) -> AsyncIterator[DuplexBlock]:
         n = self.block_samples
         clock = self._clock or asyncio.get_running_loop().time
-        t0 = clock()
         while not self._closed:
             start = self.room.position
             if self.duration_samples is not None and start >= self.duration_samples:
                 return
             ref = self.playback.pull(n)
             mic, truth = self.room.process(ref)
-            if self.paced:
-                delay = t0 + (start + n) / SAMPLE_RATE - clock()
+            if self.paced or self._hold:
+                if self._origin is None:
+                    self._origin = (clock(), start)
+                delay = self._origin[0] + (start + n - self._origin[1]) / SAMPLE_RATE - clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
             else:
+                self._origin = None
                 await asyncio.sleep(0)
             yield DuplexBlock(mic, ref, start, truth=truth)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from agent.config.base import ConfigError, apply_overrides, build, describe, load_yaml, to_dict
 from agent.config.schema import (
     AecConfig,
@@ -17,6 +19,7 @@ from agent.config.schema import (
     AsrConfig,
     AudioConfig,
     DelayJump,
+    HttpResponderConfig,
     LaecConfig,
     MqttConfig,
     PwfConfig,
@@ -31,9 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "agent.yaml"
 
 __all__ = [
-    "AecConfig", "AgentConfig", "AsrConfig", "AudioConfig", "ConfigError", "DelayJump", "LaecConfig", "MqttConfig",
+    "AecConfig", "AgentConfig", "AsrConfig", "AudioConfig", "ConfigError", "DelayJump", "HttpResponderConfig", "LaecConfig", "MqttConfig",
     "PwfConfig", "RoomConfig", "TdeConfig", "TtsConfig", "TurnConfig", "VadConfig", "DEFAULT_CONFIG", "REPO_ROOT",
-    "load_config", "config_docs_markdown", "to_dict", "build",
+    "load_config", "config_docs_markdown", "config_template_yaml", "to_dict", "build",
 ]
 
 
@@ -44,6 +47,33 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     else:
         data = load_yaml(str(path))
     return build(AgentConfig, apply_overrides(data, overrides))
+
+
+def _yaml_value(value: object) -> str:
+    text = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=100_000).strip()
+    return text.removesuffix("\n...").strip()
+
+
+def config_template_yaml() -> str:
+    """``configs/agent.yaml`` as generated: every key with its doc as a comment and its default value."""
+    lines = [
+        "# Configuration of `python -m agent`: one section per pipeline stage.",
+        "# Every key is documented in docs/config.md (python -m agent config --docs).",
+        "# Override any key on the command line: python -m agent --set room.rt60_s=0.6 ...",
+        "# Regenerate with: python -m agent config --template > configs/agent.yaml",
+        "",
+    ]
+    for row in describe(AgentConfig):
+        depth = row["key"].count(".")
+        indent = "  " * depth
+        name = row["key"].rsplit(".", 1)[-1]
+        if row["section"]:
+            if depth == 0:
+                lines.append("")
+            lines += [f"{indent}# {row['doc']}", f"{indent}{name}:"]
+        else:
+            lines += [f"{indent}# {row['doc']}", f"{indent}{name}: {_yaml_value(row['default'])}"]
+    return "\n".join(lines) + "\n"
 
 
 def config_docs_markdown() -> str:

@@ -170,7 +170,7 @@ class VadConfig:
         0.7, "Speech probability a frame needs to count toward a barge-in while the agent speaks.", min=0, max=1
     )
     barge_in_min_speech_ms: float = setting(
-        160.0, "Speech needed (frames above barge_in_threshold in a row) before a barge-in is declared, ms.",
+        240.0, "Speech needed (frames above barge_in_threshold in a row) before a barge-in is declared, ms.",
         min=20, max=2000,
     )
     barge_in_cooldown_ms: float = setting(
@@ -179,6 +179,9 @@ class VadConfig:
     barge_in_echo_gate: bool = setting(
         True, "While the agent speaks, frames the echo chain marks as echo-dominated never count toward a barge-in."
     )
+    barge_in_tail_ms: float = setting(
+        600.0, "After playback ends, the barge-in rules still apply for this long (the echo path's delay and "
+        "reverberation), ms.", min=0, max=5000)
     threads: int = setting(1, "onnxruntime threads for the VAD model.", min=1, max=16)
 
     def validate(self) -> None:
@@ -211,7 +214,11 @@ class AsrConfig:
 class TtsConfig:
     """Bangla text-to-speech."""
 
+    engine: Literal["auto", "vits", "espeak"] = setting(
+        "auto", "Speech engine: 'vits' (the voice below), 'espeak' (espeak-ng, robotic but always there), or 'auto' "
+        "(vits, and espeak-ng with a warning when the voice file is missing).")
     voice: str | None = setting(None, "Voice file or folder; null = the shipped demo voice when there is one.")
+    espeak_voice: str = setting("bn", "espeak-ng voice for the 'espeak' engine (e.g. bn, bn+f3).")
     length_scale: float = setting(1.0, "Speaking duration scale (>1 is slower).", min=0.25, max=4)
     noise_scale: float = setting(0.667, "VITS prior noise scale.", min=0, max=2)
     noise_scale_w: float = setting(0.8, "VITS duration noise scale.", min=0, max=2)
@@ -221,12 +228,45 @@ class TtsConfig:
 
 
 @dataclass(frozen=True)
-class TurnConfig:
-    """Agent behaviour."""
+class HttpResponderConfig:
+    """The ``http`` responder: an OpenAI-compatible chat-completions endpoint."""
 
-    responder: Literal["echo", "rules", "http"] = setting("echo", "Which responder answers a finished turn.")
+    url: str = setting("http://127.0.0.1:8000/v1/chat/completions", "Chat-completions URL (http or https).")
+    model: str = setting("default", "Model name sent in the request.")
+    api_key_env: str | None = setting(
+        "OPENAI_API_KEY", "Environment variable holding the API key (sent as a Bearer token when set); null = none.")
+    system_prompt: str = setting(
+        "You are a helpful voice assistant. Answer briefly, in Bangla, in plain sentences without markup.",
+        "System message sent before the conversation.")
+    timeout_s: float = setting(15.0, "Time allowed for the connection and for each streamed piece, s.", min=0.1, max=300)
+    history_turns: int = setting(6, "Earlier user/assistant exchanges sent with each request.", min=0, max=100)
+    max_reply_chars: int = setting(2000, "Longest reply spoken; the rest is dropped.", min=1, max=100_000)
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    """Agent behaviour: turn taking, responder, greeting, event log."""
+
+    responder: str = setting(
+        "echo", "Who answers a finished turn: 'echo' (repeats it), 'rules' (intents in rules_file), 'http' "
+        "(a chat-completions endpoint, see agent.http), or 'package.module:ClassName' for your own responder.")
+    rules_file: str = setting("configs/intents.yaml", "Intents of the 'rules' responder (YAML; relative to the repo).")
+    http: HttpResponderConfig = section(HttpResponderConfig, "The 'http' responder.")
+    greeting: str = setting(
+        "নমস্কার! আমি আপনার সহকারী। আমি কথা বলার সময়েও আপনি আমাকে থামিয়ে প্রশ্ন করতে পারেন, আমি শুনছি।",
+        "Spoken when the session starts; empty = start by listening.")
+    apology: str = setting(
+        "দুঃখিত, এখন উত্তর দিতে পারছি না।", "Spoken when the responder fails or times out.")
+    asr_preroll_ms: float = setting(
+        300.0, "Audio before the speech-start decision that the ASR also gets (the word onset), ms.", min=0, max=2000)
     event_log: str | None = setting(None, "Write every event as JSON lines to this file; null = off.")
-    status_line: bool = setting(True, "Show a live one-line status in the terminal.")
+    status_line: bool = setting(True, "Show a live one-line status in the terminal (only when stdout is a terminal).")
+    scripted_user: bool = setting(
+        True, "In the simulated room, a scripted user talks, interrupts the agent and is answered; false = the room "
+        "only plays the agent (nobody talks).")
+    max_session_s: float | None = setting(
+        None, "End the session after this many seconds of audio; null = run until Ctrl-C (in the simulated room "
+        "with the scripted user: until the script is done).", min=1, max=1e7)
 
 
 @dataclass(frozen=True)

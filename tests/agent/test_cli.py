@@ -14,11 +14,17 @@ def run_agent(python, *args, check=True):
     return proc
 
 
-def test_main_without_subcommand_explains_the_backend(python):
-    out = run_agent(python).stdout
-    assert "audio:" in out and "devices" in out and "room" in out
-    # This machine has no sound card: the fallback must be said.
-    assert "simulated room" in out
+def test_main_without_subcommand_runs_the_scripted_conversation_in_the_room(python, tmp_path):
+    summary_path, log = tmp_path / "summary.json", tmp_path / "events.jsonl"
+    out = run_agent(python, "--summary", str(summary_path), "--event-log", str(log)).stdout
+    # This machine has no sound card: the fallback must be said, and the whole loop must run.
+    assert "no sound card found: using the simulated room" in out
+    assert "barge-in: playback stopped" in out and "agent: আপনি বললেন" in out
+    assert "session ended: script finished" in out
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    assert summary["turns"] and summary["barge_ins"] >= 1 and summary["stop_reason"] == "script finished"
+    kinds = [json.loads(line)["kind"] for line in log.read_text(encoding="utf-8").splitlines()]
+    assert kinds[0] == "session_start" and kinds[-1] == "session_end" and "final" in kinds
 
 
 def test_devices_explains_no_sound_card(python):
@@ -39,6 +45,8 @@ def test_config_docs_and_effective_config(python):
     out = run_agent(python, "--set", "room.volume=1.0", "config").stdout
     assert "volume: 1.0" in out
     assert "| `room.rt60_s` |" in run_agent(python, "config", "--docs").stdout
+    # configs/agent.yaml is the generated template (every key, its doc, its default).
+    assert run_agent(python, "config", "--template").stdout == (REPO / "configs" / "agent.yaml").read_text(encoding="utf-8")
 
 
 def test_room_writes_a_scripted_scene(python, tmp_path):

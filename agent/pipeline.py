@@ -1,0 +1,174 @@
+"""The listening side of a session, run on the worker thread: echo chain → VAD → endpointer → ASR.
+
+``ListeningPipeline.process(block)`` takes one duplex block (20 ms mic + what was played in the same
+callback) and returns what it decided: VAD events, a new partial transcript, the chain's state. It
+never touches the event loop; the session calls it through a single worker thread, so its state is
+only ever used by one thread. The ASR runs only inside a user turn: ``start_utterance`` opens a
+stream and feeds it the echo-cancelled audio from shortly before the speech start (kept in a
+ring), ``finish_utterance`` returns the final text.
+
+Times are microphone samples from the session start; the chain's one-hop latency is taken out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent.config import AgentConfig
+from audio_io.frames import SAMPLE_RATE, DuplexBlock
+from models.aec.chain import ChainStats, EchoCanceller, resolve_res_model
+from models.asr.paraformer import AsrModelError, AsrStream, ParaformerRecognizer, resolve_asr_model
+from models.vad.endpointer import Endpointer, VadEvent
+from models.vad.runtime import SemanticVad, VadModelError, resolve_vad_model
+
+log = logging.getLogger(__name__)
+
+RING_S = 2.0  # echo-cancelled audio kept for the ASR's pre-roll
+REF_ACTIVE_FLOOR = 1e-7  # mean square of a played block that counts as playing (-70 dBFS)
+
+
+class ModelLoadError(RuntimeError):
+    """A model the session needs is missing or corrupt; the message names the file and how to get it."""
+
+
+@dataclass
+class BlockResult:
+    """What the pipeline decided on one block."""
+
+    events: list[VadEvent] = field(default_factory=list)  # samples in microphone time
+    partial: str | None = None  # the partial transcript, when it changed on this block
+    stats: ChainStats | None = None
+    p_speech: float = 0.0
+    playing: bool = False  # the barge-in rules were in force (playback or its echo tail)
+
+
+class AudioRing:
+    """The last ``capacity`` samples of a stream, addressable by absolute sample index."""
+
+    def __init__(self, capacity: int) -> None:
+        self._buf = np.zeros(capacity, dtype=np.float32)
+        self.end = 0  # absolute index one past the newest sample
+
+    def append(self, x: np.ndarray, start: int) -> None:
+        n, cap = x.shape[0], self._buf.shape[0]
+        if start != self.end:  # a gap (first block, or a dropped block): restart at ``start``
+            self._buf[:] = 0.0
+        if n >= cap:
+            self._buf[:] = x[-cap:]
+        else:
+            self._buf[:-n] = self._buf[n:]
+            self._buf[-n:] = x
+        self.end = start + n
+
+    def since(self, start: int) -> np.ndarray:
+        """Samples from absolute index ``start`` (clamped to what is kept) to the newest."""
+        keep = min(self._buf.shape[0], max(0, self.end - start))
+        return self._buf[self._buf.shape[0] - keep:].copy()
+
+
+def _hint(kind: str) -> str:
+    return {
+        "vad": "restore it with `git checkout -- models/vad/` or train one: python -m training.vad --config "
+               "configs/train/vad.yaml",
+        "asr": "restore it with `git checkout -- models/weights/asr_paraformer_bn_en` or train one: python -m "
+               "training.asr --config configs/train/asr.yaml",
+        "res": "restore it with `git checkout -- models/aec/res/`, train one (python -m training.res --config "
+               "configs/train/res.yaml) or set aec.res_model=null for the classical masks",
+    }[kind]
+
+
+def load_models(config: AgentConfig) -> tuple[EchoCanceller, SemanticVad, ParaformerRecognizer]:
+    """The echo chain, the VAD and the ASR that ``config`` asks for, or a :class:`ModelLoadError`."""
+    try:
+        chain = EchoCanceller(config.aec)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"echo suppressor model {resolve_res_model(config.aec.res_model)}: {exc}; "
+                             f"{_hint('res')}") from None
+    vad_path = resolve_vad_model(config.vad.model)
+    try:
+        vad = SemanticVad(vad_path, config.vad.threads)
+    except VadModelError as exc:
+        raise ModelLoadError(f"VAD model {vad_path}: {exc}; {_hint('vad')}") from None
+    asr_path = resolve_asr_model(config.asr.model_dir)
+    try:
+        asr = ParaformerRecognizer.from_config(config.asr)
+    except (AsrModelError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"ASR model {asr_path}: {exc}; {_hint('asr')}") from None
+    return chain, vad, asr
+
+
+class ListeningPipeline:
+    """See the module doc. Not thread-safe: one worker thread calls every method."""
+
+    def __init__(self, config: AgentConfig, chain: EchoCanceller, vad: SemanticVad,
+                 recognizer: ParaformerRecognizer) -> None:
+        self.config = config
+        self.chain = chain
+        self.vad = vad
+        self.recognizer = recognizer
+        self.endpointer = Endpointer(config.vad)
+        self.latency = EchoCanceller.latency_samples
+        self.preroll = int(config.agent.asr_preroll_ms * SAMPLE_RATE / 1000)
+        self.tail_samples = int(config.vad.barge_in_tail_ms * SAMPLE_RATE / 1000)
+        self.ring = AudioRing(int(RING_S * SAMPLE_RATE) + self.preroll)
+        self.stream: AsrStream | None = None
+        self._last_partial = ""
+        self._last_played = -(10**12)  # end sample of the last block with audible playback
+
+    @classmethod
+    def from_config(cls, config: AgentConfig) -> ListeningPipeline:
+        return cls(config, *load_models(config))
+
+    @property
+    def model_paths(self) -> dict[str, str]:
+        return {"res": self.chain.mask_source, "vad": str(self.vad.path), "asr": str(self.recognizer.model_dir)}
+
+    def process(self, block: DuplexBlock) -> BlockResult:
+        """One 320-sample duplex block; see :class:`BlockResult`."""
+        asr_out, vad_out, stats = self.chain.process(block.mic, block.ref)
+        end = block.start_sample + block.num_samples
+        if float(np.mean(block.ref.astype(np.float64) ** 2)) > REF_ACTIVE_FLOOR:
+            self._last_played = end
+        playing = end - self._last_played <= self.tail_samples
+        p_speech, p_eot = self.vad.process(vad_out)
+        echo_dominant = stats.far_end_active and not stats.double_talk
+        out_start = block.start_sample - self.latency  # mic time of the chain's outputs
+        events = [VadEvent(ev.kind, ev.sample - self.latency, end)
+                  for ev in self.endpointer.process(p_speech, p_eot, playing, echo_dominant)]
+        if out_start >= 0:
+            self.ring.append(asr_out, out_start)
+            partial = self._accept(asr_out)
+        else:
+            partial = None
+        return BlockResult(events, partial, stats, p_speech, playing)
+
+    def _accept(self, samples: np.ndarray) -> str | None:
+        if self.stream is None:
+            return None
+        try:
+            text = self.stream.accept(samples)
+        except ValueError as exc:  # over the utterance bound: close this one, the turn goes on in a new stream
+            log.warning("ASR: %s", exc)
+            return None
+        if text != self._last_partial:
+            self._last_partial = text
+            return text
+        return None
+
+    def start_utterance(self, from_sample: int) -> str | None:
+        """Open an ASR stream and feed it the kept audio from ``from_sample`` minus the pre-roll."""
+        self.stream = self.recognizer.stream()
+        self._last_partial = ""
+        return self._accept(self.ring.since(from_sample - self.preroll))
+
+    def finish_utterance(self) -> str:
+        """Close the current stream; its final text ('' when none was open)."""
+        stream, self.stream = self.stream, None
+        return stream.finish() if stream is not None else ""
+
+    def cancel_utterance(self) -> None:
+        self.stream = None
+

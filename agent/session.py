@@ -1,0 +1,376 @@
+"""The full-duplex session: one asyncio loop that listens, decides, and speaks at the same time.
+
+Per duplex block from the audio backend (20 ms of microphone + what was played in that callback):
+
+1. the worker thread runs the :class:`~agent.pipeline.ListeningPipeline` (echo chain → VAD →
+   endpointer → ASR) on it — never the event loop, never the audio callback;
+2. the :class:`~agent.turns.TurnTaking` state machine turns its events into actions;
+3. actions run here: a barge-in stops playback at once (the next block fades out) and cancels the
+   reply; an end of turn gets the final transcript and starts a reply task.
+
+A reply task streams the responder's text, cuts it into sentences, synthesises each on the TTS
+thread and queues it for playback, so the first sentence plays while the rest is made. In the
+simulated room without pacing the session runs faster than real time, except while the agent waits
+on computation (final transcript, responder, synthesis): then the room runs at real time, so that
+response latencies in samples are what a device would see.
+
+Every event goes to the listeners (terminal, event log, MQTT) as an :class:`~agent.events.Event`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.events import SAMPLE_RATE, Clock, Event, EventKind
+from agent.pipeline import BlockResult, ListeningPipeline
+from agent.responders import Responder, Turn
+from agent.scripted_user import ScriptedUser
+from agent.speech_out import SentenceSplitter, SpeechEngine
+from agent.turns import Action, TurnTaking
+from audio_io.backend import AudioBackend, RoomBackend
+from audio_io.playback import PlaybackFullError
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS_KEPT = 10_000  # events kept in memory for the summary (the log file keeps all)
+END_GRACE_S = 1.5  # after the scripted user is done and the agent is quiet, the session ends
+SCRIPTED_SESSION_CAP_S = 120.0
+BLOCK_MS = 20.0  # a scripted session never runs longer than this (unless configured)
+
+
+@dataclass
+class Reply:
+    """One reply being made and played."""
+
+    id: int
+    user_text: str | None  # the turn it answers (None for a greeting or a say command)
+    eot: Event | None = None  # the end of turn it answers (for the response latency)
+    task: asyncio.Task | None = None
+    sentences: list[str] = field(default_factory=list)
+    synth_done: bool = False
+    audio_started: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class SessionSummary:
+    """What happened, for the terminal, the benchmark and tests. Latencies in ms."""
+
+    duration_s: float = 0.0
+    turns: list[dict[str, Any]] = field(default_factory=list)  # {"user": ..., "agent": ...}
+    barge_ins: int = 0
+    barge_in_latency_ms: list[float] = field(default_factory=list)  # true onset (or VAD onset) → playback stopped
+    response_latency_ms: list[float] = field(default_factory=list)  # end-of-turn decision → first reply audio (wall)
+    end_of_turn_latency_ms: list[float] = field(default_factory=list)  # silence start → end-of-turn decision
+    errors: list[str] = field(default_factory=list)
+    stop_reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class Session:
+    """See the module doc. Build with :func:`agent.runner.build_session` or directly with its parts."""
+
+    def __init__(self, config: AgentConfig, backend: AudioBackend, pipeline: ListeningPipeline,
+                 engine: SpeechEngine, responder: Responder, user: ScriptedUser | None = None) -> None:
+        self.config = config
+        self.backend = backend
+        self.pipeline = pipeline
+        self.engine = engine
+        self.responder = responder
+        self.user = user
+        self.turns = TurnTaking()
+        self.clock = Clock()
+        self.listeners: list[Callable[[Event], None]] = []
+        self.events: deque[Event] = deque(maxlen=MAX_EVENTS_KEPT)
+        self.summary = SessionSummary()
+        self.history: list[tuple[str, str]] = []
+        self.position = 0  # first sample of the next block (mic time)
+        self.partial = ""
+        self.last_block: BlockResult | None = None
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="listen")
+        self._tts = ThreadPoolExecutor(1, thread_name_prefix="tts")
+        self._reply: Reply | None = None
+        self._pending_stop: tuple[int, int] | None = None  # (VAD onset, decision sample) of a barge-in
+        self._last_eot: Event | None = None
+        self._stop_reason = ""
+        self._quiet_since: int | None = None
+        limit = config.agent.max_session_s
+        if limit is None and user is not None:
+            limit = SCRIPTED_SESSION_CAP_S
+        self.max_samples = None if limit is None else int(limit * SAMPLE_RATE)
+
+    # --- events -------------------------------------------------------------------------------------
+
+    def emit(self, kind: EventKind, sample: int | None = None, **data: Any) -> Event:
+        event = Event(kind, self.position if sample is None else int(sample), self.clock.ms(), data)
+        self.events.append(event)
+        if self.user is not None:
+            self.user.on_event(event)
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop the agent
+                log.exception("event listener %r failed on %s", listener, kind)
+        return event
+
+    @property
+    def state(self) -> str:
+        return self.turns.state
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Ask the session to end at the next block (safe from a signal handler on the loop)."""
+        if not self._stop_reason:
+            self._stop_reason = reason
+
+    def say(self, text: str) -> bool:
+        """Speak ``text`` now (from MQTT or code); False when refused (the user is speaking)."""
+        actions = self.turns.say(text)
+        if actions:
+            self._apply_now(actions)
+        return bool(actions)
+
+    # --- the loop -------------------------------------------------------------------------------------
+
+    async def run(self) -> SessionSummary:
+        """Run until the backend ends, ``max_session_s``, the scripted user is done, or :meth:`request_stop`."""
+        loop = asyncio.get_running_loop()
+        self.emit("session_start", backend=self.backend.kind, tts=self.engine.name, responder=self.responder.name,
+                  models=self.pipeline.model_paths)
+        if self.config.agent.greeting.strip():
+            self.say(self.config.agent.greeting)
+        try:
+            async with self.backend:
+                async for block in self.backend.blocks():
+                    if self._pending_stop is not None:
+                        self._playback_stopped(block.start_sample)
+                    result = await loop.run_in_executor(self._worker, self.pipeline.process, block)
+                    self.position = block.start_sample + block.num_samples
+                    self.last_block = result
+                    if self.user is not None:
+                        for placed in self.user.poll(self.position):
+                            self.emit("user_said", placed.onset, text=placed.line.text)
+                    for vad_event in result.events:
+                        await self._on_vad_event(vad_event.kind, vad_event.sample, vad_event.decided_at)
+                    if result.partial is not None and self.state == "user_speaking":
+                        self.partial = result.partial
+                        self.emit("partial", text=result.partial)
+                    self._check_reply_done()
+                    self._pace()
+                    if self._should_end():
+                        break
+        finally:
+            await self._shutdown()
+        self.summary.duration_s = round(self.position / SAMPLE_RATE, 3)
+        self.summary.stop_reason = self._stop_reason or "audio ended"
+        self.emit("session_end", reason=self.summary.stop_reason)
+        return self.summary
+
+    def _should_end(self) -> bool:
+        if self._stop_reason:
+            return True
+        if self.max_samples is not None and self.position >= self.max_samples:
+            self._stop_reason = "max_session_s reached"
+            return True
+        if self.user is not None and self.user.finished(self.position):
+            quiet = self.state == "listening" and self._reply is None and not self.backend.is_playing
+            if not quiet:
+                self._quiet_since = None
+            elif self._quiet_since is None:
+                self._quiet_since = self.position
+            elif self.position - self._quiet_since >= END_GRACE_S * SAMPLE_RATE:
+                self._stop_reason = "script finished"
+                return True
+        return False
+
+    def _pace(self) -> None:
+        if isinstance(self.backend, RoomBackend):
+            waiting = self.state == "thinking" or (self._reply is not None and not self._reply.synth_done)
+            self.backend.hold_real_time(waiting)
+
+    async def _shutdown(self) -> None:
+        if self._reply is not None and self._reply.task is not None:
+            self._reply.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reply.task
+        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._tts.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            await self.responder.aclose()
+
+    # --- listening events -------------------------------------------------------------------------------
+
+    async def _on_vad_event(self, kind: str, sample: int, decided_at: int) -> None:
+        if kind == "speech_start":
+            self.emit("speech_start", sample, decided_at=decided_at)
+            was = self.state
+            actions = self.turns.speech_start()
+            if was == "speaking" and any(a.kind == "stop_playback" for a in actions):
+                self._pending_stop = (sample, decided_at)
+            await self._apply(actions, onset=sample)
+        elif kind == "barge_in":
+            self.emit("barge_in", sample, decided_at=decided_at,
+                      decision_latency_ms=round((decided_at - sample) * 1000 / SAMPLE_RATE, 1))
+        elif kind == "speech_end":
+            self.emit("speech_end", sample)
+        elif kind == "end_of_turn":
+            eot = self.emit("end_of_turn", sample, decided_at=decided_at,
+                            latency_ms=round((decided_at - sample) * 1000 / SAMPLE_RATE, 1))
+            self.summary.end_of_turn_latency_ms.append(eot.data["latency_ms"])
+            self._last_eot = eot
+            await self._apply(self.turns.end_of_turn())
+
+    def _playback_stopped(self, sample: int) -> None:
+        vad_onset, decided = self._pending_stop or (sample, sample)
+        self._pending_stop = None
+        true_onset = self.user.onset_before(decided) if self.user is not None else None
+        onset = true_onset if true_onset is not None else vad_onset
+        latency = round((sample - onset) * 1000 / SAMPLE_RATE, 1)
+        self.summary.barge_ins += 1
+        self.summary.barge_in_latency_ms.append(latency)
+        self.emit("playback_stopped", sample, barge_in_latency_ms=latency,
+                  onset="true" if true_onset is not None else "vad", onset_sample=onset)
+
+    # --- actions ------------------------------------------------------------------------------------------
+
+    def _apply_now(self, actions: list[Action]) -> None:
+        """Actions that need no worker call (say)."""
+        for a in actions:
+            if a.kind == "stop_playback":
+                self.backend.stop_playback()
+            elif a.kind == "cancel_reply":
+                self._cancel_reply()
+            elif a.kind in ("respond", "speak"):
+                self._start_reply(a)
+
+    async def _apply(self, actions: list[Action], onset: int = 0) -> None:
+        loop = asyncio.get_running_loop()
+        for a in actions:
+            if a.kind == "start_asr":
+                self.partial = ""
+                partial = await loop.run_in_executor(self._worker, self.pipeline.start_utterance, onset)
+                if partial:
+                    self.partial = partial
+                    self.emit("partial", text=partial)
+            elif a.kind == "finish_asr":
+                self._pace()  # thinking: the room runs at real time while the final transcript is made
+                text = await loop.run_in_executor(self._worker, self.pipeline.finish_utterance)
+                self.partial = ""
+                self.emit("final", text=text)
+                await self._apply(self.turns.final(text))
+            else:
+                self._apply_now([a])
+
+    # --- replies ------------------------------------------------------------------------------------------
+
+    def _start_reply(self, action: Action) -> None:
+        user_text = action.text if action.kind == "respond" else None
+        reply = Reply(action.reply_id, user_text, eot=self._last_eot if user_text is not None else None)
+        if user_text is not None:
+            try:
+                source = self.responder.reply(Turn(user_text, tuple(self.history)))
+            except Exception as exc:  # a responder that fails before its first piece
+                source = _failing(exc)
+        else:
+            source = _once(action.text)
+        reply.task = asyncio.create_task(self._produce(reply, source), name=f"reply-{reply.id}")
+        self._reply = reply
+
+    def _cancel_reply(self) -> None:
+        reply, self._reply = self._reply, None
+        if reply is None:
+            return
+        reply.cancelled = True
+        if reply.task is not None:
+            reply.task.cancel()
+        self.emit("reply_done", cancelled=True, reply_id=reply.id, spoken=" ".join(reply.sentences))
+
+    async def _produce(self, reply: Reply, source: AsyncIterator[str]) -> None:
+        splitter = SentenceSplitter(self.config.tts.max_text_chars)
+        try:
+            try:
+                async for piece in source:
+                    for sentence in splitter.push(piece):
+                        await self._speak(reply, sentence)
+                for sentence in splitter.flush():
+                    await self._speak(reply, sentence)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                log.warning("responder %s failed: %s", self.responder.name, message)
+                self.summary.errors.append(f"responder: {message}")
+                self.emit("error", where="responder", message=message)
+                await self._speak(reply, self.config.agent.apology)
+        finally:
+            reply.synth_done = True
+            with contextlib.suppress(Exception):
+                await source.aclose()  # type: ignore[attr-defined]
+
+    async def _speak(self, reply: Reply, sentence: str) -> None:
+        loop = asyncio.get_running_loop()
+        chunks = self.engine.stream(sentence)
+        said = False
+        while True:
+            try:
+                chunk = await loop.run_in_executor(self._tts, next, chunks, None)
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                self.summary.errors.append(f"tts: {message}")
+                self.emit("error", where="tts", message=message)
+                return
+            if chunk is None or reply.cancelled:
+                return
+            if not said:
+                said = True
+                reply.sentences.append(sentence)
+                self.emit("reply_text", text=sentence, reply_id=reply.id)
+            try:
+                self.backend.play(chunk)
+            except PlaybackFullError as exc:
+                self.summary.errors.append(f"playback: {exc}")
+                self.emit("error", where="playback", message=str(exc))
+                return
+            if not reply.audio_started:
+                reply.audio_started = True
+                data: dict[str, Any] = {"reply_id": reply.id}
+                if reply.eot is not None:
+                    # Wall clock from the end-of-turn decision to the audio being queued, plus one block until
+                    # the backend pulls it: what a device gives, also when the room runs faster than real time.
+                    latency = round(self.clock.ms() - reply.eot.wall_ms + BLOCK_MS, 1)
+                    data.update(response_latency_ms=latency,
+                                response_latency_samples=self.position - reply.eot.data["decided_at"])
+                    self.summary.response_latency_ms.append(latency)
+                self.emit("reply_audio", **data)
+                self.turns.reply_audio_started(reply.id)
+
+    def _check_reply_done(self) -> None:
+        reply = self._reply
+        if reply is None or not reply.synth_done or self.backend.is_playing:
+            return
+        self._reply = None
+        spoken = " ".join(reply.sentences)
+        self.emit("reply_done", cancelled=False, reply_id=reply.id, spoken=spoken)
+        self.turns.reply_finished(reply.id)
+        if reply.user_text is not None:
+            self.history.append((reply.user_text, spoken))
+            self.summary.turns.append({"user": reply.user_text, "agent": spoken})
+
+
+async def _once(text: str) -> AsyncIterator[str]:
+    yield text
+
+
+async def _failing(exc: Exception) -> AsyncIterator[str]:
+    raise exc
+    yield ""  # pragma: no cover - makes this an async generator
+

@@ -1,0 +1,213 @@
+"""The asyncio session: turn flow with a scripted listening pipeline (exact, fast), then the real chain,
+VAD and ASR in the simulated room (a scripted user interrupts; the agent's own voice at full volume)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.__main__ import main
+from agent.backends import BackendChoice
+from agent.config import AgentConfig, load_config
+from agent.events import read_event_log
+from agent.pipeline import BlockResult, ListeningPipeline, load_models
+from agent.responders import Responder, Turn
+from agent.responders.echo import EchoResponder
+from agent.runner import build_backend
+from agent.session import Session
+from agent.speech_out import EspeakEngine, SpeechEngine
+from audio_io.backend import WavBackend
+from models.vad.endpointer import VadEvent
+
+SR = 16000
+BLOCK = 320
+
+
+def configured(**agent) -> AgentConfig:  # noqa: ANN003
+    cfg = load_config()
+    return dataclasses.replace(cfg, agent=dataclasses.replace(cfg.agent, **agent))
+
+
+class ToneEngine(SpeechEngine):
+    """Test double for the TTS: one second of a 440 Hz tone per sentence."""
+
+    name = "tone"
+
+    def stream(self, text: str) -> Iterator[np.ndarray]:
+        for _ in [s for s in text.split("।") if s.strip()]:
+            yield (0.3 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)).astype(np.float32)
+
+
+class ScriptedPipeline:
+    """Test double for the listening pipeline: VAD events at given blocks, a fixed transcript."""
+
+    def __init__(self, script: dict[int, list[str]], transcript: str) -> None:
+        self.script = script
+        self.transcript = transcript
+        self.block = 0
+        self.refs: list[np.ndarray] = []
+        self.started_at: list[int] = []
+        self.model_paths = {"res": "scripted", "vad": "-", "asr": "-"}
+
+    def process(self, block) -> BlockResult:  # noqa: ANN001
+        self.refs.append(block.ref.copy())
+        end = block.start_sample + block.num_samples
+        events = [VadEvent(kind, block.start_sample - 2 * BLOCK, end) for kind in self.script.get(self.block, [])]
+        self.block += 1
+        return BlockResult(events=events)
+
+    def start_utterance(self, from_sample: int) -> str | None:
+        self.started_at.append(from_sample)
+        return None
+
+    def finish_utterance(self) -> str:
+        return self.transcript
+
+
+def run_scripted(script: dict[int, list[str]], responder: Responder | None = None, seconds: float = 6.0,
+                 **agent) -> tuple[Session, ScriptedPipeline, WavBackend]:  # noqa: ANN003
+    cfg = configured(**{"greeting": "এক। দুই। তিন।", **agent})
+    pipeline = ScriptedPipeline(script, "আজ কী বার")
+    backend = WavBackend(np.zeros(int(seconds * SR), np.float32))
+    session = Session(cfg, backend, pipeline, ToneEngine(), responder or EchoResponder(cfg))  # type: ignore[arg-type]
+    asyncio.run(session.run())
+    return session, pipeline, backend
+
+
+def test_barge_in_stops_playback_on_the_next_block_and_the_turn_is_answered() -> None:
+    session, pipeline, backend = run_scripted({50: ["speech_start", "barge_in"], 100: ["end_of_turn"]})
+    ev = {e.kind: e for e in reversed(session.events)}  # first event of each kind
+    kinds = [e.kind for e in session.events]
+    assert kinds.index("barge_in") < kinds.index("playback_stopped") < kinds.index("final")
+    decided = ev["barge_in"].data["decided_at"]
+    assert decided == 51 * BLOCK
+    stopped = ev["playback_stopped"].sample
+    assert stopped == decided  # the very next block fades out
+    refs = np.concatenate(pipeline.refs)
+    assert np.abs(refs[decided - BLOCK:decided]).max() > 0.1  # the greeting was playing
+    fade = int(session.config.audio.stop_fade_ms * SR / 1000)
+    assert np.abs(refs[stopped + fade:100 * BLOCK]).max() == 0.0  # silent after the fade until the reply
+    assert pipeline.started_at == [ev["speech_start"].sample]
+    assert ev["final"].data["text"] == "আজ কী বার"
+    assert ev["reply_text"].data["text"].startswith("এক")  # the greeting's first sentence
+    cancelled = [e for e in session.events if e.kind == "reply_done" and e.data["cancelled"]]
+    assert len(cancelled) == 1 and cancelled[0].data["spoken"].startswith("এক")
+    assert session.summary.turns == [{"user": "আজ কী বার", "agent": "আপনি বললেন: আজ কী বার।"}]
+    assert session.summary.response_latency_ms and session.summary.barge_ins == 1
+    assert np.abs(refs[101 * BLOCK:]).max() > 0.1  # the reply was played
+    assert session.turns.state == "listening"
+
+
+class FailingResponder(Responder):
+    name = "failing"
+
+    async def reply(self, turn: Turn):  # noqa: ANN201
+        yield "প্রথম বাক্য। "
+        raise RuntimeError("backend down")
+
+
+def test_a_failing_responder_is_answered_with_the_apology_and_the_agent_keeps_listening() -> None:
+    cfg = configured()
+    session, _, _ = run_scripted({10: ["speech_start"], 30: ["end_of_turn"], 200: ["speech_start"],
+                                  220: ["end_of_turn"]}, FailingResponder(cfg), seconds=10.0, greeting="")
+    errors = [e for e in session.events if e.kind == "error"]
+    assert errors and "backend down" in errors[0].data["message"]
+    said = [e.data["text"] for e in session.events if e.kind == "reply_text"]
+    assert said == ["প্রথম বাক্য।", cfg.agent.apology] * 2  # the second turn is answered too
+
+
+def test_event_log_is_json_lines(tmp_path: Path) -> None:
+    from agent.runner import run_session
+
+    log = tmp_path / "events.jsonl"
+    cfg = configured(greeting="এক।", event_log=str(log))
+    session = Session(cfg, WavBackend(np.zeros(SR, np.float32)), ScriptedPipeline({}, ""), ToneEngine(),
+                      EchoResponder(cfg))  # type: ignore[arg-type]
+    lines: list[str] = []
+    asyncio.run(run_session(session, print_line=lines.append))
+    events = read_event_log(log)
+    assert [e["kind"] for e in events][:2] == ["session_start", "reply_text"] and events[-1]["kind"] == "session_end"
+    assert all({"sample", "time_s", "wall_ms"} <= set(e) for e in events)
+    assert any("agent: এক।" in line for line in lines)
+
+
+# --- the real listening pipeline in the simulated room ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def models():  # noqa: ANN201 - loaded once: the ASR takes seconds
+    return load_models(load_config())
+
+
+def room_session(models, cfg: AgentConfig) -> Session:  # noqa: ANN001
+    from models.aec.chain import EchoCanceller
+
+    _, vad, asr = models
+    vad.reset()
+    pipeline = ListeningPipeline(cfg, EchoCanceller(cfg.aec), vad, asr)
+    backend, user = build_backend(cfg, BackendChoice("room", "test"))
+    return Session(cfg, backend, pipeline, EspeakEngine(cfg.tts), EchoResponder(cfg), user)
+
+
+@pytest.mark.slow
+def test_scripted_user_interrupts_is_transcribed_and_answered(models) -> None:  # noqa: ANN001
+    session = room_session(models, configured())
+    summary = asyncio.run(session.run())
+    events = list(session.events)
+    said = [e for e in events if e.kind == "user_said"]
+    assert len(said) == 2
+    stops = [e for e in events if e.kind == "playback_stopped"]
+    assert stops, "the interruption was not detected"
+    first_stop = stops[0]
+    # The barge-in answers the user's first line (not the agent's own voice): it comes after the line began,
+    # while the user is still speaking, and one block after the decision.
+    line = session.user.placed[0]
+    assert line.onset < first_stop.sample < line.end
+    barge = next(e for e in events if e.kind == "barge_in")
+    assert first_stop.sample == barge.data["decided_at"]
+    assert first_stop.data["onset"] == "true" and first_stop.data["barge_in_latency_ms"] > 0
+    finals = [e.data["text"] for e in events if e.kind == "final"]
+    assert finals and finals[0].strip(), "the interruption was not transcribed"
+    assert summary.turns and summary.turns[0]["agent"] == f"আপনি বললেন: {finals[0].strip()}।"
+    replies = [e for e in events if e.kind == "reply_audio" and "response_latency_ms" in e.data]
+    assert replies and replies[0].sample > first_stop.sample
+    assert summary.stop_reason == "script finished"
+
+
+@pytest.mark.slow
+def test_a_minute_of_the_agents_own_voice_at_full_volume_never_barges_in(models) -> None:  # noqa: ANN001
+    text = "আজ আবহাওয়া ভালো থাকবে, তবে বিকেলে বৃষ্টি হতে পারে। আমি আপনার সহকারী, আপনি যা জানতে চান আমাকে বলুন। " * 8
+    cfg = configured(greeting=text, scripted_user=False, max_session_s=60.0)
+    cfg = dataclasses.replace(cfg, room=dataclasses.replace(cfg.room, volume=1.0))
+    session = room_session(models, cfg)
+    summary = asyncio.run(session.run())
+    played = [e for e in session.events if e.kind == "reply_text"]
+    assert len(played) >= 10  # the agent really talked for most of the minute
+    assert summary.barge_ins == 0
+    assert not [e for e in session.events if e.kind in ("barge_in", "speech_start")]
+
+
+def test_request_stop_ends_the_session_at_the_next_block() -> None:
+    cfg = configured(greeting="এক। দুই।")
+    session = Session(cfg, WavBackend(np.zeros(10 * SR, np.float32)), ScriptedPipeline({}, ""), ToneEngine(),
+                      EchoResponder(cfg))  # type: ignore[arg-type]
+    session.listeners.append(lambda e: session.request_stop("Ctrl-C") if e.kind == "reply_audio" else None)
+    summary = asyncio.run(session.run())
+    assert summary.stop_reason == "Ctrl-C" and summary.duration_s <= 0.1
+
+
+def test_missing_or_corrupt_models_name_the_file_and_how_to_get_it(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from agent.pipeline import ModelLoadError
+
+    bad = tmp_path / "vad.onnx"
+    bad.write_bytes(b"not a model")
+    for value in (str(bad), str(tmp_path / "missing.onnx")):
+        with pytest.raises(ModelLoadError, match=rf"VAD model {value}: .*python -m training.vad"):
+            load_models(load_config(overrides=[f"vad.model={value}"]))
+    rc = main(["--set", "audio.backend=room", "--set", f"asr.model_dir={tmp_path}"])
+    assert rc == 1 and f"ASR model {tmp_path}" in capsys.readouterr().err
