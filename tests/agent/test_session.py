@@ -211,3 +211,24 @@ def test_missing_or_corrupt_models_name_the_file_and_how_to_get_it(tmp_path: Pat
             load_models(load_config(overrides=[f"vad.model={value}"]))
     rc = main(["--set", "audio.backend=room", "--set", f"asr.model_dir={tmp_path}"])
     assert rc == 1 and f"ASR model {tmp_path}" in capsys.readouterr().err
+
+
+def test_a_session_on_the_sound_card_backend_survives_a_device_error() -> None:
+    """The device path through sounddevice's callback API (a stream double), with the device failing once."""
+    from audio_io.device import DeviceBackend
+    from tests.audio_io.test_device import FakeStream, cfg as device_cfg
+
+    made: list[FakeStream] = []
+
+    def factory(**kw):  # noqa: ANN003, ANN202
+        made.append(FakeStream(source=np.zeros(48000 * 20, np.float32), fail_after=40 if not made else None, **kw))
+        return made[-1]
+
+    config = configured(greeting="এক। দুই।", max_session_s=3.0)
+    backend = DeviceBackend(device_cfg(), stream_factory=factory)
+    session = Session(config, backend, ScriptedPipeline({}, ""), ToneEngine(), EchoResponder(config))  # type: ignore[arg-type]
+    summary = asyncio.run(asyncio.wait_for(session.run(), timeout=60))
+    assert summary.stop_reason == "max_session_s reached"
+    assert len(made) == 2 and backend.reopens == 1
+    played = np.concatenate(made[0].played + made[1].played)
+    assert np.abs(played).max() > 0.2  # the greeting reached the (fake) speaker
