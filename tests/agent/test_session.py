@@ -216,7 +216,8 @@ def test_missing_or_corrupt_models_name_the_file_and_how_to_get_it(tmp_path: Pat
 def test_a_session_on_the_sound_card_backend_survives_a_device_error() -> None:
     """The device path through sounddevice's callback API (a stream double), with the device failing once."""
     from audio_io.device import DeviceBackend
-    from tests.audio_io.test_device import FakeStream, cfg as device_cfg
+    from tests.audio_io.test_device import FakeStream
+    from tests.audio_io.test_device import cfg as device_cfg
 
     made: list[FakeStream] = []
 

@@ -87,6 +87,15 @@ def test_cli_train_resume_export_and_qat(teacher: Path, tmp_path: Path) -> None:
     voice = Voice.load(tmp_path / "run" / "voice.onnx")
     assert voice.synthesize_all("আমি ভালো আছি।").size > 0
 
+    scores = tmp_path / "scores.json"
+    assert main(["evaluate", *common, "--set=data.valid_fraction=0.5", "--voice", str(tmp_path / "run" / "voice.onnx"),
+                 "--limit", "1", "--json", str(scores)]) == 0
+    import json
+
+    result = json.loads(scores.read_text(encoding="utf-8"))
+    assert result["utterances"] == 1 and result["mcd_db"] > 0 and 0 <= result["cer_reference"] <= result["cer"] + 1
+    assert main(["evaluate", *common, "--voice", str(tmp_path / "run" / "voice.onnx")]) == 1  # no held-out set
+
     out = tmp_path / "exported.onnx"
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(out)]) == 0
     assert main(["export", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)]) == 1

@@ -3,10 +3,13 @@
     python -m training.tts --config configs/train/tts_bn.yaml [--set train.steps=2000] [--no-progress]
     python -m training.tts export --checkpoint cache/tts/run/checkpoint.pt --out models/weights/tts_bn_small.onnx
     python -m training.tts qat --config configs/train/tts_bn.yaml --checkpoint cache/tts/run/checkpoint.pt
+    python -m training.tts evaluate --config configs/train/tts_bn.yaml --voice cache/tts/run/voice.onnx [--json OUT]
 
 Training builds what is missing first (the espeak-ng teacher set when ``data.dataset`` has no
 metadata.csv and ``data.build_teacher`` is true; the preprocessed features), resumes from
 ``train.out_dir/checkpoint.pt`` when present, and exports ``train.out_dir/voice.onnx`` at the end.
+``evaluate`` scores a voice on the held-out utterances: mel-cepstral distortion against the recordings
+and the character error rate of the project's ASR on the synthesised audio (and on the recordings).
 To train on real data (CRBLP, OpenSLR 37), point ``data.dataset`` at its LJSpeech-style folder.
 """
 
@@ -44,10 +47,10 @@ def _data(cfg, progress: bool):  # noqa: ANN001, ANN202
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = argv[0] if argv[:1] and argv[0] in ("export", "qat") else "train"
+    command = argv[0] if argv[:1] and argv[0] in ("export", "qat", "evaluate") else "train"
     ap = argparse.ArgumentParser(prog=f"python -m training.tts{'' if command == 'train' else ' ' + command}",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if command in ("train", "qat"):
+    if command in ("train", "qat", "evaluate"):
         ap.add_argument("--config", default=None, help="YAML file (configs/train/tts_bn.yaml); default: built-in defaults")
         ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
         ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -56,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if command == "export":
         ap.add_argument("--out", type=Path, required=True, help="voice file to write (NAME.onnx; NAME.onnx.json too)")
         ap.add_argument("--quality", default="small", help="quality label written into the .onnx.json")
+    if command == "evaluate":
+        ap.add_argument("--voice", type=Path, required=True, help="voice to score (NAME.onnx)")
+        ap.add_argument("--limit", type=int, default=None, help="score only the first N held-out utterances")
+        ap.add_argument("--no-asr", action="store_true", help="skip the character error rate (MCD only)")
+        ap.add_argument("--json", type=Path, help="write the scores here")
     args = ap.parse_args(argv[1:] if command != "train" else argv)
     try:
         if command == "export":
@@ -65,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     progress = not args.no_progress
+    if command == "evaluate":
+        return evaluate(cfg, args, progress)
     train_utts, valid_utts = _data(cfg, progress)
     if command == "qat":
         from training.tts.qat import train_qat
@@ -76,6 +86,38 @@ def main(argv: list[str] | None = None) -> int:
 
     ckpt = train(cfg, train_utts, valid_utts, progress=progress)
     return export(ckpt, Path(cfg.train.out_dir) / "voice.onnx", cfg.model.size)
+
+
+def evaluate(cfg, args: argparse.Namespace, progress: bool) -> int:  # noqa: ANN001
+    import json
+
+    from models.tts.voice import Voice, VoiceError
+    from training.tts.data import load_utterances
+    from training.tts.evaluate import evaluate as score
+
+    try:
+        voice = Voice.load(args.voice)
+    except VoiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    valid = load_utterances(Path(cfg.data.features_dir), cfg.data.valid_fraction, "valid")[: args.limit]
+    if not valid:
+        print(f"error: no held-out utterances in {cfg.data.features_dir} (train once to build the features)",
+              file=sys.stderr)
+        return 1
+    recognizer = None
+    if not args.no_asr:
+        from models.asr.paraformer import ParaformerRecognizer, resolve_asr_model
+
+        recognizer = ParaformerRecognizer(resolve_asr_model(None))
+    scores = score(voice, valid, recognizer, progress)
+    cer = "-" if scores.cer is None else f"{scores.cer:.1%}"
+    ceiling = "-" if scores.cer_reference is None else f"{scores.cer_reference:.1%}"
+    print(f"{args.voice}: {scores.utterances} held-out utterances, MCD {scores.mcd_db:.2f} dB, "
+          f"ASR CER {cer} (on the recordings: {ceiling})")
+    if args.json:
+        args.json.write_text(json.dumps(scores.as_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return 0
 
 
 def export(checkpoint: Path, out: Path, quality: str = "small") -> int:
