@@ -117,6 +117,8 @@ class ListeningPipeline:
         self.stream: AsrStream | None = None
         self._last_partial = ""
         self._last_played = -(10**12)  # end sample of the last block with audible playback
+        self.warmup_blocks = int(config.vad.barge_in_warmup_ms / 20)
+        self._far_blocks = 0  # blocks with far-end activity seen by the chain
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> ListeningPipeline:
@@ -134,7 +136,14 @@ class ListeningPipeline:
             self._last_played = end
         playing = end - self._last_played <= self.tail_samples
         p_speech, p_eot = self.vad.process(vad_out)
-        echo_dominant = stats.far_end_active and not stats.double_talk
+        if stats.far_end_active:
+            self._far_blocks += 1
+        if self._far_blocks < self.warmup_blocks or stats.delay_samples is None:
+            # The echo canceller is still converging on the first far-end speech: nothing heard during playback or
+            # its echo tail can be told from the agent's own voice.
+            echo_dominant = playing
+        else:
+            echo_dominant = stats.far_end_active and not stats.double_talk
         out_start = block.start_sample - self.latency  # mic time of the chain's outputs
         events = [VadEvent(ev.kind, ev.sample - self.latency, end)
                   for ev in self.endpointer.process(p_speech, p_eot, playing, echo_dominant)]

@@ -141,9 +141,20 @@ async def run_session(session: Session, print_line: Callable[[str], None] | None
         loop.add_signal_handler(signal.SIGINT, session.request_stop, "Ctrl-C")
         installed = True
     ticker = asyncio.create_task(status_line.run()) if status_line is not None and status_line.enabled else None
+    bridge = bridge_task = None
+    if config.mqtt.enabled:
+        from agent.mqtt import MqttBridge
+
+        bridge = MqttBridge(config, session)
+        bridge_task = asyncio.create_task(bridge.run(), name="mqtt")
     try:
         return await session.run()
     finally:
+        if bridge is not None and bridge_task is not None:
+            await bridge.close()
+            bridge_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await bridge_task
         if ticker is not None:
             ticker.cancel()
         if status_line is not None:

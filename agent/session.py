@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import AgentConfig
+import numpy as np
+
+from agent.config import AgentConfig, build, to_dict
 from agent.events import SAMPLE_RATE, Clock, Event, EventKind
 from agent.pipeline import BlockResult, ListeningPipeline
 from agent.responders import Responder, Turn
@@ -36,6 +40,7 @@ from agent.scripted_user import ScriptedUser
 from agent.speech_out import SentenceSplitter, SpeechEngine
 from agent.turns import Action, TurnTaking
 from audio_io.backend import AudioBackend, RoomBackend
+from audio_io.frames import DuplexBlock
 from audio_io.playback import PlaybackFullError
 
 log = logging.getLogger(__name__)
@@ -104,6 +109,10 @@ class Session:
         self._last_eot: Event | None = None
         self._stop_reason = ""
         self._quiet_since: int | None = None
+        self._state_seen = self.turns.state
+        self.muted = False  # the microphone is replaced by silence
+        self.listening = True  # VAD events start turns
+        self.load = 0.0  # smoothed worker time per block / block duration
         limit = config.agent.max_session_s
         if limit is None and user is not None:
             limit = SCRIPTED_SESSION_CAP_S
@@ -132,12 +141,53 @@ class Session:
         if not self._stop_reason:
             self._stop_reason = reason
 
-    def say(self, text: str) -> bool:
-        """Speak ``text`` now (from MQTT or code); False when refused (the user is speaking)."""
+    def say(self, text: str) -> int | None:
+        """Speak ``text`` now (from MQTT or code): the new reply's id, or None when refused (the user is speaking
+        or the text is empty)."""
         actions = self.turns.say(text)
-        if actions:
-            self._apply_now(actions)
-        return bool(actions)
+        if not actions:
+            return None
+        self._apply_now(actions)
+        self._sync_state()
+        return actions[-1].reply_id
+
+    @property
+    def is_replying(self) -> bool:
+        """A reply is being made or played."""
+        return self._reply is not None or self.backend.is_playing
+
+    def update_setting(self, key: str, value: Any) -> None:
+        """Change a run-time setting (``tts.*`` voice controls, ``vad.*`` thresholds); ConfigError when invalid."""
+        section_name, _, name = key.partition(".")
+        section = getattr(self.config, section_name, None)
+        if section_name not in ("tts", "vad") or section is None or not hasattr(section, name):
+            raise ValueError(f"{key} cannot be changed at run time")
+        new = build(type(section), {**to_dict(section), name: value})  # validated like the config file
+        self.config = dataclasses.replace(self.config, **{section_name: new})
+        if section_name == "vad":
+            self.pipeline.endpointer.config = new  # read on every frame by the worker
+        else:
+            self.engine.apply(new)
+
+    def stop_speaking(self) -> None:
+        """Stop playback and the reply in progress; the agent listens again."""
+        self._apply_now(self.turns.stop())
+        self._sync_state()
+
+    def set_listening(self, on: bool) -> None:
+        """Switch turn-taking on VAD events on or off (off drops a user turn in progress)."""
+        self.listening = bool(on)
+        if not self.listening:
+            actions = self.turns.abandon_turn()
+            if actions:
+                self._worker.submit(self.pipeline.cancel_utterance)
+                self.partial = ""
+            self._sync_state()
+
+    def _sync_state(self) -> None:
+        if self.turns.state != self._state_seen:
+            previous, self._state_seen = self._state_seen, self.turns.state
+            self.emit("state", state=self._state_seen, previous=previous)
 
     # --- the loop -------------------------------------------------------------------------------------
 
@@ -153,18 +203,24 @@ class Session:
                 async for block in self.backend.blocks():
                     if self._pending_stop is not None:
                         self._playback_stopped(block.start_sample)
+                    if self.muted:
+                        block = DuplexBlock(np.zeros_like(block.mic), block.ref, block.start_sample)
+                    t0 = time.perf_counter()
                     result = await loop.run_in_executor(self._worker, self.pipeline.process, block)
+                    busy = (time.perf_counter() - t0) * SAMPLE_RATE / block.num_samples
+                    self.load = 0.98 * self.load + 0.02 * busy
                     self.position = block.start_sample + block.num_samples
                     self.last_block = result
                     if self.user is not None:
                         for placed in self.user.poll(self.position):
                             self.emit("user_said", placed.onset, text=placed.line.text)
-                    for vad_event in result.events:
+                    for vad_event in result.events if self.listening else ():
                         await self._on_vad_event(vad_event.kind, vad_event.sample, vad_event.decided_at)
                     if result.partial is not None and self.state == "user_speaking":
                         self.partial = result.partial
                         self.emit("partial", text=result.partial)
                     self._check_reply_done()
+                    self._sync_state()
                     self._pace()
                     if self._should_end():
                         break
@@ -261,6 +317,8 @@ class Session:
                 if partial:
                     self.partial = partial
                     self.emit("partial", text=partial)
+            elif a.kind == "cancel_asr":
+                await loop.run_in_executor(self._worker, self.pipeline.cancel_utterance)
             elif a.kind == "finish_asr":
                 self._pace()  # thinking: the room runs at real time while the final transcript is made
                 text = await loop.run_in_executor(self._worker, self.pipeline.finish_utterance)
@@ -352,6 +410,7 @@ class Session:
                     self.summary.response_latency_ms.append(latency)
                 self.emit("reply_audio", **data)
                 self.turns.reply_audio_started(reply.id)
+                self._sync_state()
 
     def _check_reply_done(self) -> None:
         reply = self._reply

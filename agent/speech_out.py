@@ -36,6 +36,9 @@ class SpeechEngine(ABC):
     def stream(self, text: str) -> Iterator[np.ndarray]:
         """Yield one float32 chunk (16 kHz) per sentence of ``text``; nothing when nothing is speakable."""
 
+    def apply(self, config: TtsConfig) -> None:  # noqa: B027 - engines without controls ignore it
+        """Take new voice controls (length, noise) from ``config`` for the next sentence."""
+
 
 class VitsEngine(SpeechEngine):
     """The project's Bangla VITS voice (onnxruntime), resampled to 16 kHz."""
@@ -43,8 +46,11 @@ class VitsEngine(SpeechEngine):
     def __init__(self, voice: Voice, config: TtsConfig) -> None:
         self.voice = voice
         self.name = f"vits ({voice.path.name})"
-        self.settings = voice.settings(noise_scale=config.noise_scale, length_scale=config.length_scale,
-                                       noise_w=config.noise_scale_w, sentence_silence_s=config.sentence_silence_s)
+        self.apply(config)
+
+    def apply(self, config: TtsConfig) -> None:
+        self.settings = self.voice.settings(noise_scale=config.noise_scale, length_scale=config.length_scale,
+                                            noise_w=config.noise_scale_w, sentence_silence_s=config.sentence_silence_s)
         self.max_chars = config.max_text_chars
 
     def stream(self, text: str) -> Iterator[np.ndarray]:
@@ -56,9 +62,12 @@ class EspeakEngine(SpeechEngine):
     """espeak-ng (robotic, but installed with the project): sentences from the same text front-end."""
 
     def __init__(self, config: TtsConfig) -> None:
-        self.voice = SynthVoice("espeak-ng", config.espeak_voice, "bn", speed_wpm=int(160 / config.length_scale))
         self.name = f"espeak-ng ({config.espeak_voice})"
         self.frontend = TextFrontEnd(latin="keep")
+        self.apply(config)
+
+    def apply(self, config: TtsConfig) -> None:
+        self.voice = SynthVoice("espeak-ng", config.espeak_voice, "bn", speed_wpm=int(160 / config.length_scale))
         self.silence = np.zeros(int(config.sentence_silence_s * SAMPLE_RATE), dtype=np.float32)
         self.max_chars = config.max_text_chars
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 State = Literal["listening", "user_speaking", "thinking", "speaking"]
-ActionKind = Literal["stop_playback", "cancel_reply", "start_asr", "finish_asr", "respond", "speak"]
+ActionKind = Literal["stop_playback", "cancel_reply", "start_asr", "finish_asr", "cancel_asr", "respond", "speak"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,26 @@ class TurnTaking:
             self.state = "listening"
             self._carry = ""
         return []
+
+    def stop(self) -> list[Action]:
+        """Stop speaking (a command from outside): playback stops, the reply is cancelled, back to listening."""
+        actions: list[Action] = []
+        if self.state == "speaking":
+            actions.append(Action("stop_playback"))
+        if self._reply_active:
+            actions.append(self._cancel())
+        if self.state in ("speaking", "thinking"):
+            self.state = "listening"
+            self._carry = ""
+        return actions
+
+    def abandon_turn(self) -> list[Action]:
+        """Listening was switched off: drop the user's turn in progress."""
+        if self.state != "user_speaking":
+            return []
+        self.state = "listening"
+        self._carry = ""
+        return [Action("cancel_asr")]
 
     # --- helpers ----------------------------------------------------------------------------------
 

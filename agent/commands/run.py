@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mic", type=Path, metavar="IN.wav", help="with audio.backend=wav: the microphone recording")
     p.add_argument("--played-out", type=Path, metavar="OUT.wav", help="with audio.backend=wav: write what was played")
     p.add_argument("--summary", type=Path, metavar="OUT.json", help="write the session summary (turns, latencies)")
+    p.add_argument("--mqtt", metavar="HOST:PORT", help="connect to this MQTT broker (mqtt.enabled, mqtt.host, mqtt.port)")
+    p.add_argument("--site-id", metavar="NAME", help="this agent's MQTT site id (mqtt.site_id)")
 
 
 def _configure(config: AgentConfig, args: argparse.Namespace) -> AgentConfig:
@@ -58,6 +60,18 @@ def _configure(config: AgentConfig, args: argparse.Namespace) -> AgentConfig:
     config = dataclasses.replace(config, agent=dataclasses.replace(agent, **changes))
     if getattr(args, "paced", False):
         config = dataclasses.replace(config, room=dataclasses.replace(config.room, paced=True))
+    mqtt_changes: dict = {}
+    if getattr(args, "mqtt", None):
+        host, sep, port = args.mqtt.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"--mqtt {args.mqtt!r}: expected HOST:PORT, e.g. 127.0.0.1:1883")
+        mqtt_changes.update(enabled=True, host=host, port=int(port))
+    if getattr(args, "site_id", None):
+        mqtt_changes["site_id"] = args.site_id
+    if mqtt_changes:
+        from agent.config import MqttConfig, build, to_dict
+
+        config = dataclasses.replace(config, mqtt=build(MqttConfig, {**to_dict(config.mqtt), **mqtt_changes}))
     if getattr(args, "mic", None) is not None and config.audio.backend != "wav":
         config = dataclasses.replace(config, audio=dataclasses.replace(config.audio, backend="wav"))
     return config

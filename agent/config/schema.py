@@ -179,6 +179,9 @@ class VadConfig:
     barge_in_echo_gate: bool = setting(
         True, "While the agent speaks, frames the echo chain marks as echo-dominated never count toward a barge-in."
     )
+    barge_in_warmup_ms: float = setting(
+        1500.0, "At start-up the echo canceller converges on the agent's first speech: until this much far-end "
+        "audio has been played, no barge-in is possible, ms.", min=0, max=10000)
     barge_in_tail_ms: float = setting(
         600.0, "After playback ends, the barge-in rules still apply for this long (the echo path's delay and "
         "reverberation), ms.", min=0, max=5000)
@@ -281,13 +284,31 @@ class MqttConfig:
     username: str | None = setting(None, "Broker user name; null = anonymous.")
     password: str | None = setting(None, "Broker password.")
     tls: bool = setting(False, "Use TLS.")
+    tls_ca_certs: str | None = setting(None, "CA certificate file for TLS; null = the system's trusted CAs.")
+    client_id: str | None = setting(None, "MQTT client id; null = duplex-agent-<site_id> (fixed, so the broker keeps "
+                                    "the session and queued QoS 1 commands across reconnects).")
+    keepalive_s: int = setting(30, "MQTT keep-alive interval, s.", min=5, max=3600)
+    reconnect_backoff_s: tuple[float, ...] = setting(
+        (0.5, 1.0, 2.0, 5.0, 10.0), "Waits (s) between reconnection attempts; the last repeats.")
     max_payload_bytes: int = setting(65536, "Largest payload accepted on a command topic, bytes.", min=256, max=16_777_216)
+    outbox_max: int = setting(
+        1000, "Messages kept for publishing while disconnected; beyond this the oldest are dropped (and counted).",
+        min=10, max=1_000_000)
+    command_queue_max: int = setting(
+        100, "Commands waiting to be carried out (in order); beyond this a command is refused with an error event.",
+        min=1, max=100_000)
+    health_interval_s: float = setting(10.0, "Interval of the health message, s.", min=0.5, max=3600)
+    hermes: bool = setting(True, "Speak the Hermes protocol (Rhasspy) next to the project's own topics.")
+    ha_discovery: bool = setting(False, "Announce the agent to Home Assistant by MQTT discovery.")
+    ha_prefix: str = setting("homeassistant", "Home Assistant discovery prefix.")
 
     def validate(self) -> None:
         for name in ("prefix", "site_id"):
             value = getattr(self, name)
             if not value or any(c in value for c in "/+#"):
                 raise ConfigError(f"{name}: {value!r} must be non-empty and contain no '/', '+' or '#'")
+        if not self.reconnect_backoff_s or any(v < 0 for v in self.reconnect_backoff_s):
+            raise ConfigError("reconnect_backoff_s: needs at least one non-negative wait")
 
 
 @dataclass(frozen=True)

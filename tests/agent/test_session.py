@@ -131,7 +131,9 @@ def test_event_log_is_json_lines(tmp_path: Path) -> None:
     lines: list[str] = []
     asyncio.run(run_session(session, print_line=lines.append))
     events = read_event_log(log)
-    assert [e["kind"] for e in events][:2] == ["session_start", "reply_text"] and events[-1]["kind"] == "session_end"
+    kinds = [e["kind"] for e in events]
+    assert kinds[:3] == ["session_start", "state", "reply_text"] and kinds[-1] == "session_end"
+    assert events[1]["state"] == "thinking" and events[1]["previous"] == "listening"
     assert all({"sample", "time_s", "wall_ms"} <= set(e) for e in events)
     assert any("agent: এক।" in line for line in lines)
 
