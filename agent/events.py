@@ -29,7 +29,7 @@ EventKind = Literal[
     "partial",  # data: text
     "final",  # data: text (the turn's transcript)
     "reply_text",  # data: text (a sentence of the reply, as it goes to TTS)
-    "reply_audio",  # the first sample of the reply reached the speaker (data: response_latency_ms)
+    "reply_audio",  # the reply started playing (data: text of its first sentence, response_latency_ms)
     "reply_done",  # the reply finished playing (or was cancelled: data.cancelled)
     "user_said",  # the scripted user started a line (data: text, onset sample)
     "error",  # something failed and was handled (data: where, message)

@@ -400,7 +400,7 @@ class Session:
                 return
             if not reply.audio_started:
                 reply.audio_started = True
-                data: dict[str, Any] = {"reply_id": reply.id}
+                data: dict[str, Any] = {"reply_id": reply.id, "text": sentence}
                 if reply.eot is not None:
                     # Wall clock from the end-of-turn decision to the audio being queued, plus one block until
                     # the backend pulls it: what a device gives, also when the room runs faster than real time.

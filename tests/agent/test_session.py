@@ -95,6 +95,7 @@ def test_barge_in_stops_playback_on_the_next_block_and_the_turn_is_answered() ->
     assert pipeline.started_at == [ev["speech_start"].sample]
     assert ev["final"].data["text"] == "আজ কী বার"
     assert ev["reply_text"].data["text"].startswith("এক")  # the greeting's first sentence
+    assert ev["reply_audio"].data["text"] == ev["reply_text"].data["text"]
     cancelled = [e for e in session.events if e.kind == "reply_done" and e.data["cancelled"]]
     assert len(cancelled) == 1 and cancelled[0].data["spoken"].startswith("এক")
     assert session.summary.turns == [{"user": "আজ কী বার", "agent": "আপনি বললেন: আজ কী বার।"}]
