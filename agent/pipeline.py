@@ -43,6 +43,7 @@ class BlockResult:
     stats: ChainStats | None = None
     p_speech: float = 0.0
     playing: bool = False  # the barge-in rules were in force (playback or its echo tail)
+    audio: np.ndarray | None = None  # the echo chain's ASR output for this block (mic time start - latency)
 
 
 class AudioRing:
@@ -152,7 +153,7 @@ class ListeningPipeline:
             partial = self._accept(asr_out)
         else:
             partial = None
-        return BlockResult(events, partial, stats, p_speech, playing)
+        return BlockResult(events, partial, stats, p_speech, playing, asr_out)
 
     def _accept(self, samples: np.ndarray) -> str | None:
         if self.stream is None:

@@ -20,7 +20,7 @@ from audio_io.frames import SAMPLE_RATE
 from audio_io.room import SimulatedRoom
 from audio_io.speech_synth import SynthVoice, synthesize
 
-Cue = Literal["agent_speaking", "agent_done"]
+Cue = Literal["agent_speaking", "agent_done", "at"]
 USER_VOICE = SynthVoice("espeak-ng", "bn+f3", "bn", speed_wpm=165, pitch=60)
 ONSET_DB = -30.0
 
@@ -29,7 +29,9 @@ ONSET_DB = -30.0
 class UserLine:
     text: str
     cue: Cue
-    after_s: float
+    after_s: float  # agent_speaking/agent_done: seconds after the cue; at: seconds from the session start
+    voice: SynthVoice | None = None  # None = the user's default voice
+    gain_db: float = 0.0  # level relative to room.talker_level_dbfs
 
 
 DEFAULT_SCRIPT = (
@@ -62,7 +64,8 @@ class ScriptedUser:
                  voice: SynthVoice = USER_VOICE, speech: list[np.ndarray] | None = None) -> None:
         self.room = room
         self.lines = tuple(lines)
-        self.speech = speech if speech is not None else [synthesize(line.text, voice, SAMPLE_RATE) for line in lines]
+        self.speech = speech if speech is not None else [synthesize(line.text, line.voice or voice, SAMPLE_RATE)
+                                                         for line in lines]
         if len(self.speech) != len(self.lines):
             raise ValueError(f"{len(self.lines)} lines but {len(self.speech)} recordings")
         self.placed: list[PlacedLine] = []
@@ -80,12 +83,20 @@ class ScriptedUser:
         cued = ((line.cue == "agent_speaking" and event.kind == "reply_audio")
                 or (line.cue == "agent_done" and event.kind == "reply_done" and not event.data.get("cancelled")))
         if cued:
-            at = max(event.sample + int(line.after_s * SAMPLE_RATE), self.room.position)
-            wet = self.room.add_talker(self.speech[len(self.placed)], at)
-            self.placed.append(PlacedLine(line, at + speech_onset(wet), at + wet.shape[0]))
+            self._place(event.sample + int(line.after_s * SAMPLE_RATE))
+
+    def _place(self, at: int) -> None:
+        line = self.lines[len(self.placed)]
+        at = max(at, self.room.position)
+        wet = self.room.add_talker(self.speech[len(self.placed)], at, line.gain_db)
+        self.placed.append(PlacedLine(line, at + speech_onset(wet), at + wet.shape[0]))
 
     def poll(self, position: int) -> list[PlacedLine]:
-        """Lines whose speech has begun by ``position`` and were not reported yet."""
+        """Lines whose speech has begun by ``position`` and were not reported yet (and places the next line when
+        its cue is a time: ``at``)."""
+        line = self.waiting_for
+        if line is not None and line.cue == "at" and (not self.placed or self.placed[-1].end <= position):
+            self._place(int(line.after_s * SAMPLE_RATE))
         out = []
         for p in self.placed:
             if not p.announced and p.onset < position:

@@ -96,6 +96,7 @@ class Session:
         self.turns = TurnTaking()
         self.clock = Clock()
         self.listeners: list[Callable[[Event], None]] = []
+        self.block_listeners: list[Callable[[DuplexBlock, BlockResult], None]] = []  # per block (traces, plots)
         self.events: deque[Event] = deque(maxlen=MAX_EVENTS_KEPT)
         self.summary = SessionSummary()
         self.history: list[tuple[str, str]] = []
@@ -211,6 +212,8 @@ class Session:
                     self.load = 0.98 * self.load + 0.02 * busy
                     self.position = block.start_sample + block.num_samples
                     self.last_block = result
+                    for block_listener in self.block_listeners:
+                        block_listener(block, result)
                     if self.user is not None:
                         for placed in self.user.poll(self.position):
                             self.emit("user_said", placed.onset, text=placed.line.text)
