@@ -1,0 +1,79 @@
+"""Conversation scenarios: parsing errors, a short scenario through the real agent with its report, and the CLI's
+verdict (a failing expectation is a non-zero exit)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.__main__ import main
+from agent.config import ConfigError, load_config
+from agent.pipeline import load_models
+from agent.simulate import load_scenario, run_scenario, write_report
+
+SHORT = """\
+description: One question after the greeting, answered by the rules responder.
+duration_s: 15
+agent: {greeting: "নমস্কার!", responder: rules}
+users:
+  - {say: "এখন কয়টা বাজে?", cue: agent_done, after_s: 0.5}
+expect:
+  turns_at_least: 1
+  reply_within_ms: 2000
+  no_barge_in: true
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    ("duration_s: 0\n", r"duration_s: 0.* out of range"),
+    ("users: [{say: hi, cue: later}]\n", r"users\[0\]\.cue: 'later' is not allowed"),
+    ("users: [{say: ''}]\n", "say: the line is empty"),
+    ("room: {volume: 2}\n", r"room\.volume: 2.* out of range"),
+    ("expect: {interrupt_within: 5}\n", r"unknown key 'expect\.interrupt_within'"),
+    ("users: {say: hi}\n", "users"),
+])
+def test_bad_scenarios_name_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_scenario(f)
+    assert str(f) in str(info.value)
+
+
+def test_the_shipped_scenario_library_parses() -> None:
+    files = sorted((Path(__file__).parents[2] / "configs" / "scenarios").glob("*.yaml"))
+    assert len(files) >= 6
+    names = {load_scenario(f).name for f in files}
+    assert {"barge_in_ser_-10", "monologue_full_volume", "delay_jump_and_drift"} <= names
+
+
+@pytest.mark.slow
+def test_a_short_scenario_runs_and_writes_its_report(tmp_path: Path) -> None:
+    f = tmp_path / "question.yaml"
+    f.write_text(SHORT, encoding="utf-8")
+    scenario = load_scenario(f)
+    result = run_scenario(scenario, load_models(load_config()))
+    assert [c["name"] for c in result.checks] == ["no_barge_in", "reply_within_ms", "turns_at_least"]
+    assert result.metrics["turns"] == 1 and result.metrics["response_latency_ms"]
+    assert result.passed == all(c["passed"] for c in result.checks)
+    files = write_report(result, tmp_path / "out")
+    assert {p.name for p in files} == {"report.json", "report.md", "events.jsonl", "timeline.png", "spectrograms.png"}
+    for png in ("timeline.png", "spectrograms.png"):
+        data = (tmp_path / "out" / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["name"] == "question" and report["metrics"]["transcripts"]
+    assert "| T1 |" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_cli_fails_on_an_unmet_expectation(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    f = tmp_path / "impossible.yaml"
+    f.write_text(SHORT.replace("reply_within_ms: 2000", "reply_within_ms: 0.001"), encoding="utf-8")
+    rc = main(["simulate", str(f), "--out", str(tmp_path / "out"), "--no-pictures"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "impossible: FAIL" in out and "reply_within_ms failed" in out
+    assert not (tmp_path / "out" / "timeline.png").exists()
+    assert main(["simulate"]) == 2
