@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from agent.commands import aec, config_cmd, devices, room, run, say, simulate, transcribe, vad
+from agent.commands import aec, bench, config_cmd, devices, room, run, say, simulate, transcribe, vad
 from agent.config import ConfigError, load_config
 
-SUBCOMMANDS = (run, simulate, devices, room, aec, vad, transcribe, say, config_cmd)
+SUBCOMMANDS = (run, simulate, bench, devices, room, aec, vad, transcribe, say, config_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

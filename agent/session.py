@@ -77,6 +77,7 @@ class SessionSummary:
     end_of_turn_latency_ms: list[float] = field(default_factory=list)  # silence start → end-of-turn decision
     errors: list[str] = field(default_factory=list)
     stop_reason: str = ""
+    worker_load: float = 0.0  # listening-pipeline time per second of audio (share of one core at real time)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -114,6 +115,7 @@ class Session:
         self.muted = False  # the microphone is replaced by silence
         self.listening = True  # VAD events start turns
         self.load = 0.0  # smoothed worker time per block / block duration
+        self._busy_s = 0.0  # worker time over the whole session
         limit = config.agent.max_session_s
         if limit is None and user is not None:
             limit = SCRIPTED_SESSION_CAP_S
@@ -208,8 +210,9 @@ class Session:
                         block = DuplexBlock(np.zeros_like(block.mic), block.ref, block.start_sample)
                     t0 = time.perf_counter()
                     result = await loop.run_in_executor(self._worker, self.pipeline.process, block)
-                    busy = (time.perf_counter() - t0) * SAMPLE_RATE / block.num_samples
-                    self.load = 0.98 * self.load + 0.02 * busy
+                    busy_s = time.perf_counter() - t0
+                    self._busy_s += busy_s
+                    self.load = 0.98 * self.load + 0.02 * busy_s * SAMPLE_RATE / block.num_samples
                     self.position = block.start_sample + block.num_samples
                     self.last_block = result
                     for block_listener in self.block_listeners:
@@ -230,6 +233,7 @@ class Session:
         finally:
             await self._shutdown()
         self.summary.duration_s = round(self.position / SAMPLE_RATE, 3)
+        self.summary.worker_load = round(self._busy_s / max(self.position / SAMPLE_RATE, 1e-9), 4)
         self.summary.stop_reason = self._stop_reason or "audio ended"
         self.emit("session_end", reason=self.summary.stop_reason)
         return self.summary

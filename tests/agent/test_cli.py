@@ -210,3 +210,14 @@ def test_say_errors_are_one_line(python, tmp_path, tts_voice):
     assert too_long.returncode == 2 and "max_text_chars" in too_long.stderr
     no_speaker = run_agent(python, "say", "আমি", "--voice", str(tts_voice[1]), check=False)  # no sound card here
     assert no_speaker.returncode == 1 and "--out" in no_speaker.stderr and "Traceback" not in no_speaker.stderr
+
+
+def test_bench_measures_the_running_agent_and_refuses_unknown_names(python, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_agent(python, "bench", "--only", "agent", "--quick", "--json", str(out))
+    assert "| agent | peak" in proc.stdout
+    agent = json.loads(out.read_text(encoding="utf-8"))["agent"]
+    assert 50 < agent["peak_rss_mb"] < 10_000 and agent["audio_s"] > 1
+    assert 0 < agent["listening_load"] < agent["cpu_per_audio_s"]
+    bad = run_agent(python, "bench", "--only", "nope", check=False)
+    assert bad.returncode == 2 and "unknown benchmark" in bad.stderr
