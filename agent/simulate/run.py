@@ -78,6 +78,29 @@ def user_lines(scenario: Scenario) -> tuple[UserLine, ...]:
                           u.gain_db) for u in scenario.users)
 
 
+def cough(seed: int = 0, seconds: float = 0.35) -> np.ndarray:
+    """A cough-like burst: noise through a broad resonance (400-3000 Hz) with a fast attack and decay."""
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    sos = scipy.signal.butter(2, [400, 3000], btype="bandpass", fs=SR, output="sos")
+    x = scipy.signal.sosfilt(sos, rng.standard_normal(n))
+    t = np.arange(n) / SR
+    envelope = (1 - np.exp(-t / 0.01)) * np.exp(-t / 0.08)
+    x = x * envelope
+    return (0.3 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+def user_audio(scenario: Scenario) -> list[np.ndarray]:
+    """Each line's dry audio: espeak-ng speech, or a synthetic cough."""
+    from audio_io.speech_synth import synthesize
+
+    lines = user_lines(scenario)
+    return [cough(i) if spec.sound == "cough" else synthesize(line.text, line.voice, SR)
+            for i, (spec, line) in enumerate(zip(scenario.users, lines, strict=True))]
+
+
 def run_scenario(scenario: Scenario, models: tuple, base: AgentConfig | None = None) -> ScenarioResult:
     """Run one scenario with already loaded ``models`` (chain, VAD, ASR from :func:`agent.pipeline.load_models`)."""
     from models.aec.chain import EchoCanceller
@@ -88,13 +111,13 @@ def run_scenario(scenario: Scenario, models: tuple, base: AgentConfig | None = N
     pipeline = ListeningPipeline(config, EchoCanceller(config.aec), vad, asr)
     room = SimulatedRoom(config.room)
     backend = RoomBackend(room, duration_s=scenario.duration_s, paced=False)
-    user = ScriptedUser(room, user_lines(scenario)) if scenario.users else None
+    user = ScriptedUser(room, user_lines(scenario), speech=user_audio(scenario)) if scenario.users else None
     session = Session(config, backend, pipeline, build_engine(config.tts), build_responder(config), user)
     traces = Traces()
     session.block_listeners.append(traces.on_block)
     asyncio.run(session.run())
     events = [e.as_dict() for e in session.events]
-    metrics = measure(session, user)
+    metrics = measure(session, user, [u.meant_to_interrupt for u in scenario.users])
     checks = check(scenario, metrics)
     return ScenarioResult(scenario, all(c["passed"] for c in checks), checks, metrics, events, traces)
 
@@ -103,14 +126,15 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
 
 
-def measure(session: Session, user: ScriptedUser | None) -> dict[str, Any]:
-    """Barge-in latencies per interrupting line, misses, false barge-ins, transcripts, latencies."""
+def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool]) -> dict[str, Any]:
+    """Barge-in latencies per interrupting line (``interrupting[i]``: line i is meant to interrupt), misses,
+    false barge-ins (stops outside every line), transcripts, latencies."""
     stops = [e for e in session.events if e.kind == "playback_stopped"]
     placed = user.placed if user is not None else []
     explained: set[int] = set()
     latencies, missed = [], 0
-    for p in placed:
-        if p.line.cue != "agent_speaking":
+    for i, p in enumerate(placed):
+        if not interrupting[i]:
             continue
         hit = next((i for i, e in enumerate(stops) if p.onset <= e.sample <= p.end + MISS_GRACE_S * SR), None)
         if hit is None:
@@ -118,15 +142,15 @@ def measure(session: Session, user: ScriptedUser | None) -> dict[str, Any]:
         else:
             explained.add(hit)
             latencies.append(round((stops[hit].sample - p.onset) * 1000 / SR, 1))
-    for i, e in enumerate(stops):  # stops inside any user line (e.g. answers that came in a pause) are not false
-        if any(p.onset <= e.sample <= p.end + MISS_GRACE_S * SR for p in placed):
+    for i, e in enumerate(stops):  # stops inside a line meant to interrupt (e.g. a second stop) are not false
+        if any(interrupting[k] and p.onset <= e.sample <= p.end + MISS_GRACE_S * SR for k, p in enumerate(placed)):
             explained.add(i)
     played_s = session.backend.playback.played_samples / SR
     s = session.summary
     return {
         "duration_s": s.duration_s,
         "agent_speech_s": round(played_s, 2),
-        "interruptions": sum(1 for p in placed if p.line.cue == "agent_speaking"),
+        "interruptions": sum(1 for i, _ in enumerate(placed) if interrupting[i]),
         "barge_in_latency_ms": latencies,
         "barge_in_p50_ms": _percentile(latencies, 50),
         "barge_in_p95_ms": _percentile(latencies, 95),

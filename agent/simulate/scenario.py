@@ -35,13 +35,24 @@ MAX_SCENARIO_S = 3600.0
 class LineSpec:
     """One thing the user says."""
 
-    say: str = setting("", "What the user says (spoken by espeak-ng with `voice`).")
+    say: str = setting("", "What the user says (spoken by espeak-ng with `voice`); with sound: cough, a label.")
+    sound: Literal["speech", "cough"] = setting(
+        "speech", "speech (the text, by espeak-ng) or cough (a burst of shaped noise, 0.35 s).")
     voice: str = setting("bn+f3", "espeak-ng voice of this line (e.g. bn, bn+m3, en-us+f2).")
     cue: Literal["agent_speaking", "agent_done", "at"] = setting(
         "agent_speaking", "When: after_s seconds after the agent starts speaking (an interruption), after it finished "
         "a reply, or at after_s seconds from the start.")
     after_s: float = setting(2.0, "Seconds after the cue.", min=0, max=MAX_SCENARIO_S)
     gain_db: float = setting(0.0, "Level relative to room.talker_level_dbfs, dB.", min=-40, max=40)
+    interrupts: bool | None = setting(
+        None, "Whether this line is meant to interrupt the agent (counted as a barge-in or a miss); null = yes for "
+        "speech cued on agent_speaking, no otherwise. Set false for backchannels.")
+
+    @property
+    def meant_to_interrupt(self) -> bool:
+        if self.interrupts is not None:
+            return self.interrupts
+        return self.cue == "agent_speaking" and self.sound == "speech"
 
     def validate(self) -> None:
         if not self.say.strip():
