@@ -19,6 +19,10 @@ Metrics: CER (Bangla, code points without spaces), WER (English), the echo/clean
 factor on one thread (median over utterances; the one-call whole-file path of the same recogniser is
 run in the same process as the baseline); first-partial latency = speech onset → the end of the audio
 block after which the first non-empty partial was available, plus the compute of that block.
+
+Speed anchor (full runs; ``--no-anchor`` skips it): a Paraformer with the body of FunASR's released
+streaming model (paraformer-zh-streaming: encoder 50 x 512, decoder 16 blocks) and random weights, built
+locally once (``cache/asr/anchor_released_size``), streamed on 20 clean clips in the same process.
 """
 
 from __future__ import annotations
@@ -118,12 +122,50 @@ def fmt(v: float | None, scale: float = 100.0, digits: int = 1) -> str:
     return "—" if v is None else f"{v * scale:.{digits}f}"
 
 
+# FunASR's released streaming Paraformer (paraformer-zh-streaming): SANM encoder 50 x 512 (FFN 2048, 4 heads),
+# SANM decoder 16 blocks. The anchor has this body with random weights and this project's vocabulary.
+RELEASED_SIZE = {"dim": 512, "encoder_blocks": 50, "decoder_blocks": 16, "heads": 4, "ffn": 2048}
+ANCHOR_DIR = Path("cache/asr/anchor_released_size")
+
+
+def released_size_anchor(folder: Path = ANCHOR_DIR) -> tuple[Path, int]:
+    """A random-weight Paraformer of FunASR's released size as a local folder (built once); (folder, parameters)."""
+    import torch
+
+    from training.asr.folder import FEATURE_DIM, build_model, paraformer_config, write_model_folder
+
+    cfg = paraformer_config(**RELEASED_SIZE, specaug=False)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    params = sum(p.numel() for p in model.parameters())
+    if not (folder / "model.pt").exists():
+        write_model_folder(folder, cfg, model.state_dict(), np.zeros(FEATURE_DIM), np.ones(FEATURE_DIM),
+                           card={"note": "random weights, FunASR released streaming size (speed anchor only)"})
+    return folder, params
+
+
+def anchor_speed(rows: list[dict], ours_rtf: float, clips: int) -> dict:
+    """Streaming real-time factor of the released-size anchor on the first ``clips`` clean clips, same process."""
+    folder, params = released_size_anchor()
+    anchor = ParaformerRecognizer(folder, threads=1)
+    rtf = []
+    for r in rows[:clips]:
+        audio = r["audio"]["clean"]
+        _, cost, _, _ = run_streaming(anchor, audio)
+        rtf.append(cost / (audio.shape[0] / SR))
+    anchor_rtf = statistics.median(rtf)
+    return {"parameters": params, "rtf_streaming_median": anchor_rtf, "clips": len(rtf),
+            "ours_over_anchor": ours_rtf / max(anchor_rtf, 1e-12)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a small test set (smoke test)")
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="FunASR model folder (default: the shipped one)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="skip the random-weight Paraformer of FunASR's released size (always skipped with --quick)")
     args = p.parse_args(argv)
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
     logging.getLogger("audio_io.room").setLevel(logging.ERROR)
@@ -159,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
              "first_partial_ms_p90": float(np.percentile(latency, 90)) if latency else None,
              "first_partial_compute_ms_median": statistics.median(latency_cost) if latency_cost else None,
              "utterances_with_a_partial": len(latency)}
+    if not (args.quick or args.no_anchor):
+        speed["anchor_released_size"] = anchor_speed(rows, speed["rtf_streaming_median"], 20)
     n_bn = sum(r["language"] == "bn" for r in rows)
     print(f"\nASR benchmark ({'quick' if args.quick else 'full'}): {len(rows)} test-voice utterances "
           f"({n_bn} Bangla, {len(rows) - n_bn} English), model {args.model}")
@@ -172,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"real-time factor, one thread (median): streaming 20 ms blocks {speed['rtf_streaming_median']:.4f}, "
           f"whole file in one call {speed['rtf_whole_file_median']:.4f} "
           f"(ratio {speed['streaming_over_whole_file']:.2f})")
+    if "anchor_released_size" in speed:
+        a = speed["anchor_released_size"]
+        print(f"anchor: FunASR's released streaming size ({a['parameters'] / 1e6:.0f} M parameters, random weights): "
+              f"streaming RTF {a['rtf_streaming_median']:.4f}; ours takes {a['ours_over_anchor']:.2f}x its time")
     if latency:
         print(f"first partial after speech onset: median {speed['first_partial_ms_median']:.0f} ms, "
               f"p90 {speed['first_partial_ms_p90']:.0f} ms ({len(latency)}/{len(rows)} utterances had one)")
