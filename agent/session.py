@@ -46,6 +46,7 @@ from audio_io.playback import PlaybackFullError
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_KEPT = 10_000  # events kept in memory for the summary (the log file keeps all)
+MAX_HISTORY = 100  # exchanges kept for the responders (a long-running agent must not grow without bound)
 END_GRACE_S = 1.5  # after the scripted user is done and the agent is quiet, the session ends
 SCRIPTED_SESSION_CAP_S = 120.0
 BLOCK_MS = 20.0  # a scripted session never runs longer than this (unless configured)
@@ -100,7 +101,7 @@ class Session:
         self.block_listeners: list[Callable[[DuplexBlock, BlockResult], None]] = []  # per block (traces, plots)
         self.events: deque[Event] = deque(maxlen=MAX_EVENTS_KEPT)
         self.summary = SessionSummary()
-        self.history: list[tuple[str, str]] = []
+        self.history: deque[tuple[str, str]] = deque(maxlen=MAX_HISTORY)  # (user, agent) exchanges, for responders
         self.position = 0  # first sample of the next block (mic time)
         self.partial = ""
         self.last_block: BlockResult | None = None
