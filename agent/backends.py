@@ -12,6 +12,7 @@ from audio_io.device import NO_DEVICE_HINT, has_duplex_device
 class BackendChoice:
     kind: str  # "device", "room" or "wav"
     reason: str  # one sentence for the user
+    available: bool = True  # False: the wanted backend cannot run here (reason says why)
 
 
 def choose_backend(config: AgentConfig) -> BackendChoice:
@@ -23,5 +24,5 @@ def choose_backend(config: AgentConfig) -> BackendChoice:
         return BackendChoice("room", "no sound card found: using the simulated room (a virtual speaker, room, "
                                      "microphone and scripted user)")
     if wanted == "device" and not has_duplex_device():
-        return BackendChoice("device", f"audio.backend=device, but {NO_DEVICE_HINT}")
+        return BackendChoice("device", f"audio.backend=device, but {NO_DEVICE_HINT}", available=False)
     return BackendChoice(wanted, f"audio.backend={wanted}")

@@ -27,7 +27,6 @@ from models.vad.runtime import SemanticVad, VadModelError, resolve_vad_model
 log = logging.getLogger(__name__)
 
 RING_S = 2.0  # echo-cancelled audio kept for the ASR's pre-roll
-REF_ACTIVE_FLOOR = 1e-7  # mean square of a played block that counts as playing (-70 dBFS)
 
 
 class ModelLoadError(RuntimeError):
@@ -133,7 +132,7 @@ class ListeningPipeline:
         """One 320-sample duplex block; see :class:`BlockResult`."""
         asr_out, vad_out, stats = self.chain.process(block.mic, block.ref)
         end = block.start_sample + block.num_samples
-        if float(np.mean(block.ref.astype(np.float64) ** 2)) > REF_ACTIVE_FLOOR:
+        if stats.far_end_active:  # the chain's own test of the played block (-60 dBFS)
             self._last_played = end
         playing = end - self._last_played <= self.tail_samples
         p_speech, p_eot = self.vad.process(vad_out)

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     config = _configure(args.config, args)
     choice = choose_backend(config)
     print(f"audio: {choice.reason}.")
-    if choice.kind == "device" and "but" in choice.reason:
+    if not choice.available:
         return 1
     print("loading models (echo suppressor, VAD, ASR, voice)…", flush=True)
     try:

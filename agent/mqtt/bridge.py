@@ -96,14 +96,13 @@ class MqttBridge:
     def on_event(self, event: Event) -> None:
         """Session listener: every event out, plus the Hermes messages that answer to it."""
         data = event.as_dict()
-        say = self._replies.get(data.get("reply_id", -1))
+        reply_id = data.get("reply_id", -1)
+        say = self._replies.pop(reply_id, None) if event.kind == "reply_done" else self._replies.get(reply_id)
         if say is not None:
             data["id"] = say.id
         qos = 1 if event.kind in QOS1_EVENTS else 0
         self.publish(self.topics.event(event.kind), self._own(**data), qos)
         if not self.mqtt.hermes:
-            if event.kind == "reply_done":
-                self._replies.pop(data.get("reply_id", -1), None)
             return
         site = self.mqtt.site_id
         if event.kind in ("speech_start", "speech_end"):
@@ -113,12 +112,10 @@ class MqttBridge:
             self.publish(self.topics.hermes_text_captured,
                          {"text": event.data["text"], "likelihood": None, "seconds": None, "siteId": site,
                           "sessionId": None, "wakewordId": None, "asrTokens": None}, qos=1)
-        elif event.kind == "reply_done":
-            say = self._replies.pop(event.data.get("reply_id", -1), None)
-            if say is not None and say.hermes:
-                finished = {"id": say.id, "siteId": site, "sessionId": say.session_id}
-                self.publish(self.topics.hermes_play_finished, finished, qos=1)
-                self.publish(self.topics.hermes_say_finished, finished, qos=1)
+        elif event.kind == "reply_done" and say is not None and say.hermes:
+            finished = {"id": say.id, "siteId": site, "sessionId": say.session_id}
+            self.publish(self.topics.hermes_play_finished, finished, qos=1)
+            self.publish(self.topics.hermes_say_finished, finished, qos=1)
 
     def _error(self, topic: str, reason: str, payload: bytes) -> None:
         self.errors += 1

@@ -221,3 +221,9 @@ def test_bench_measures_the_running_agent_and_refuses_unknown_names(python, tmp_
     assert 0 < agent["listening_load"] < agent["cpu_per_audio_s"]
     bad = run_agent(python, "bench", "--only", "nope", check=False)
     assert bad.returncode == 2 and "unknown benchmark" in bad.stderr
+
+
+def test_run_on_a_missing_sound_card_says_so_and_fails(python):
+    proc = run_agent(python, "--set", "audio.backend=device", check=False)
+    assert proc.returncode == 1
+    assert "audio.backend=device, but" in proc.stdout and "Traceback" not in proc.stderr

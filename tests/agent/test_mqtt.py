@@ -103,16 +103,14 @@ class Subscriber:
 
     def wait_for(self, predicate, timeout: float = 30.0) -> tuple[str, dict]:  # noqa: ANN001
         deadline = time.monotonic() + timeout
-        seen = 0
         while time.monotonic() < deadline:
-            for topic, payload in self.messages[seen:]:
+            for topic, payload in list(self.messages):
                 try:
                     obj = json.loads(payload) if payload else {}
                 except ValueError:
                     obj = {}
                 if predicate(topic, obj):
                     return topic, obj
-            seen = 0
             time.sleep(0.05)
         raise AssertionError(f"no matching message in {timeout} s; got {[t for t, _ in self.messages][-30:]}")
 
