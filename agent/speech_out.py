@@ -11,6 +11,7 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class VitsEngine(SpeechEngine):
 
     def __init__(self, voice: Voice, config: TtsConfig) -> None:
         self.voice = voice
-        self.name = f"vits ({voice.path.name})"
+        self.name = f"vits ({Path(voice.source).name})"
         self.apply(config)
 
     def apply(self, config: TtsConfig) -> None:
@@ -86,7 +87,7 @@ def build_engine(config: TtsConfig) -> SpeechEngine:
     if config.engine == "espeak":
         return EspeakEngine(config)
     try:
-        return VitsEngine(Voice.load(config.voice, threads=config.threads), config)
+        return VitsEngine(Voice.load(config.voice, threads=config.threads, speaker=config.speaker), config)
     except VoiceError as exc:
         if config.engine == "vits":
             raise

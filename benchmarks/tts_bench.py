@@ -8,7 +8,11 @@ Voices (each exported to ONNX here or loaded, all run on onnxruntime with one th
 - ``int8``: its QAT int8 export (``--int8``; default: the same random weights fake-quantised and exported
   through the QAT path, so that the speed of the int8 graph is measured even before a QAT run);
 - ``medium``: a Piper-medium-sized VITS (hidden 192, decoder 256 channels) with random weights;
-- ``paper``: the paper's / MMS size (Coqui's default VITS, 36 M parameters) with random weights (skipped by --quick).
+- ``paper``: the paper's / MMS size (Coqui's default VITS, 36 M parameters) with random weights (skipped by --quick);
+- ``piper``, ``mms``, ``coqui``: the other formats a user may bring, at their published sizes, with random weights
+  built by their own libraries (:mod:`models.tts.voices.references`) and loaded the way a user loads them
+  (``Voice.load``): Piper runs as it is (espeak-ng phonemes), MMS and Coqui are converted once to a project
+  voice (``load_s`` includes that conversion; skipped by --quick).
 
 Texts: a 10-word sentence and a 100-word paragraph (ten sentences). Random-weight voices are given
 a fixed length scale so that every voice produces about the same amount of audio per character
@@ -36,6 +40,7 @@ import torch  # noqa: E402
 
 from models.tts.vits import Vits, size_config  # noqa: E402
 from models.tts.voice import SHIPPED_VOICE, SynthesisSettings, Voice  # noqa: E402
+from models.tts.voices.references import build_coqui, build_mms, build_piper  # noqa: E402
 
 SENTENCE = "আজ সকালে আমি বাজারে গিয়ে কিছু তাজা সবজি আর মাছ কিনেছি।"  # 10 words
 PARAGRAPH = " ".join([
@@ -102,23 +107,32 @@ def main(argv: list[str] | None = None) -> int:
     voices["medium"] = (export_random("medium", tmp), True)
     if not args.quick:
         voices["paper"] = (export_random("paper", tmp), True)
+        os.environ["DUPLEX_AGENT_CACHE"] = str(tmp / "cache")  # conversions of this run only
+        voices["piper"] = (build_piper(tmp / "bn_BD-random-medium.onnx", "real"), True)
+        voices["mms"] = (build_mms(tmp / "mms-tts-random", "real"), True)
+        voices["coqui"] = (build_coqui(tmp / "coqui", "real"), True)
     texts = {"sentence_10w": SENTENCE, "paragraph_100w": PARAGRAPH}
     report: dict = {"quick": args.quick, "threads": 1, "voices": {}}
     for name, (path, random_weights) in voices.items():
+        t0 = time.perf_counter()
         voice = Voice.load(path, threads=1)
+        load_s = time.perf_counter() - t0
         # random weights: pin durations (noise_w 0, long length scale) so audio length is comparable
         settings = voice.settings(noise_w=0.0, length_scale=6.0) if random_weights else voice.defaults
         voice.synthesize_all("আমি।", settings)  # warm-up
-        row = {"path": str(path), "random_weights": random_weights, "size_mb": round(path.stat().st_size / 1e6, 2)}
+        row = {"path": str(path), "kind": voice.origin,
+               "random_weights": random_weights, "size_mb": round(voice.path.stat().st_size / 1e6, 2),
+               "load_s": round(load_s, 2)}
         for key, text in texts.items():
             row[key] = measure(voice, text, settings, repeats)
         report["voices"][name] = row
     base = report["voices"]["medium"]["paragraph_100w"]["rtf"]
-    print(f"{'voice':8} {'MB':>6} {'RTF 10w':>8} {'first ms':>9} {'RTF 100w':>9} {'first ms':>9} {'vs medium':>9}")
+    print(f"{'voice':8} {'kind':8} {'MB':>6} {'load s':>7} {'RTF 10w':>8} {'first ms':>9} {'RTF 100w':>9} "
+          f"{'first ms':>9} {'vs medium':>9}")
     for name, row in report["voices"].items():
         s, para = row["sentence_10w"], row["paragraph_100w"]
         flag = " (random weights)" if row["random_weights"] else ""
-        print(f"{name:8} {row['size_mb']:6.1f} {s['rtf']:8.4f} {s['first_audio_ms']:9.1f} {para['rtf']:9.4f} "
+        print(f"{name:8} {row['kind']:8} {row['size_mb']:6.1f} {row['load_s']:7.2f} {s['rtf']:8.4f} {s['first_audio_ms']:9.1f} {para['rtf']:9.4f} "
               f"{para['first_audio_ms']:9.1f} {para['rtf'] / base:8.2f}x{flag}")
     report["ratio_voice_vs_medium"] = report["voices"]["voice"]["paragraph_100w"]["rtf"] / base
     report["ratio_int8_vs_voice"] = (report["voices"]["int8"]["paragraph_100w"]["rtf"]

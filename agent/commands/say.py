@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "the time to first audio and the real-time factor."))
     p.add_argument("text", metavar="TEXT", help="text to speak ('-' = read standard input)")
     p.add_argument("--out", type=Path, metavar="OUT.wav", help="write the audio here instead of playing it")
-    p.add_argument("--voice", type=Path, help="voice .onnx (or folder); default tts.voice")
+    p.add_argument("--voice", help="voice: .onnx, folder, or KIND:PATH (project, piper, coqui, mms); default tts.voice")
+    p.add_argument("--speaker", help="speaker of a multi-speaker Piper voice (name or id); default tts.speaker")
     p.add_argument("--speed", type=float, default=None, help="speaking rate (1 = normal, 1.5 = faster)")
     p.add_argument("--noise-scale", type=float, default=None, help="prior noise (default tts.noise_scale)")
     p.add_argument("--noise-w", type=float, default=None, help="duration noise (default tts.noise_scale_w)")
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --speed must be between 0.25 and 4", file=sys.stderr)
         return 2
     try:
-        voice = Voice.load(args.voice or tts.voice, threads=tts.threads)
+        voice = Voice.load(args.voice or tts.voice, threads=tts.threads, speaker=args.speaker or tts.speaker)
     except VoiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -93,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     seconds = samples / voice.sample_rate
     print(f"{seconds:.2f} s of audio to {where}; first audio after {first[0] * 1000:.0f} ms, "
-          f"real-time factor {elapsed / max(seconds, 1e-9):.3f} (voice {voice.path.name})")
+          f"real-time factor {elapsed / max(seconds, 1e-9):.3f} (voice {voice.source})")
     if args.json:
         payload = {"sentences": sentences, "duration_s": round(seconds, 3), "first_audio_ms": round(first[0] * 1000, 1),
-                   "elapsed_s": round(elapsed, 3), "voice": str(voice.path)}
+                   "elapsed_s": round(elapsed, 3), "voice": voice.source}
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -220,7 +220,11 @@ class TtsConfig:
     engine: Literal["auto", "vits", "espeak"] = setting(
         "auto", "Speech engine: 'vits' (the voice below), 'espeak' (espeak-ng, robotic but always there), or 'auto' "
         "(vits, and espeak-ng with a warning when the voice file is missing).")
-    voice: str | None = setting(None, "Voice file or folder; null = the shipped demo voice when there is one.")
+    voice: str | None = setting(
+        None, "Voice: a file or folder (its kind is detected) or KIND:PATH with KIND project, piper, coqui or mms "
+        "(Coqui and MMS checkpoints are converted once into cache/voices/); null = the shipped demo voice when "
+        "there is one.")
+    speaker: str | None = setting(None, "Speaker of a multi-speaker Piper voice (name or id); null = its default.")
     espeak_voice: str = setting("bn", "espeak-ng voice for the 'espeak' engine (e.g. bn, bn+f3).")
     length_scale: float = setting(1.0, "Speaking duration scale (>1 is slower).", min=0.25, max=4)
     noise_scale: float = setting(0.667, "VITS prior noise scale.", min=0, max=2)

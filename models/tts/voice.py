@@ -1,11 +1,19 @@
 """Voice runtime on onnxruntime (no torch): text → audio, sentence by sentence.
 
-A voice is ``NAME.onnx`` (VITS exported by ``python -m training.tts export``; inputs ``input``,
-``input_lengths``, ``scales`` as in Piper) next to ``NAME.onnx.json`` (sample rate, symbols,
-default scales, front-end settings). ``synthesize`` yields one float32 chunk per sentence so that
-playback can start after the first one.
+A voice is ``NAME.onnx`` (inputs ``input``, ``input_lengths``, ``scales`` [, ``sid``] as in Piper)
+next to ``NAME.onnx.json``. Four kinds load (:func:`detect_format`, or named as ``KIND:PATH``):
 
-    voice = Voice.load("models/weights/tts_bn_small.onnx")
+* ``project``: exported by ``python -m training.tts export`` (the JSON has a ``project`` section);
+* ``piper``: a Piper voice (``bn_BD-google-medium.onnx`` + ``.onnx.json``), run as it is, phonemes
+  from espeak-ng (:mod:`models.tts.voices.tokens`);
+* ``coqui``: a Coqui TTS VITS folder (``config.json`` + ``model.pth``) and ``mms``: a transformers
+  ``VitsModel`` folder (``facebook/mms-tts-ben``: ``config.json``, weights, ``vocab.json``): loaded into
+  the project's VITS, exported once to a project voice in ``cache/voices/`` (:mod:`models.tts.voices.convert`)
+  and run from there.
+
+``synthesize`` yields one float32 chunk per sentence so that playback can start after the first one.
+
+    voice = Voice.load("piper:voices/bn_BD-google-medium.onnx")
     for chunk in voice.synthesize("আমি ভালো আছি। তুমি কেমন আছ?"):
         play(chunk)
 """
@@ -21,6 +29,16 @@ import numpy as np
 
 from models.onnx_model import open_onnx_model
 from models.tts.text import TextError, TextFrontEnd
+from models.tts.voices.espeak_phonemes import PhonemizerError, phonemize
+from models.tts.voices.tokens import (
+    PIPER_BOS,
+    PIPER_EOS,
+    PIPER_PAD,
+    CharTokenizer,
+    CharTokens,
+    PiperTokenizer,
+    Tokenizer,
+)
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED_VOICE = WEIGHTS / "tts_bn_small.onnx"
@@ -41,6 +59,60 @@ class SynthesisSettings:
     length_scale: float = 1.0
     noise_w: float = 0.8
     sentence_silence_s: float = 0.2
+
+
+FORMATS = ("project", "piper", "coqui", "mms")
+
+
+def parse_voice_spec(spec: str | Path | None) -> tuple[str | None, Path | None]:
+    """``"piper:PATH"`` → ("piper", PATH); a plain path → (None, PATH); None → (None, None)."""
+    if spec is None:
+        return None, None
+    text = str(spec)
+    kind, sep, rest = text.partition(":")
+    if sep and kind in FORMATS:
+        if not rest:
+            raise VoiceError(f"voice {text!r}: a path must follow '{kind}:'")
+        return kind, Path(rest).expanduser()
+    return None, Path(text).expanduser()
+
+
+def _json_next_to(onnx: Path) -> dict:
+    cfg_path = onnx.with_name(onnx.name + ".json")
+    if not cfg_path.is_file():
+        raise VoiceError(f"{cfg_path}: missing (a voice is NAME.onnx with NAME.onnx.json next to it)")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise VoiceError(f"{cfg_path}: not a voice description ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise VoiceError(f"{cfg_path}: not a voice description (not a JSON object)")
+    return cfg
+
+
+def detect_format(path: Path) -> str:
+    """The kind of voice at ``path`` (a file or folder), from the files it has; raises :class:`VoiceError`."""
+    path = Path(path)
+    if not path.exists():
+        raise VoiceError(f"voice not found: {path}")
+    if path.is_file():
+        if path.suffix == ".onnx":
+            return "project" if "project" in _json_next_to(path) else "piper"
+        if path.suffix in (".pth", ".pt", ".tar"):
+            return "coqui"
+        if path.name == "config.json":
+            return detect_format(path.parent)
+        raise VoiceError(f"{path}: not a voice file (expected NAME.onnx, a Coqui model.pth, or a folder)")
+    onnx = sorted(path.glob("*.onnx"))
+    if len(onnx) == 1:
+        return detect_format(onnx[0])
+    if (path / "config.json").is_file() and (path / "vocab.json").is_file():
+        return "mms"
+    if (path / "config.json").is_file() and any(path.glob("*.pth")):
+        return "coqui"
+    raise VoiceError(f"{path}: cannot tell which kind of voice this folder holds (a project or Piper NAME.onnx, "
+                     "a Coqui config.json + model.pth, or an MMS config.json + vocab.json + weights); "
+                     "name it as piper:PATH, coqui:PATH or mms:PATH")
 
 
 def resolve_voice(path: str | Path | None) -> Path:
@@ -80,37 +152,118 @@ def pieces(sentence: str, max_symbols: int = MAX_SYMBOLS) -> list[str]:
     return out
 
 
-class Voice:
-    """A loaded voice. ``threads``: onnxruntime intra-op threads."""
+def _field(cfg: dict, dotted: str, kind: type | tuple[type, ...], where: Path) -> object:
+    """``cfg["a"]["b"]`` for ``"a.b"``, checked to be of ``kind``; a clear error naming the field otherwise."""
+    node: object = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise VoiceError(f"{where}: field {dotted!r} is missing")
+        node = node[part]
+    if not isinstance(node, kind) or isinstance(node, bool) and kind is not bool:
+        raise VoiceError(f"{where}: field {dotted!r} has the wrong type ({type(node).__name__})")
+    return node
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
-        self.path = Path(path)
-        self.session, self.metadata = open_onnx_model(self.path, {"voice_format": VOICE_FORMAT}, VoiceError, "voice",
-                                                      threads)
-        cfg_path = self.path.with_name(self.path.name + ".json")
-        if not cfg_path.is_file():
-            raise VoiceError(f"{cfg_path}: missing (a voice is NAME.onnx with NAME.onnx.json next to it)")
+
+def _piper_tokenizer(cfg: dict, where: Path) -> PiperTokenizer:
+    id_map = _field(cfg, "phoneme_id_map", dict, where)
+    for key, ids in id_map.items():
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            raise VoiceError(f"{where}: field 'phoneme_id_map' maps {key!r} to {ids!r}, not a list of ids")
+    for special in (PIPER_PAD, PIPER_BOS, PIPER_EOS):
+        if special not in id_map:
+            raise VoiceError(f"{where}: field 'phoneme_id_map' has no {special!r} (Piper's pad/begin/end symbols)")
+    phoneme_type = cfg.get("phoneme_type", "espeak")
+    if phoneme_type not in ("espeak", "text"):
+        raise VoiceError(f"{where}: field 'phoneme_type' is {phoneme_type!r}; this runtime reads 'espeak' and 'text'")
+    voice = str(_field(cfg, "espeak.voice", str, where)) if phoneme_type == "espeak" else ""
+    if voice:
         try:
-            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-            self.sample_rate = int(cfg["audio"]["sample_rate"])
-            symbols = tuple(cfg["symbols"])
+            phonemize("ক", voice)
+        except PhonemizerError as exc:
+            raise VoiceError(f"{where}: field 'espeak.voice': {exc}") from None
+    return PiperTokenizer(id_map, voice, phoneme_type)
+
+
+def _project_tokenizer(cfg: dict) -> TextFrontEnd | CharTokenizer:
+    text = cfg.get("text", {})
+    frontend = TextFrontEnd(latin=text.get("latin", "drop"), lakh=text.get("lakh", "লাখ"))
+    if "tokens" in text:
+        return CharTokenizer(CharTokens.from_dict(text["tokens"]), frontend)
+    return replace(frontend, symbols=tuple(cfg["symbols"]))
+
+
+class Voice:
+    """A loaded voice (see the module's doc for the kinds). ``threads``: onnxruntime intra-op threads;
+    ``speaker``: id or name for a multi-speaker Piper voice (None = its default)."""
+
+    def __init__(self, path: Path, threads: int = 1, speaker: int | str | None = None,
+                 kind: str | None = None) -> None:
+        self.path = Path(path)
+        self.source = str(self.path)  # what the user named (Voice.load sets KIND:PATH for a converted voice)
+        if not self.path.is_file():
+            raise VoiceError(f"voice model not found: {self.path}")
+        cfg = _json_next_to(self.path)
+        where = self.path.with_name(self.path.name + ".json")
+        self.kind = kind or ("project" if "project" in cfg else "piper")
+        self.origin = self.kind  # the format the user brought (coqui/mms for a converted voice)
+        if self.kind == "project" and "project" not in cfg:
+            raise VoiceError(f"{where}: field 'project' is missing (not a voice exported by this project)")
+        required = {"voice_format": VOICE_FORMAT} if self.kind == "project" else {}
+        self.session, self.metadata = open_onnx_model(self.path, required, VoiceError, "voice", threads)
+        try:
+            self.sample_rate = int(_field(cfg, "audio.sample_rate", int, where))
             inference = cfg.get("inference", {})
-            text = cfg.get("text", {})
             self.defaults = SynthesisSettings(float(inference.get("noise_scale", 0.667)),
                                               float(inference.get("length_scale", 1.0)),
                                               float(inference.get("noise_w", 0.8)))
-            self.frontend = TextFrontEnd(latin=text.get("latin", "drop"), lakh=text.get("lakh", "লাখ"), symbols=symbols)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise VoiceError(f"{cfg_path}: not a voice description ({exc})") from None
+            if self.kind == "project":
+                _field(cfg, "symbols", list, where)
+                self.frontend: Tokenizer = _project_tokenizer(cfg)
+            else:
+                self.frontend = _piper_tokenizer(cfg, where)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise VoiceError(f"{where}: not a voice description ({exc})") from None
         self.config = cfg
+        self.speaker_id = self._speaker(cfg, speaker, where)
         names = [i.name for i in self.session.get_inputs()]
-        if names != ["input", "input_lengths", "scales"]:
-            raise VoiceError(f"{self.path}: inputs {names}, expected ['input', 'input_lengths', 'scales']")
+        want = ["input", "input_lengths", "scales"] + (["sid"] if self.speaker_id is not None else [])
+        if names != want:
+            raise VoiceError(f"{self.path}: inputs {names}, expected {want}")
+
+    def _speaker(self, cfg: dict, speaker: int | str | None, where: Path) -> int | None:
+        """The speaker id fed as ``sid`` (None for a single-speaker voice)."""
+        n = int(cfg.get("num_speakers", 1) or 1)
+        if n <= 1:
+            if speaker not in (None, 0, ""):
+                raise VoiceError(f"{self.path}: a single-speaker voice has no speaker {speaker!r}")
+            return None
+        if speaker is None or speaker == "":
+            return int(cfg.get("default_speaker_id", 0))
+        names = cfg.get("speaker_id_map", {}) or {}
+        if isinstance(speaker, str) and not speaker.isdigit():
+            if speaker not in names:
+                raise VoiceError(f"{where}: no speaker {speaker!r}; speakers: {sorted(names)[:20]}")
+            return int(names[speaker])
+        sid = int(speaker)
+        if not 0 <= sid < n:
+            raise VoiceError(f"{where}: speaker id {sid} outside 0..{n - 1}")
+        return sid
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int = 1) -> Voice:
-        """Load a voice file or folder (None = the shipped demo voice)."""
-        return cls(resolve_voice(path), threads)
+    def load(cls, spec: str | Path | None = None, threads: int = 1, speaker: int | str | None = None) -> Voice:
+        """Load a voice: a file or folder (kind detected), ``KIND:PATH`` (kind = project, piper, coqui, mms), or
+        None (the shipped demo voice). Coqui and MMS checkpoints are converted once and cached."""
+        kind, path = parse_voice_spec(spec)
+        if path is None:
+            return cls(resolve_voice(None), threads, speaker, "project")
+        kind = kind or detect_format(path)
+        if kind in ("coqui", "mms"):
+            from models.tts.voices.convert import converted_voice  # torch: only for a conversion
+
+            voice = cls(converted_voice(kind, path), threads, speaker, "project")
+            voice.source, voice.origin = f"{kind}:{path}", kind
+            return voice
+        return cls(resolve_voice(path), threads, speaker, kind)
 
     def settings(self, **overrides: float | None) -> SynthesisSettings:
         """The voice's defaults with the given (non-None) fields replaced."""
@@ -119,11 +272,14 @@ class Voice:
     def synthesize_ids(self, ids: list[int], settings: SynthesisSettings | None = None) -> np.ndarray:
         """Audio (float32, ``sample_rate`` Hz) of one sequence of symbol ids."""
         s = settings or self.defaults
-        out = self.session.run(None, {
+        feed = {
             "input": np.asarray([ids], dtype=np.int64),
             "input_lengths": np.asarray([len(ids)], dtype=np.int64),
             "scales": np.asarray([s.noise_scale, s.length_scale, s.noise_w], dtype=np.float32),
-        })[0]
+        }
+        if self.speaker_id is not None:
+            feed["sid"] = np.asarray([self.speaker_id], dtype=np.int64)
+        out = self.session.run(None, feed)[0]
         return np.clip(out.reshape(-1), -1.0, 1.0).astype(np.float32)
 
     def synthesize(self, text: str, settings: SynthesisSettings | None = None) -> Iterator[np.ndarray]:
@@ -144,4 +300,5 @@ class Voice:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
 
-__all__ = ["SHIPPED_VOICE", "SynthesisSettings", "TextError", "Voice", "VoiceError", "pieces", "resolve_voice"]
+__all__ = ["FORMATS", "SHIPPED_VOICE", "SynthesisSettings", "TextError", "Voice", "VoiceError", "detect_format", "parse_voice_spec",
+           "pieces", "resolve_voice"]

@@ -197,6 +197,23 @@ def test_say_writes_a_wav_of_the_normalised_sentences(python, tmp_path, tts_voic
     assert len(sf.read(tmp_path / "slow.wav")[0]) > len(sf.read(tmp_path / "fast.wav")[0])
 
 
+def test_say_speaks_with_piper_and_mms_voices(python, tmp_path, monkeypatch):
+    """`agent say --voice KIND:PATH` with the other formats (random-weight references): audio at their rates."""
+    from models.tts.voices.references import build_mms, build_piper
+
+    piper = build_piper(tmp_path / "bn_BD-test-medium.onnx")
+    mms = build_mms(tmp_path / "mms-tts-test")
+    monkeypatch.setenv("DUPLEX_AGENT_CACHE", str(tmp_path / "cache"))
+    for spec, rate in ((f"piper:{piper}", 22050), (f"mms:{mms}", 16000), (str(mms), 16000)):
+        proc = run_agent(python, "say", "আমি আজ বাজারে যাব। তুমি কেমন আছ?", "--voice", spec, "--out",
+                         str(tmp_path / "v.wav"), "--noise-w", "0")
+        audio, got_rate = sf.read(tmp_path / "v.wav")
+        assert got_rate == rate and len(audio) > 0.2 * rate and spec.split(":")[-1] in proc.stdout
+    assert len(list((tmp_path / "cache" / "voices").glob("mms-*/voice.onnx"))) == 1  # converted once
+    bad = run_agent(python, "say", "আমি", "--voice", f"coqui:{tmp_path}", "--out", str(tmp_path / "x.wav"), check=False)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "model.pth" in bad.stderr
+
+
 def test_say_errors_are_one_line(python, tmp_path, tts_voice):
     missing = run_agent(python, "say", "আমি", "--voice", str(tmp_path / "none.onnx"), "--out", str(tmp_path / "x.wav"),
                         check=False)

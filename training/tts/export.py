@@ -11,7 +11,8 @@ import torch
 from models.tts.text import TextFrontEnd
 from models.tts.vits import Vits, VitsOnnx
 from models.tts.vits.model import folded_copy
-from models.tts.voice import VOICE_FORMAT
+from models.tts.voice import VOICE_FORMAT, SynthesisSettings
+from models.tts.voices.tokens import PIPER_BOS, PIPER_EOS, PIPER_PAD, CharTokenizer, CharTokens
 from training.common.export import export_step
 
 CHECK_TEXT = "আমি তোমাকে একটা গল্প বলব, শোনো।"
@@ -24,36 +25,66 @@ def _inference_copy(model: Vits) -> Vits:
     return folded_copy(model) if has_wn else model.eval()
 
 
-def voice_json(model: Vits, frontend: TextFrontEnd, quality: str, extra: dict) -> dict:
-    """Piper-style description: audio, inference scales, symbols (one id each, no interleaving), front-end settings."""
+def piper_id_map(symbols: list[str], tokens: CharTokens | None) -> dict[str, list[int]]:
+    """Piper's ``phoneme_id_map`` giving the same ids as this voice's own tokenizer: every symbol its id, and
+    Piper's pad/begin/end (``_ ^ $``) the blank and begin/end ids (or nothing), since Piper writes
+    ``^ _ p1 _ p2 … pn _ $``. Piper decomposes text (NFD), so ড় ঢ় য় reach a Piper runtime as letter + nukta."""
+    id_map = {s: [i] for i, s in enumerate(symbols)}
+    blank = tokens.blank_id if tokens else None
+    id_map[PIPER_PAD] = [] if blank is None else [blank]
+    id_map[PIPER_BOS] = [] if tokens is None or tokens.bos_id is None else [tokens.bos_id]
+    id_map[PIPER_EOS] = [] if tokens is None or tokens.eos_id is None else [tokens.eos_id]
+    return id_map
+
+
+def voice_json(model: Vits, frontend: TextFrontEnd, quality: str, extra: dict, tokens: CharTokens | None = None,
+               settings: SynthesisSettings | None = None) -> dict:
+    """The voice's description, readable by this project (``project``, ``text``, ``symbols``) and by Piper
+    (``audio``, ``espeak``, ``phoneme_type: text``, ``phoneme_id_map``, ``num_speakers``, ``inference``).
+
+    ``tokens``: another model's character vocabulary (a converted Coqui or MMS voice) instead of the project's."""
+    symbols = list(tokens.vocab) if tokens else list(frontend.symbols)
+    text = {"latin": frontend.latin, "lakh": frontend.lakh,
+            "interleave_pad": bool(tokens and tokens.blank_id is not None)}
+    if tokens:
+        text["tokens"] = tokens.to_dict()
+    scales = DEFAULT_SCALES if settings is None else {
+        "noise_scale": settings.noise_scale, "length_scale": settings.length_scale, "noise_w": settings.noise_w}
     return {
         "audio": {"sample_rate": model.config.sample_rate, "quality": quality},
-        "inference": dict(DEFAULT_SCALES),
+        "espeak": {"voice": "bn"},
+        "inference": dict(scales),
         "phoneme_type": "text",
-        "num_symbols": len(frontend.symbols),
-        "symbols": list(frontend.symbols),
-        "phoneme_id_map": {s: [i] for i, s in enumerate(frontend.symbols)},
+        "num_symbols": len(symbols),
+        "num_speakers": 1,
+        "speaker_id_map": {},
+        "symbols": symbols,
+        "phoneme_id_map": piper_id_map(symbols, tokens),
         "language": {"code": "bn_BD", "name": "Bangla"},
-        "text": {"latin": frontend.latin, "lakh": frontend.lakh, "interleave_pad": False},
+        "text": text,
         "vits": model.config.to_dict(),
         "project": {"voice_format": VOICE_FORMAT, **extra},
     }
 
 
 def export_voice(model: Vits, out: Path, metadata: dict | None = None, quality: str = "small",
-                 frontend: TextFrontEnd | None = None) -> Path:
-    """Export ``model`` (weight norm folded on a copy) to ``out`` (.onnx) and ``out``.json; returns ``out``."""
+                 frontend: TextFrontEnd | None = None, tokens: CharTokens | None = None,
+                 settings: SynthesisSettings | None = None) -> Path:
+    """Export ``model`` (weight norm folded on a copy) to ``out`` (.onnx) and ``out``.json; returns ``out``.
+
+    ``tokens``/``settings``: the vocabulary and default scales of a converted voice (see :func:`voice_json`)."""
     out = Path(out)
     frontend = frontend or TextFrontEnd()
+    tokenizer = CharTokenizer(tokens, frontend) if tokens else frontend
     plain = _inference_copy(model)
-    ids = torch.tensor([frontend.ids(frontend.normalize(CHECK_TEXT))])
+    ids = torch.tensor([tokenizer.ids(" ".join(tokenizer.sentences(CHECK_TEXT)))])
     meta = {"voice_format": VOICE_FORMAT, "sample_rate": str(model.config.sample_rate)} | {
         k: str(v) for k, v in (metadata or {}).items()}
     export_step(VitsOnnx(plain), (ids, torch.tensor([ids.shape[1]]), torch.tensor([0.667, 1.0, 0.8])),
                 ["input", "input_lengths", "scales"], ["output"], out, meta,
                 dynamic_axes={"input": {0: "batch", 1: "symbols"}, "input_lengths": {0: "batch"},
                               "output": {0: "batch", 2: "samples"}})
-    desc = voice_json(model, frontend, quality, {k: v for k, v in (metadata or {}).items()})
+    desc = voice_json(model, frontend, quality, {k: v for k, v in (metadata or {}).items()}, tokens, settings)
     out.with_name(out.name + ".json").write_text(json.dumps(desc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return out
 
@@ -63,7 +94,7 @@ def max_difference(model: Vits, path: Path, text: str = CHECK_TEXT) -> float:
     from models.tts.voice import SynthesisSettings, Voice
 
     voice = Voice.load(path)
-    ids = voice.frontend.ids(voice.frontend.normalize(text))
+    ids = voice.frontend.ids(" ".join(voice.frontend.sentences(text)))
     plain = _inference_copy(model)
     with torch.no_grad():
         ref = plain.infer(torch.tensor([ids]), torch.tensor([len(ids)]), 0.0, 1.0, 0.0).reshape(-1).numpy()
