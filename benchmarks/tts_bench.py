@@ -58,7 +58,7 @@ PARAGRAPH = " ".join([
 
 
 def export_random(size: str, folder: Path, qat: bool = False) -> Path:
-    from training.tts.export import export_voice
+    from models.tts.vits.export import export_voice
 
     torch.manual_seed(0)
     model = Vits(size_config(size)).eval()

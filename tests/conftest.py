@@ -59,7 +59,7 @@ def tts_voice(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 (Vits, 
     import torch
 
     from models.tts.vits import Vits, size_config
-    from training.tts.export import export_voice
+    from models.tts.vits.export import export_voice
 
     torch.manual_seed(1)
     model = Vits(size_config("small", **TINY_VITS)).eval()

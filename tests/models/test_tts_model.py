@@ -99,7 +99,7 @@ def test_sizes_match_their_references() -> None:
 
 
 def test_onnx_matches_torch(tts_voice: tuple[Vits, Path]) -> None:
-    from training.tts.export import max_difference
+    from models.tts.vits.export import max_difference
 
     model, path = tts_voice
     for text in ("আমি।", "আজ সকালে খুব সুন্দর রোদ উঠেছে, চলো হাঁটতে যাই।"):

@@ -16,11 +16,12 @@ import pytest
 import torch
 
 from models.tts.text import TextFrontEnd
-from models.tts.vits import Vits
+from models.tts.vits import Vits, size_config
 from models.tts.voice import SynthesisSettings, Voice, VoiceError, detect_format, parse_voice_spec
 from models.tts.voices.espeak_phonemes import phonemize
 from models.tts.voices.references import build_coqui, build_mms, build_piper
 from models.tts.voices.tokens import CharTokenizer
+from tests.conftest import TINY_VITS
 
 TEXT = "আমি আজ বাজারে যাব, তারপর বাড়ি ফিরব। তুমি কেমন আছ?"
 QUIET = SynthesisSettings(noise_scale=0.0, length_scale=1.0, noise_w=0.0, sentence_silence_s=0.0)
@@ -106,6 +107,38 @@ def test_piper_multi_speaker_and_bad_fields(piper_voice: Path, tmp_path: Path) -
     load_with(good)
     with pytest.raises(VoiceError, match="single-speaker"):
         Voice.load(f"piper:{onnx}", speaker=3)
+
+
+def test_piper_multi_speaker_voice_feeds_the_chosen_speaker(tmp_path: Path) -> None:
+    """A multi-speaker Piper ONNX takes ``sid``: the speaker is chosen by name or id, the default from the JSON."""
+    from models.onnx_export import export_step
+
+    class TwoSpeakers(torch.nn.Module):  # speaker 1 speaks at half the amplitude of speaker 0
+        def __init__(self, vits: Vits) -> None:
+            super().__init__()
+            self.vits = vits
+
+        def forward(self, ids, lengths, scales, sid):  # noqa: ANN001, ANN202
+            return self.vits.infer(ids, lengths, scales[0], scales[1], scales[2]) * (1.0 - 0.5 * sid.float())
+
+    piper = build_piper(tmp_path / "one.onnx")
+    cfg = json.loads(piper.with_name("one.onnx.json").read_text(encoding="utf-8"))
+    torch.manual_seed(3)
+    vits = Vits(size_config("small", **TINY_VITS, n_vocab=cfg["num_symbols"])).eval()
+    out = tmp_path / "two.onnx"
+    ids = torch.tensor([[1, 0, 20, 0, 2]])
+    export_step(TwoSpeakers(vits), (ids, torch.tensor([5]), torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0])),
+                ["input", "input_lengths", "scales", "sid"], ["output"], out, {},
+                dynamic_axes={"input": {1: "symbols"}, "output": {2: "samples"}})
+    cfg |= {"num_speakers": 2, "speaker_id_map": {"rahim": 0, "karim": 1}, "default_speaker_id": 1}
+    out.with_name("two.onnx.json").write_text(json.dumps(cfg, ensure_ascii=False), encoding="utf-8")
+    loud, default, by_id = Voice.load(out, speaker="rahim"), Voice.load(out), Voice.load(out, speaker="0")
+    assert (loud.speaker_id, default.speaker_id, by_id.speaker_id) == (0, 1, 0)
+    a, b = loud.synthesize_all("আমি আজ যাব।", QUIET), default.synthesize_all("আমি আজ যাব।", QUIET)
+    assert a.size == b.size > 0 and np.allclose(np.clip(a, -1, 1) * 0.5, b, atol=1e-4) and np.abs(a).max() > 0
+    for bad in ("nobody", 7):
+        with pytest.raises(VoiceError, match="speaker"):
+            Voice.load(out, speaker=bad)
 
 
 # --- MMS-TTS (transformers) --------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def test_cli_train_resume_export_and_qat(teacher: Path, tmp_path: Path) -> None:
 
     ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-    from training.tts.export import max_difference
+    from models.tts.vits.export import max_difference
     from training.tts.qat import load_qat_generator
 
     assert max_difference(load_qat_generator(tmp_path / "qat" / "checkpoint.pt", "decoder"), int8) < 0.05

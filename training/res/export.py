@@ -15,7 +15,7 @@ import torch
 from models.aec.res.dfsmn import ResDfsmn, split_masks
 from models.aec.res.features import BINS, FEATURES, MEL_BANDS
 from models.aec.res.runtime import FORMAT_VERSION
-from training.common.export import export_step
+from models.onnx_export import export_step
 
 
 class _Step(torch.nn.Module):

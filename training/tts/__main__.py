@@ -123,8 +123,8 @@ def evaluate(cfg, args: argparse.Namespace, progress: bool) -> int:  # noqa: ANN
 def export(checkpoint: Path, out: Path, quality: str = "small") -> int:
     from functools import partial
 
+    from models.tts.vits.export import export_voice, max_difference
     from training.common.export import export_checked
-    from training.tts.export import export_voice, max_difference
     from training.tts.train import load_generator
 
     return export_checked(checkpoint, out, load_generator, partial(export_voice, quality=quality), max_difference)

@@ -107,7 +107,7 @@ def load_qat_generator(path: Path, scope: str) -> Vits:
 def train_qat(cfg: TtsTrainingConfig, checkpoint: Path, train_utts: list[Utterance], valid_utts: list[Utterance],
               progress: bool = True) -> Path:
     """Fine-tune the float voice of ``checkpoint`` with fake quantisation; export ``qat.out_dir/voice_int8.onnx``."""
-    from training.tts.export import export_voice
+    from models.tts.vits.export import export_voice
     from training.tts.train import load_generator, train
 
     q = cfg.qat

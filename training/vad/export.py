@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from models.aec.stft import HOP
+from models.onnx_export import export_step
 from models.vad.features import FEATURES, MEL_BANDS, SAMPLE_RATE
 from models.vad.net import OUTPUTS, VadDfsmn
 from models.vad.runtime import FORMAT_VERSION
-from training.common.export import export_step
 
 
 class _Step(torch.nn.Module):

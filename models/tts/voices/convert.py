@@ -71,7 +71,7 @@ def convert(kind: str, path: Path, out: Path) -> float:
 
     Raises :class:`VoiceError` when the checkpoint does not fit or the export differs from torch by more than
     :data:`MAX_DIFFERENCE`."""
-    from training.tts.export import export_voice, max_difference
+    from models.tts.vits.export import export_voice, max_difference
 
     model, tokens, settings = _load(kind, Path(path))
     with warnings.catch_warnings():  # the exporter's notes on constant folding are not the user's concern

@@ -39,7 +39,7 @@ def build_piper(out: Path, size: str = "tiny", seed: int = 3) -> Path:
     from piper.phoneme_ids import DEFAULT_PHONEME_ID_MAP
 
     from models.tts.vits import Vits, size_config
-    from training.tts.export import export_voice
+    from models.tts.vits.export import export_voice
 
     n = max(i for ids in DEFAULT_PHONEME_ID_MAP.values() for i in ids) + 1
     tiny = dict(inter_channels=16, hidden_channels=16, filter_channels=32, n_layers=2, upsample_initial_channel=32,

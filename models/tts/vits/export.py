@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.onnx_export import export_step
 from models.tts.text import TextFrontEnd
 from models.tts.vits import Vits, VitsOnnx
 from models.tts.vits.model import folded_copy
 from models.tts.voice import VOICE_FORMAT, SynthesisSettings
 from models.tts.voices.tokens import PIPER_BOS, PIPER_EOS, PIPER_PAD, CharTokenizer, CharTokens
-from training.common.export import export_step
 
 CHECK_TEXT = "আমি তোমাকে একটা গল্প বলব, শোনো।"
 DEFAULT_SCALES = {"noise_scale": 0.667, "length_scale": 1.0, "noise_w": 0.8}
