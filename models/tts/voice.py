@@ -77,17 +77,29 @@ def parse_voice_spec(spec: str | Path | None) -> tuple[str | None, Path | None]:
     return None, Path(text).expanduser()
 
 
-def _json_next_to(onnx: Path) -> dict:
-    cfg_path = onnx.with_name(onnx.name + ".json")
-    if not cfg_path.is_file():
-        raise VoiceError(f"{cfg_path}: missing (a voice is NAME.onnx with NAME.onnx.json next to it)")
+MAX_JSON_BYTES = 5_000_000
+
+
+def read_json(path: Path, what: str) -> dict:
+    """The JSON object in ``path``; :class:`VoiceError` naming the file when it is missing, too large, not JSON or
+    not an object (``what``: what the file should be, for the message)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VoiceError(f"{path}: missing ({what})")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise VoiceError(f"{path}: {path.stat().st_size} bytes is too large for {what}")
     try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise VoiceError(f"{cfg_path}: not a voice description ({exc})") from None
-    if not isinstance(cfg, dict):
-        raise VoiceError(f"{cfg_path}: not a voice description (not a JSON object)")
-    return cfg
+        raise VoiceError(f"{path}: not {what} ({exc})") from None
+    if not isinstance(data, dict):
+        raise VoiceError(f"{path}: not {what} (not a JSON object)")
+    return data
+
+
+def _json_next_to(onnx: Path) -> dict:
+    return read_json(onnx.with_name(onnx.name + ".json"),
+                     "a voice description; a voice is NAME.onnx with NAME.onnx.json next to it")
 
 
 def detect_format(path: Path) -> str:

@@ -8,7 +8,6 @@ name and shape fits, and refuses with a message naming what does not.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,22 +18,6 @@ from models.tts.vits import Vits, VitsConfig, remove_weight_norm
 from models.tts.voice import VoiceError
 
 Rename = Callable[[str], str | None]  # source name → project name, or None to skip the tensor
-MAX_CONFIG_BYTES = 5_000_000
-
-
-def read_json(path: Path, what: str) -> dict:
-    """A JSON object from ``path``; :class:`VoiceError` naming the file otherwise."""
-    if not path.is_file():
-        raise VoiceError(f"{path}: missing ({what})")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise VoiceError(f"{path}: {path.stat().st_size} bytes is too large for {what}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VoiceError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise VoiceError(f"{path}: expected a JSON object ({what})")
-    return data
 
 
 def load_torch_state(path: Path, key: str | None = None) -> dict[str, torch.Tensor]:

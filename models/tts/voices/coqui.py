@@ -16,12 +16,11 @@ from pathlib import Path
 import torch
 
 from models.tts.vits import Vits, VitsConfig
-from models.tts.voice import SynthesisSettings, VoiceError
+from models.tts.voice import SynthesisSettings, VoiceError, read_json
 from models.tts.voices.checkpoints import (
     build_vits,
     count_modules,
     load_torch_state,
-    read_json,
     renumber,
     require,
 )

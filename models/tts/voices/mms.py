@@ -15,12 +15,11 @@ from pathlib import Path
 import torch
 
 from models.tts.vits import Vits, VitsConfig
-from models.tts.voice import SynthesisSettings, VoiceError
+from models.tts.voice import SynthesisSettings, VoiceError, read_json
 from models.tts.voices.checkpoints import (
     build_vits,
     load_safetensors,
     load_torch_state,
-    read_json,
     renumber,
     require,
 )
