@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from agent.commands.bench_summary import key_numbers, summary_table
 from agent.config import REPO_ROOT
 
 BENCHMARKS = {
@@ -101,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n| benchmark | result | wall s |\n|---|---|---|")
     for name, status, wall in rows:
         print(f"| {name} | {status} | {wall:.0f} |")
+    results["summary"] = [dict(zip(("benchmark", "measure", "value", "anchors"), row, strict=True))
+                          for row in key_numbers(results)]
+    print("\nKey numbers (each next to its anchors from the same run):\n" + summary_table(key_numbers(results)))
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0 if not any(status.startswith("failed") for _, status, _ in rows) else 1

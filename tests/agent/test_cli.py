@@ -236,6 +236,9 @@ def test_bench_measures_the_running_agent_and_refuses_unknown_names(python, tmp_
     agent = json.loads(out.read_text(encoding="utf-8"))["agent"]
     assert 50 < agent["peak_rss_mb"] < 10_000 and agent["audio_s"] > 1
     assert 0 < agent["listening_load"] < agent["cpu_per_audio_s"]
+    summary = json.loads(out.read_text(encoding="utf-8"))["summary"]
+    assert [r["measure"] for r in summary] == ["peak memory, MB", "listening load, share of one core"]
+    assert summary[0]["value"] == f"{agent['peak_rss_mb']:.0f}" and "| agent | peak memory, MB |" in proc.stdout
     bad = run_agent(python, "bench", "--only", "nope", check=False)
     assert bad.returncode == 2 and "unknown benchmark" in bad.stderr
 

@@ -1,0 +1,43 @@
+"""The bench summary reads the key numbers out of each benchmark's JSON, next to their same-run anchors."""
+
+from __future__ import annotations
+
+import json
+
+from agent.commands.bench_summary import key_numbers, summary_table
+from agent.config import REPO_ROOT
+
+
+def _doc(name: str) -> dict:
+    return json.loads((REPO_ROOT / "docs" / name).read_text(encoding="utf-8"))
+
+
+def test_key_numbers_of_the_recorded_results() -> None:
+    merged = {"benchmarks": {"aec": _doc("results_res.json"), "vad": _doc("results_vad.json"),
+                             "asr": _doc("results_asr.json"), "tts": _doc("results_tts.json"),
+                             "res": _doc("results_res_speed.json")}}
+    rows = {(b, m): (v, a) for b, m, v, a in key_numbers(merged)}
+    aec = _doc("results_res.json")["results"]
+    value, anchors = rows[("aec", "STOI in double talk at -10 dB (ours_res)")]
+    assert value == f"{aec['ours_res']['scenes']['double_talk_-10dB']['stoi']:.3f}"
+    assert anchors == (f"aec3 {aec['aec3']['scenes']['double_talk_-10dB']['stoi']:.3f}, "
+                       f"speex {aec['speex']['scenes']['double_talk_-10dB']['stoi']:.3f}")
+    asr = _doc("results_asr.json")
+    assert rows[("asr", "Bangla CER clean")][0] == f"{asr['conditions']['clean']['cer_all']:.3f}"
+    tts = _doc("results_tts.json")["voices"]
+    value, anchors = rows[("tts", "RTF 100 words, one thread (voice)")]
+    assert value == f"{tts['voice']['paragraph_100w']['rtf']:.4f}" and anchors.startswith("medium ")
+    vad = _doc("results_vad.json")["results"]
+    assert rows[("vad", "DCF listening")] == (f"{vad['ours']['listen']['dcf']:.3f}",
+                                              f"webrtc3 {vad['webrtc3']['listen']['dcf']:.3f}, "
+                                              f"silero800 {vad['silero800']['listen']['dcf']:.3f}")
+    table = summary_table(key_numbers(merged))
+    assert table.count("\n") == len(rows) + 1 and table.startswith("| benchmark |")
+
+
+def test_missing_keys_and_failed_benchmarks_are_not_guessed() -> None:
+    rows = key_numbers({"benchmarks": {"asr": {"conditions": {}}, "tts": {"error": "exit code 1"}},
+                        "agent": {"error": "boom"}})
+    assert all(b != "tts" for b, *_ in rows)
+    assert {v for b, _, v, _ in rows if b == "asr"} == {"–"}
+    assert ("agent", "running agent", "failed", "") in rows
