@@ -156,3 +156,34 @@ def test_bad_voice_files(tts_voice: tuple[Vits, Path], tmp_path: Path) -> None:
     onnx.write_bytes(b"garbage")
     with pytest.raises(VoiceError, match="not a readable ONNX"):
         Voice.load(onnx)
+
+
+def test_shipped_demo_voice_matches_its_card_and_is_understood() -> None:
+    """The shipped voice: its card names the command, steps and measured metrics of exactly this file, it is
+    under 40 MB, and the shipped ASR understands a held-out sentence it speaks far better than chance."""
+    import hashlib
+    import json
+
+    from models.asr.metrics import error_rate
+    from models.asr.paraformer import SHIPPED_MODEL, ParaformerRecognizer
+    from models.asr.tokens import normalize_transcript
+    from models.tts.voice import SHIPPED_VOICE, Voice
+
+    card = json.loads(SHIPPED_VOICE.with_name("tts_bn_small.card.json").read_text(encoding="utf-8"))
+    assert card["training"]["command"].startswith("python -m training.tts")
+    assert SHIPPED_VOICE.stat().st_size < 40e6
+    # the card describes exactly this file
+    assert hashlib.sha256(SHIPPED_VOICE.read_bytes()).hexdigest() == card["sha256"][SHIPPED_VOICE.name]
+    assert card["metrics"]["float"]["utterances"] == 49 and 0 < card["metrics"]["float"]["mcd_db"] < 10
+
+    voice = Voice.load(None)
+    assert voice.path == SHIPPED_VOICE
+    text = "আপনার বাড়ি কোথায়?"
+    audio = voice.synthesize_all(text, voice.settings(noise_scale=0.0, noise_w=0.0))
+    assert 0.6 < audio.shape[0] / voice.sample_rate < 3.0  # a short question, not silence or babble
+    from audio_io.resample import resample
+
+    heard = ParaformerRecognizer(SHIPPED_MODEL).transcribe(
+        np.concatenate([np.zeros(4000, np.float32), resample(audio, voice.sample_rate, 16000),
+                        np.zeros(8000, np.float32)]))
+    assert error_rate([(normalize_transcript(text), heard)], "bn") < 0.7  # 0.5 here; chance is about 1
