@@ -177,7 +177,12 @@ class VadConfig:
         300.0, "Time after the agent starts speaking before a barge-in is allowed, ms.", min=0, max=5000
     )
     barge_in_echo_gate: bool = setting(
-        True, "While the agent speaks, frames the echo chain marks as echo-dominated never count toward a barge-in."
+        True, "While the agent speaks, a barge-in also needs frames that the echo chain does not mark as "
+        "echo-dominated (see barge_in_double_talk_share)."
+    )
+    barge_in_double_talk_share: float = setting(
+        1.0, "With the echo gate on: the share of the last barge_in_min_speech_ms of a barge-in's speech run "
+        "that must not be echo-dominated (the chain's double-talk test fired, or no far end); 1.0 = every frame.", min=0.05, max=1
     )
     barge_in_warmup_ms: float = setting(
         1500.0, "At start-up the echo canceller converges on the agent's first speech: until this much far-end "

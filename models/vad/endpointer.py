@@ -12,8 +12,11 @@
   is where the silence began.
 - ``barge_in`` (with a ``speech_start``): while the agent plays (``playing=True``) a speech start needs
   the stricter ``barge_in_threshold`` for ``barge_in_min_speech_ms``, not in the first
-  ``barge_in_cooldown_ms`` of playback, and (``barge_in_echo_gate``) frames that the echo chain marks as
-  echo-dominated (its residual echo estimate explains the output) never count.
+  ``barge_in_cooldown_ms`` of playback, and (``barge_in_echo_gate``) at least ``barge_in_double_talk_share``
+  of the last ``barge_in_min_speech_ms`` of that run must not be echo-dominated (the echo chain's double-talk test fired, or the far end
+  was silent). The echo chain flags only part of the frames of real double talk at low SER (its residual
+  estimate is per frame and noisy), so a share, not every frame, is asked; its own voice rarely makes the
+  test fire (about 1 % of echo-only frames), so a share of a run is still out of its reach.
 
 Every event carries ``sample`` (where it happened) and ``decided_at`` (the end of the frame on which it
 was decided), both in input samples from the start of the stream; latency = decided_at − true time.
@@ -22,6 +25,7 @@ was decided), both in input samples from the start of the stream; latency = deci
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +59,7 @@ class Endpointer:
         self._hangover = _frames(c.hangover_ms, frame_samples, sample_rate)
         self._max_silence = _frames(c.max_silence_ms, frame_samples, sample_rate)
         self._barge_min = _frames(c.barge_in_min_speech_ms, frame_samples, sample_rate)
+        self._barge_clear = math.ceil(c.barge_in_double_talk_share * self._barge_min - 1e-9)
         self._cooldown = math.ceil(c.barge_in_cooldown_ms * sample_rate / 1000 / frame_samples - 1e-9)
         self.reset()
 
@@ -63,6 +68,7 @@ class Endpointer:
         self.in_speech = False
         self.turn_open = False  # speech has started since the last end of turn
         self._run = 0  # frames in a row that count toward a speech start
+        self._clear: deque[bool] = deque(maxlen=self._barge_min)  # last frames of a barge-in run: not echo-dominated
         self._silence = 0  # silent frames in a row since speech was last active
         self._playing_frames = 0  # frames since playback started (0 when not playing)
 
@@ -77,17 +83,25 @@ class Endpointer:
         events: list[VadEvent] = []
 
         if not self.in_speech:
+            clear_enough = True
             if playing:
-                counts = (p_speech >= c.barge_in_threshold and not (c.barge_in_echo_gate and echo_dominant)
-                          and self._playing_frames > self._cooldown)
+                counts = p_speech >= c.barge_in_threshold and self._playing_frames > self._cooldown
                 needed = self._barge_min
+                if counts:
+                    self._clear.append(not echo_dominant)
+                else:
+                    self._clear.clear()
+                if c.barge_in_echo_gate:  # over the last `needed` frames of the run
+                    clear_enough = sum(self._clear) >= self._barge_clear
             else:
                 counts = p_speech >= c.speech_threshold
                 needed = self._min_speech
+                self._clear.clear()
             self._run = self._run + 1 if counts else 0
-            if self._run >= needed:
-                start = (t + 1 - self._run) * self.frame_samples
+            if self._run >= needed and clear_enough:
+                start = (t + 1 - min(self._run, needed if playing else self._run)) * self.frame_samples
                 self.in_speech, self.turn_open, self._silence, self._run = True, True, 0, 0
+                self._clear.clear()
                 events.append(VadEvent("speech_start", start, end))
                 if playing:
                     events.append(VadEvent("barge_in", start, end))

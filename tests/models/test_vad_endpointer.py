@@ -83,6 +83,31 @@ def test_barge_in_needs_threshold_duration_cooldown_and_no_echo() -> None:
     assert kinds(run([(0.95, 0)] * n, no_gate, playing, echo=[True] * n)) == ["speech_start", "barge_in"]
 
 
+def test_barge_in_needs_a_share_of_double_talk_frames_in_its_last_window() -> None:
+    # 5-frame window, share 0.4: two frames of the last five not echo-dominated
+    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0,
+                    barge_in_double_talk_share=0.4)
+    n = 30
+    playing = [True] * n
+    one_in_five = [t % 5 != 0 for t in range(n)]  # the double-talk test fires on every 5th frame only
+    assert run([(0.95, 0)] * n, cfg, playing, echo=one_in_five) == []
+    two_in_five = [t % 5 not in (0, 2) for t in range(n)]
+    events = run([(0.95, 0)] * n, cfg, playing, echo=two_in_five)
+    assert kinds(events) == ["speech_start", "barge_in"]
+    assert events[1].decided_at == 5 * HOP and events[1].sample == 0  # frames 0 and 2 of the first window
+    # echo-dominated speech before the user does not pile up: only the last window counts
+    late = [t < 20 or t % 5 not in (0, 2) for t in range(n)]
+    events = run([(0.95, 0)] * n, cfg, playing, echo=late)
+    assert events[1].decided_at == 23 * HOP and events[1].sample == 18 * HOP
+    # a silent frame ends the run (and its window)
+    gaps = [(0.95 if t % 4 else 0.1, 0) for t in range(n)]
+    assert run(gaps, cfg, playing, echo=[False] * n) == []
+    # share 1.0: every frame of the window
+    strict = dataclasses.replace(cfg, barge_in_double_talk_share=1.0)
+    assert run([(0.95, 0)] * n, strict, playing, echo=two_in_five) == []
+    assert kinds(run([(0.95, 0)] * n, strict, playing, echo=[t < 10 for t in range(n)])) == ["speech_start", "barge_in"]
+
+
 def test_release_threshold_above_speech_threshold_is_a_config_error() -> None:
     from agent.config import ConfigError, build
 
