@@ -14,9 +14,9 @@
   the stricter ``barge_in_threshold`` for ``barge_in_min_speech_ms``, not in the first
   ``barge_in_cooldown_ms`` of playback, and (``barge_in_echo_gate``) at least ``barge_in_double_talk_share``
   of the last ``barge_in_min_speech_ms`` of that run must not be echo-dominated (the echo chain's double-talk test fired, or the far end
-  was silent). The echo chain flags only part of the frames of real double talk at low SER (its residual
-  estimate is per frame and noisy), so a share, not every frame, is asked; its own voice rarely makes the
-  test fire (about 1 % of echo-only frames), so a share of a run is still out of its reach.
+  was silent). The default share 1.0 asks every frame; a lower share catches interruptions at low SER sooner
+  (the chain flags only part of the frames of real double talk) but, as measured with the VITS voice (README,
+  simulate), also lets the agent's own echo through more often.
 
 Every event carries ``sample`` (where it happened) and ``decided_at`` (the end of the frame on which it
 was decided), both in input samples from the start of the stream; latency = decided_at − true time.
