@@ -34,11 +34,12 @@ class UserLine:
     gain_db: float = 0.0  # level relative to room.talker_level_dbfs
 
 
-# The user raises the voice by 6 dB to interrupt (SER about -8 dB in the default room): at the room's plain
-# talker level (about -14 dB) the echo chain's double-talk test fires on too few frames while the VITS voice
-# speaks without pauses, and the interruption is heard only at the next pause or not at all (issues 4/6).
+# The user raises the voice by 10 dB to interrupt (SER about -4 dB in the default room; caught in 11 of 11 runs,
+# 300-1320 ms; +6 dB: 5 of 6): at the room's plain talker level (about -14 dB) the echo chain's double-talk test
+# fires on too few frames while the VITS voice speaks without pauses, and the interruption is heard only at the
+# next pause or not at all (issues 4/6). The voice's noise is not seeded, so runs differ.
 DEFAULT_SCRIPT = (
-    UserLine("থামো, আজকের আবহাওয়া কেমন হবে?", "agent_speaking", 2.0, gain_db=6.0),
+    UserLine("থামো, আজকের আবহাওয়া কেমন হবে?", "agent_speaking", 2.0, gain_db=10.0),
     UserLine("ঠিক আছে, ধন্যবাদ।", "agent_done", 1.0),
 )
 

@@ -46,10 +46,6 @@ def store_int8_weights(proto) -> int:  # noqa: ANN001 (onnx.ModelProto)
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-    uses: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            uses[name] = uses.get(name, 0) + 1
     done, drop = 0, []
     for node in graph.node:
         if node.op_type != "QuantizeLinear" or len(node.input) < 3 or any(n not in consts for n in node.input[:3]):

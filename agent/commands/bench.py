@@ -102,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n| benchmark | result | wall s |\n|---|---|---|")
     for name, status, wall in rows:
         print(f"| {name} | {status} | {wall:.0f} |")
-    results["summary"] = [dict(zip(("benchmark", "measure", "value", "anchors"), row, strict=True))
-                          for row in key_numbers(results)]
-    print("\nKey numbers (each next to its anchors from the same run):\n" + summary_table(key_numbers(results)))
+    key_rows = key_numbers(results)
+    results["summary"] = [dict(zip(("benchmark", "measure", "value", "anchors"), row, strict=True)) for row in key_rows]
+    print("\nKey numbers (each next to its anchors from the same run):\n" + summary_table(key_rows))
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0 if not any(status.startswith("failed") for _, status, _ in rows) else 1

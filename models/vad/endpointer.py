@@ -13,8 +13,8 @@
 - ``barge_in`` (with a ``speech_start``): while the agent plays (``playing=True``) a speech start needs
   the stricter ``barge_in_threshold`` for ``barge_in_min_speech_ms``, not in the first
   ``barge_in_cooldown_ms`` of playback, and (``barge_in_echo_gate``) at least ``barge_in_double_talk_share``
-  of the last ``barge_in_min_speech_ms`` of that run must not be echo-dominated (the echo chain's double-talk test fired, or the far end
-  was silent). The default share 1.0 asks every frame; a lower share catches interruptions at low SER sooner
+  of the last ``barge_in_min_speech_ms`` of that run must not be echo-dominated (the echo chain's
+  double-talk test fired, or the far end was silent); ``sample`` is the start of that window. The default share 1.0 asks every frame; a lower share catches interruptions at low SER sooner
   (the chain flags only part of the frames of real double talk) but, as measured with the VITS voice (README,
   simulate), also lets the agent's own echo through more often.
 
@@ -99,7 +99,8 @@ class Endpointer:
                 self._clear.clear()
             self._run = self._run + 1 if counts else 0
             if self._run >= needed and clear_enough:
-                start = (t + 1 - min(self._run, needed if playing else self._run)) * self.frame_samples
+                back = min(self._run, needed) if playing else self._run  # a barge-in dates from its window
+                start = (t + 1 - back) * self.frame_samples
                 self.in_speech, self.turn_open, self._silence, self._run = True, True, 0, 0
                 self._clear.clear()
                 events.append(VadEvent("speech_start", start, end))

@@ -164,6 +164,7 @@ def test_shipped_demo_voice_matches_its_card_and_is_understood() -> None:
     import hashlib
     import json
 
+    from audio_io.resample import resample
     from models.asr.metrics import error_rate
     from models.asr.paraformer import SHIPPED_MODEL, ParaformerRecognizer
     from models.asr.tokens import normalize_transcript
@@ -181,8 +182,6 @@ def test_shipped_demo_voice_matches_its_card_and_is_understood() -> None:
     text = "আপনার বাড়ি কোথায়?"
     audio = voice.synthesize_all(text, voice.settings(noise_scale=0.0, noise_w=0.0))
     assert 0.6 < audio.shape[0] / voice.sample_rate < 3.0  # a short question, not silence or babble
-    from audio_io.resample import resample
-
     heard = ParaformerRecognizer(SHIPPED_MODEL).transcribe(
         np.concatenate([np.zeros(4000, np.float32), resample(audio, voice.sample_rate, 16000),
                         np.zeros(8000, np.float32)]))
