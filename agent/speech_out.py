@@ -42,7 +42,7 @@ class SpeechEngine(ABC):
 
 
 class VitsEngine(SpeechEngine):
-    """The project's Bangla VITS voice (onnxruntime), resampled to 16 kHz."""
+    """A project voice (VITS, a two-stage AlignTTS + vocoder, or a converted one; onnxruntime), resampled to 16 kHz."""
 
     def __init__(self, voice: Voice, config: TtsConfig) -> None:
         self.voice = voice
@@ -87,7 +87,8 @@ def build_engine(config: TtsConfig) -> SpeechEngine:
     if config.engine == "espeak":
         return EspeakEngine(config)
     try:
-        return VitsEngine(Voice.load(config.voice, threads=config.threads, speaker=config.speaker), config)
+        return VitsEngine(Voice.load(config.voice, threads=config.threads, speaker=config.speaker,
+                                      vocoder=config.vocoder), config)
     except VoiceError as exc:
         if config.engine == "vits":
             raise

@@ -79,3 +79,42 @@ def test_tts_benchmark_quick(tmp_path, monkeypatch):
             assert row[key]["rtf"] > 0 and row[key]["audio_s"] > 1 and row[key]["first_audio_ms"] > 0
     assert report["ratio_int8_vs_voice"] > 0
     sys.modules.pop("tts_bench", None)
+
+
+def test_tts_comparison_runs_every_system_and_skips_missing_ones(tmp_path, monkeypatch):
+    """The paper's table end to end on random-weight two-stage models and the shipped VITS voice (no ASR here)."""
+    import torch
+
+    from models.tts.aligntts import AlignTts, size_config
+    from models.tts.aligntts.export import export_acoustic
+    from models.tts.vocoders import size_config as vocoder_size
+    from models.tts.vocoders import vocoder_from_config
+    from models.tts.vocoders.export import export_vocoder
+    from tests.models.test_two_stage_tts import TINY
+    from training.tts.data import prepare_features
+    from training.tts.teacher import build_teacher
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    build_teacher(tmp_path / "teacher", limit=2, workers=1, progress=False)
+    prepare_features(tmp_path / "teacher", tmp_path / "feat", workers=1, progress=False)
+    torch.manual_seed(0)
+    export_acoustic(AlignTts(size_config("small", **TINY)), tmp_path / "a.onnx", {"random_weights": True})
+    for kind in ("hifigan", "univnet"):
+        export_vocoder(vocoder_from_config(vocoder_size(kind, "small")), tmp_path / f"{kind}.onnx")
+    import tts_compare
+
+    out = tmp_path / "compare.json"
+    assert tts_compare.main(["--acoustic", str(tmp_path / "a.onnx"), "--hifigan", str(tmp_path / "hifigan.onnx"),
+                             "--univnet", str(tmp_path / "univnet.onnx"), "--int8", str(tmp_path / "missing.onnx"),
+                             "--features", str(tmp_path / "feat"), "--valid-fraction", "1.0", "--no-asr",
+                             "--quick", "--no-progress", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert set(report["systems"]) == {"aligntts_hifigan", "aligntts_univnet", "vits"}
+    assert "missing.onnx" in report["skipped"]["vits_int8"] and "listeners" in report["mos"]
+    for row in report["systems"].values():
+        assert row["rtf"] > 0 and row["first_audio_ms"] > 0 and row["mcd_db"] > 0 and row["cer"] is None
+    assert report["systems"]["aligntts_hifigan"]["random_weights"] and not report["systems"]["vits"]["random_weights"]
+    # the shipped voice is closer to its teacher than random weights are
+    assert report["systems"]["vits"]["mcd_db"] < report["systems"]["aligntts_hifigan"]["mcd_db"]
+    assert tts_compare.main(["--features", str(tmp_path / "nothing"), "--no-asr"]) == 1
+    sys.modules.pop("tts_compare", None)

@@ -27,8 +27,9 @@ BENCHMARKS = {
     "vad": ["benchmarks/vad_bench.py", "--no-progress"],
     "asr": ["benchmarks/asr_bench.py", "--no-progress"],
     "tts": ["benchmarks/tts_bench.py"],
+    "tts_compare": ["benchmarks/tts_compare.py", "--no-progress"],
 }
-QUICK = {"aec", "vad", "asr", "tts"}  # the ones with a --quick mode
+QUICK = {"aec", "vad", "asr", "tts", "tts_compare"}  # the ones with a --quick mode
 ALL = (*BENCHMARKS, "agent")
 
 

@@ -76,6 +76,21 @@ def _tts(r: dict) -> list[Row]:
              f"medium {_fmt(_get(v, 'medium', 'sentence_10w', 'first_audio_ms'), '.0f')}" if "medium" in v else "")]
 
 
+def _tts_compare(r: dict) -> list[Row]:
+    rows: list[Row] = []
+    systems = r.get("systems", {})
+    teacher = r.get("cer_teacher_recordings")
+    for name in ("aligntts_hifigan", "aligntts_univnet", "vits", "vits_int8", "coqui"):
+        s = systems.get(name)
+        if s is None:
+            continue
+        anchor = "" if teacher is None else f"teacher recordings {teacher:.3f}"
+        rows.append(("tts_compare", f"{name}: CER / MCD dB / RTF",
+                     f"{_fmt(s.get('cer'), '.3f')} / {_fmt(s.get('mcd_db'), '.2f')} / {_fmt(s.get('rtf'), '.4f')}",
+                     anchor))
+    return rows
+
+
 def _agent(a: dict) -> list[Row]:
     if "error" in a:
         return [("agent", "running agent", "failed", "")]
@@ -83,7 +98,7 @@ def _agent(a: dict) -> list[Row]:
             ("agent", "listening load, share of one core", _fmt(a.get("listening_load"), ".1%"), "")]
 
 
-PICKERS = {"aec": _aec, "res": _res, "vad": _vad, "asr": _asr, "tts": _tts}
+PICKERS = {"aec": _aec, "res": _res, "vad": _vad, "asr": _asr, "tts": _tts, "tts_compare": _tts_compare}
 
 
 def key_numbers(results: dict) -> list[Row]:

@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", metavar="TEXT", help="text to speak ('-' = read standard input)")
     p.add_argument("--out", type=Path, metavar="OUT.wav", help="write the audio here instead of playing it")
     p.add_argument("--voice", help="voice: .onnx, folder, or KIND:PATH (project, piper, coqui, mms); default tts.voice")
+    p.add_argument("--vocoder", help="vocoder of a two-stage (AlignTTS) voice: HiFi-GAN or UnivNet .onnx; "
+                   "default tts.vocoder, else the one the voice names")
     p.add_argument("--speaker", help="speaker of a multi-speaker Piper voice (name or id); default tts.speaker")
     p.add_argument("--speed", type=float, default=None, help="speaking rate (1 = normal, 1.5 = faster)")
     p.add_argument("--noise-scale", type=float, default=None, help="prior noise (default tts.noise_scale)")
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print("error: --speed must be between 0.25 and 4", file=sys.stderr)
         return 2
     try:
-        voice = Voice.load(args.voice or tts.voice, threads=tts.threads, speaker=args.speaker or tts.speaker)
+        voice = Voice.load(args.voice or tts.voice, threads=tts.threads, speaker=args.speaker or tts.speaker,
+                           vocoder=args.vocoder or tts.vocoder)
     except VoiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

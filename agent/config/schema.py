@@ -227,8 +227,11 @@ class TtsConfig:
         "(vits, and espeak-ng with a warning when the voice file is missing).")
     voice: str | None = setting(
         None, "Voice: a file or folder (its kind is detected) or KIND:PATH with KIND project, piper, coqui or mms "
-        "(Coqui and MMS checkpoints are converted once into cache/voices/); null = the shipped demo voice when "
-        "there is one.")
+        "(Coqui and MMS checkpoints are converted once into cache/voices/), or a two-stage AlignTTS acoustic model "
+        "(its vocoder: tts.vocoder); null = the shipped demo voice when there is one.")
+    vocoder: str | None = setting(
+        None, "Vocoder of a two-stage voice (an AlignTTS acoustic model): a HiFi-GAN or UnivNet .onnx exported by "
+        "python -m training.tts; null = the one the voice's .onnx.json names. One-stage voices (VITS) take none.")
     speaker: str | None = setting(None, "Speaker of a multi-speaker Piper voice (name or id); null = its default.")
     espeak_voice: str = setting("bn", "espeak-ng voice for the 'espeak' engine (e.g. bn, bn+f3).")
     length_scale: float = setting(1.0, "Speaking duration scale (>1 is slower).", min=0.25, max=4)

@@ -209,7 +209,7 @@ class Voice:
     ``speaker``: id or name for a multi-speaker Piper voice (None = its default)."""
 
     def __init__(self, path: Path, threads: int = 1, speaker: int | str | None = None,
-                 kind: str | None = None) -> None:
+                 kind: str | None = None, vocoder: str | Path | None = None) -> None:
         self.path = Path(path)
         self.source = str(self.path)  # what the user named (Voice.load sets KIND:PATH for a converted voice)
         if not self.path.is_file():
@@ -220,6 +220,10 @@ class Voice:
         self.origin = self.kind  # the format the user brought (coqui/mms for a converted voice)
         if self.kind == "project" and "project" not in cfg:
             raise VoiceError(f"{where}: field 'project' is missing (not a voice exported by this project)")
+        stage = cfg.get("project", {}).get("stage", "voice") if self.kind == "project" else "voice"
+        if stage == "vocoder":
+            raise VoiceError(f"{self.path} is a vocoder, not a voice: load the acoustic model (e.g. "
+                             "tts_bn_aligntts.onnx) and name this file as its vocoder")
         required = {"voice_format": VOICE_FORMAT} if self.kind == "project" else {}
         self.session, self.metadata = open_onnx_model(self.path, required, VoiceError, "voice", threads)
         try:
@@ -241,6 +245,25 @@ class Voice:
         want = ["input", "input_lengths", "scales"] + (["sid"] if self.speaker_id is not None else [])
         if names != want:
             raise VoiceError(f"{self.path}: inputs {names}, expected {want}")
+        self.vocoder = self._vocoder(cfg, stage, vocoder, threads, where)
+
+    def _vocoder(self, cfg: dict, stage: str, given: str | Path | None, threads: int, where: Path):  # noqa: ANN202
+        """The second stage of an acoustic model (None for a one-stage voice)."""
+        if stage != "acoustic":
+            if given is not None:
+                raise VoiceError(f"{self.path} makes audio itself (a one-stage voice); it takes no vocoder")
+            return None
+        from models.tts.vocoders.runtime import Vocoder
+
+        if given is None:
+            name = cfg["project"].get("vocoder")
+            if not isinstance(name, str) or not name:
+                raise VoiceError(f"{where}: an acoustic model needs a vocoder: field 'project.vocoder' is missing; "
+                                 "name one (tts.vocoder, --vocoder)")
+            given = self.path.parent / name
+        vocoder = Vocoder(resolve_voice(given), threads, VoiceError)
+        vocoder.check_fits(cfg.get("mel", {}), VoiceError, str(self.path))
+        return vocoder
 
     def _speaker(self, cfg: dict, speaker: int | str | None, where: Path) -> int | None:
         """The speaker id fed as ``sid`` (None for a single-speaker voice)."""
@@ -262,20 +285,22 @@ class Voice:
         return sid
 
     @classmethod
-    def load(cls, spec: str | Path | None = None, threads: int = 1, speaker: int | str | None = None) -> Voice:
+    def load(cls, spec: str | Path | None = None, threads: int = 1, speaker: int | str | None = None,
+             vocoder: str | Path | None = None) -> Voice:
         """Load a voice: a file or folder (kind detected), ``KIND:PATH`` (kind = project, piper, coqui, mms), or
-        None (the shipped demo voice). Coqui and MMS checkpoints are converted once and cached."""
+        None (the shipped demo voice). Coqui and MMS checkpoints are converted once and cached. ``vocoder``:
+        the vocoder of a two-stage voice (default: the one its description names)."""
         kind, path = parse_voice_spec(spec)
         if path is None:
-            return cls(resolve_voice(None), threads, speaker, "project")
+            return cls(resolve_voice(None), threads, speaker, "project", vocoder)
         kind = kind or detect_format(path)
         if kind in ("coqui", "mms"):
             from models.tts.voices.convert import converted_voice  # torch: only for a conversion
 
-            voice = cls(converted_voice(kind, path), threads, speaker, "project")
+            voice = cls(converted_voice(kind, path), threads, speaker, "project", vocoder)
             voice.source, voice.origin = f"{kind}:{path}", kind
             return voice
-        return cls(resolve_voice(path), threads, speaker, kind)
+        return cls(resolve_voice(path), threads, speaker, kind, vocoder)
 
     def settings(self, **overrides: float | None) -> SynthesisSettings:
         """The voice's defaults with the given (non-None) fields replaced."""
@@ -292,6 +317,8 @@ class Voice:
         if self.speaker_id is not None:
             feed["sid"] = np.asarray([self.speaker_id], dtype=np.int64)
         out = self.session.run(None, feed)[0]
+        if self.vocoder is not None:
+            return self.vocoder(out)
         return np.clip(out.reshape(-1), -1.0, 1.0).astype(np.float32)
 
     def synthesize(self, text: str, settings: SynthesisSettings | None = None) -> Iterator[np.ndarray]:

@@ -1,4 +1,5 @@
-"""HiFi-GAN discriminators (multi-period and one scale), with a width factor for CPU training. Training only."""
+"""GAN discriminators with a width factor for CPU training (training only): HiFi-GAN's multi-period and multi-scale
+discriminators (VITS uses one scale) and UnivNet's multi-resolution spectrogram discriminator."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.tts.vits.layers import LRELU_SLOPE
+from training.tts.losses import STFT_RESOLUTIONS
 
 weight_norm = nn.utils.parametrizations.weight_norm
 
@@ -63,12 +65,62 @@ class ScaleDiscriminator(nn.Module):
         return x.flatten(1), feats
 
 
-class Discriminator(nn.Module):
-    """One scale discriminator and period discriminators for periods 2, 3, 5, 7, 11."""
+class PooledScaleDiscriminator(nn.Module):
+    """A scale discriminator on audio average-pooled by ``factor`` (HiFi-GAN's second and third scales)."""
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, factor: int, width: float) -> None:
         super().__init__()
-        self.discs = nn.ModuleList([ScaleDiscriminator(width)] + [PeriodDiscriminator(p, width) for p in (2, 3, 5, 7, 11)])
+        self.factor = factor
+        self.disc = ScaleDiscriminator(width)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return self.disc(F.avg_pool1d(x, 2 * self.factor, self.factor, padding=self.factor))
+
+
+class SpectrogramDiscriminator(nn.Module):
+    """UnivNet's discriminator on the linear magnitude spectrogram at one STFT resolution (n_fft, hop, window)."""
+
+    def __init__(self, n_fft: int, hop: int, win: int, width: float) -> None:
+        super().__init__()
+        self.n_fft, self.hop, self.win = n_fft, hop, win
+        ch = _ch(32, width)
+        self.convs = nn.ModuleList([weight_norm(nn.Conv2d(1, ch, (3, 9), padding=(1, 4)))] + [
+            weight_norm(nn.Conv2d(ch, ch, (3, 9), stride=(1, 2), padding=(1, 4))) for _ in range(3)] + [
+            weight_norm(nn.Conv2d(ch, ch, (3, 3), padding=(1, 1)))])
+        self.post = weight_norm(nn.Conv2d(ch, 1, (3, 3), padding=(1, 1)))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        window = torch.hann_window(self.win, device=x.device)
+        spec = torch.stft(x.squeeze(1), self.n_fft, self.hop, self.win, window, return_complex=True)
+        h = spec.abs().unsqueeze(1)  # (B, 1, freq, frames)
+        feats = []
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), LRELU_SLOPE)
+            feats.append(h)
+        h = self.post(h)
+        feats.append(h)
+        return h.flatten(1), feats
+
+
+PERIODS = (2, 3, 5, 7, 11)
+
+
+class Discriminator(nn.Module):
+    """A set of discriminators judged together. ``kind``: ``vits`` (one scale + periods 2, 3, 5, 7, 11),
+    ``hifigan`` (three scales + the periods), ``univnet`` (three spectrogram resolutions + the periods)."""
+
+    def __init__(self, width: float = 1.0, kind: str = "vits") -> None:
+        super().__init__()
+        periods = [PeriodDiscriminator(p, width) for p in PERIODS]
+        if kind == "vits":
+            first = [ScaleDiscriminator(width)]
+        elif kind == "hifigan":
+            first = [ScaleDiscriminator(width), PooledScaleDiscriminator(2, width), PooledScaleDiscriminator(4, width)]
+        elif kind == "univnet":
+            first = [SpectrogramDiscriminator(n, h, w, width) for n, h, w in STFT_RESOLUTIONS]
+        else:
+            raise ValueError(f"unknown discriminator kind {kind!r}")
+        self.discs = nn.ModuleList(first + periods)
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[list, list, list, list]:
         out_r, out_f, feat_r, feat_f = [], [], [], []

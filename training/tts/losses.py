@@ -1,4 +1,5 @@
-"""VITS losses: least-squares GAN, feature matching, KL between posterior and flowed prior."""
+"""TTS losses: least-squares GAN, feature matching, KL between posterior and flowed prior (VITS), and the
+multi-resolution STFT loss (UnivNet)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,20 @@ def kl_loss(z_p: torch.Tensor, logs_q: torch.Tensor, m_p: torch.Tensor, logs_p: 
     """KL(q(z|x) ‖ p(z|c)) per frame, estimated at the sample ``z_p`` of the posterior mapped through the flow."""
     kl = logs_p - logs_q - 0.5 + 0.5 * (z_p - m_p) ** 2 * torch.exp(-2 * logs_p)
     return torch.sum(kl * mask) / torch.sum(mask)
+
+
+STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))  # (n_fft, hop, window), as UnivNet
+
+
+def stft_loss(real: torch.Tensor, fake: torch.Tensor,
+              resolutions: tuple[tuple[int, int, int], ...] = STFT_RESOLUTIONS) -> torch.Tensor:
+    """Multi-resolution STFT loss of (B, 1, samples) audio: spectral convergence + L1 of log magnitudes, averaged
+    over ``resolutions``."""
+    total = real.new_zeros(())
+    for n_fft, hop, win in resolutions:
+        window = torch.hann_window(win, device=real.device)
+        mags = [torch.stft(x.squeeze(1), n_fft, hop, win, window, return_complex=True).abs().clamp_min(1e-7)
+                for x in (real, fake)]
+        sc = torch.linalg.norm(mags[0] - mags[1]) / torch.linalg.norm(mags[0]).clamp_min(1e-7)
+        total = total + sc + torch.mean(torch.abs(torch.log(mags[0]) - torch.log(mags[1])))
+    return total / len(resolutions)

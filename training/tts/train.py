@@ -8,6 +8,7 @@ checkpoint also writes ``samples/step_NNNNNN.wav``: the first held-out sentence 
 from __future__ import annotations
 
 import json
+import pickle
 import logging
 import random
 from pathlib import Path
@@ -63,7 +64,7 @@ def load_generator(path: Path) -> Vits:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         model = Vits(VitsConfig.from_dict(json.loads(ckpt["vits_config"])))
         model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, ValueError, EOFError) as exc:
+    except (RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as exc:
         raise ValueError(f"{path}: not a VITS checkpoint of this project ({exc})") from None
     return model.eval()
 

@@ -37,12 +37,13 @@ def piper_id_map(symbols: list[str], tokens: CharTokens | None) -> dict[str, lis
     return id_map
 
 
-def voice_json(model: Vits, frontend: TextFrontEnd, quality: str, extra: dict, tokens: CharTokens | None = None,
-               settings: SynthesisSettings | None = None) -> dict:
+def voice_json(model: torch.nn.Module, frontend: TextFrontEnd, quality: str, extra: dict,
+               tokens: CharTokens | None = None, settings: SynthesisSettings | None = None, arch: str = "vits") -> dict:
     """The voice's description, readable by this project (``project``, ``text``, ``symbols``) and by Piper
     (``audio``, ``espeak``, ``phoneme_type: text``, ``phoneme_id_map``, ``num_speakers``, ``inference``).
 
-    ``tokens``: another model's character vocabulary (a converted Coqui or MMS voice) instead of the project's."""
+    ``tokens``: another model's character vocabulary (a converted Coqui or MMS voice) instead of the project's;
+    ``arch``: the key under which the model's config is written (``vits``, ``aligntts``)."""
     symbols = list(tokens.vocab) if tokens else list(frontend.symbols)
     text = {"latin": frontend.latin, "lakh": frontend.lakh,
             "interleave_pad": bool(tokens and tokens.blank_id is not None)}
@@ -62,7 +63,7 @@ def voice_json(model: Vits, frontend: TextFrontEnd, quality: str, extra: dict, t
         "phoneme_id_map": piper_id_map(symbols, tokens),
         "language": {"code": "bn_BD", "name": "Bangla"},
         "text": text,
-        "vits": model.config.to_dict(),
+        arch: model.config.to_dict(),
         "project": {"voice_format": VOICE_FORMAT, **extra},
     }
 

@@ -77,12 +77,15 @@ class ResBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """HiFi-GAN decoder: latent frames (B, inter, T) → waveform (B, 1, T·hop) in [−1, 1]."""
+    """HiFi-GAN generator: frames (B, in_channels, T) → waveform (B, 1, T·hop) in [−1, 1].
 
-    def __init__(self, c: VitsConfig) -> None:
+    ``c`` gives the upsampling and residual-block fields (a :class:`VitsConfig` or a HiFi-GAN vocoder's config);
+    VITS feeds its latent (``inter_channels``), the two-stage TTS a log-mel spectrogram."""
+
+    def __init__(self, c: VitsConfig, in_channels: int | None = None) -> None:
         super().__init__()
         ch = c.upsample_initial_channel
-        self.conv_pre = nn.Conv1d(c.inter_channels, ch, 7, padding=3)
+        self.conv_pre = nn.Conv1d(c.inter_channels if in_channels is None else in_channels, ch, 7, padding=3)
         self.ups = nn.ModuleList()
         self.resblocks = nn.ModuleList()
         self.n_kernels = len(c.resblock_kernel_sizes)
