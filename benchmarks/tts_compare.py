@@ -39,6 +39,19 @@ from tts_bench import PARAGRAPH, SENTENCE, measure  # noqa: E402
 from models.tts.voice import SHIPPED_VOICE, WEIGHTS, Voice, VoiceError  # noqa: E402
 
 MOS_NOTE = "MOS not measured: it needs listeners"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shown(path: str | Path | None) -> str | None:
+    """``path`` as written in the report: relative to the repository when it is inside it."""
+    if path is None:
+        return None
+    kind, sep, rest = str(path).rpartition(":") if ":" in str(path) else ("", "", str(path))
+    try:
+        rest = str(Path(rest).resolve().relative_to(REPO))
+    except ValueError:
+        pass
+    return f"{kind}{sep}{rest}"
 
 
 def systems(args: argparse.Namespace) -> dict[str, dict]:
@@ -116,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = evaluate(voice, held_out, recognizer, progress=not args.no_progress)
         size = voice.path.stat().st_size + (voice.vocoder.path.stat().st_size if voice.vocoder else 0)
         report["systems"][name] = {
-            "spec": str(sysdef["spec"]), "vocoder": None if sysdef["vocoder"] is None else str(sysdef["vocoder"]),
+            "spec": shown(sysdef["spec"]), "vocoder": shown(sysdef["vocoder"]),
             "size_mb": round(size / 1e6, 2), "load_s": round(load_s, 2),
             "rtf": round(paragraph["rtf"], 4), "first_audio_ms": round(sentence["first_audio_ms"], 1),
             "cer": scores.cer, "mcd_db": round(scores.mcd_db, 3), "cer_teacher": scores.cer_reference,

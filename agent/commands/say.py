@@ -96,10 +96,12 @@ def run(args: argparse.Namespace) -> int:
         where = "the speaker"
     elapsed = time.perf_counter() - t0
     seconds = samples / voice.sample_rate
+    vocoder = None if voice.vocoder is None else str(voice.vocoder.path)
     print(f"{seconds:.2f} s of audio to {where}; first audio after {first[0] * 1000:.0f} ms, "
-          f"real-time factor {elapsed / max(seconds, 1e-9):.3f} (voice {voice.source})")
+          f"real-time factor {elapsed / max(seconds, 1e-9):.3f} (voice {voice.source}"
+          f"{'' if vocoder is None else ' + vocoder ' + vocoder})")
     if args.json:
         payload = {"sentences": sentences, "duration_s": round(seconds, 3), "first_audio_ms": round(first[0] * 1000, 1),
-                   "elapsed_s": round(elapsed, 3), "voice": voice.source}
+                   "elapsed_s": round(elapsed, 3), "voice": voice.source, "vocoder": vocoder}
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0

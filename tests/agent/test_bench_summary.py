@@ -15,7 +15,7 @@ def _doc(name: str) -> dict:
 def test_key_numbers_of_the_recorded_results() -> None:
     merged = {"benchmarks": {"aec": _doc("results_res.json"), "vad": _doc("results_vad.json"),
                              "asr": _doc("results_asr.json"), "tts": _doc("results_tts.json"),
-                             "res": _doc("results_res_speed.json")}}
+                             "res": _doc("results_res_speed.json"), "tts_compare": _doc("results_tts_compare.json")}}
     rows = {(b, m): (v, a) for b, m, v, a in key_numbers(merged)}
     aec = _doc("results_res.json")["results"]
     value, anchors = rows[("aec", "STOI in double talk at -10 dB (ours_res)")]
@@ -27,6 +27,11 @@ def test_key_numbers_of_the_recorded_results() -> None:
     tts = _doc("results_tts.json")["voices"]
     value, anchors = rows[("tts", "RTF 100 words, one thread (voice)")]
     assert value == f"{tts['voice']['paragraph_100w']['rtf']:.4f}" and anchors.startswith("medium ")
+    compare = _doc("results_tts_compare.json")
+    hifigan = compare["systems"]["aligntts_hifigan"]
+    value, anchors = rows[("tts_compare", "aligntts_hifigan: CER / MCD dB / RTF")]
+    assert value == f"{hifigan['cer']:.3f} / {hifigan['mcd_db']:.2f} / {hifigan['rtf']:.4f}"
+    assert anchors == f"teacher recordings {compare['cer_teacher_recordings']:.3f}"
     vad = _doc("results_vad.json")["results"]
     assert rows[("vad", "DCF listening")] == (f"{vad['ours']['listen']['dcf']:.3f}",
                                               f"webrtc3 {vad['webrtc3']['listen']['dcf']:.3f}, "

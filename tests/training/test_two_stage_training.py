@@ -99,6 +99,13 @@ def test_cli_trains_resumes_exports_and_chains_the_stages(features: tuple[Path, 
     (tmp_path / "voice" / "hifigan.onnx.json").write_bytes((tmp_path / "hifigan" / "hifigan.onnx.json").read_bytes())
     assert Voice.load(out).synthesize_all("আমি ভালো আছি।").size > 0
     assert Voice.load(out, vocoder=tmp_path / "voice" / "univnet.onnx").synthesize_all("আমি ভালো আছি।").size > 0
+    import json
+
+    scores = tmp_path / "copy.json"
+    assert main(["evaluate", *data, "--set=data.valid_fraction=0.5", "--vocoder", str(tmp_path / "voice" / "hifigan.onnx"),
+                 "--limit", "1", "--no-asr", "--json", str(scores)]) == 0  # copy synthesis through the vocoder alone
+    result = json.loads(scores.read_text(encoding="utf-8"))
+    assert result["utterances"] == 1 and result["mcd_db"] > 0 and result["cer"] is None
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     assert main(["export", "--checkpoint", str(bad), "--out", str(tmp_path / "x.onnx")]) == 1

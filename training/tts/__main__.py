@@ -7,6 +7,7 @@ AlignTTS + HiFi-GAN / UnivNet.
     python -m training.tts export --checkpoint cache/tts/run/checkpoint.pt --out models/weights/tts_bn_small.onnx
     python -m training.tts qat --config configs/train/tts_bn.yaml --checkpoint cache/tts/run/checkpoint.pt
     python -m training.tts evaluate --config configs/train/tts_bn.yaml --voice cache/tts/run/voice.onnx [--json OUT]
+    python -m training.tts evaluate --config configs/train/tts_bn.yaml --vocoder cache/tts/vocoder_hifigan/hifigan.onnx
 
 Training builds what is missing first (the espeak-ng teacher set when ``data.dataset`` has no
 metadata.csv and ``data.build_teacher`` is true; the preprocessed features), resumes from
@@ -70,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument("--vocoder", default="tts_bn_hifigan.onnx",
                         help="AlignTTS only: file name of its default vocoder, next to --out")
     if command == "evaluate":
-        ap.add_argument("--voice", type=Path, required=True, help="voice to score (NAME.onnx)")
+        who = ap.add_mutually_exclusive_group(required=True)
+        who.add_argument("--voice", type=Path, help="voice to score (NAME.onnx; a two-stage voice with its vocoder)")
+        who.add_argument("--vocoder", type=Path, help="score a vocoder alone by copy synthesis of the recordings")
         ap.add_argument("--limit", type=int, default=None, help="score only the first N held-out utterances")
         ap.add_argument("--no-asr", action="store_true", help="skip the character error rate (MCD only)")
         ap.add_argument("--json", type=Path, help="write the scores here")
@@ -111,12 +114,14 @@ def main(argv: list[str] | None = None) -> int:
 def evaluate(cfg, args: argparse.Namespace, progress: bool) -> int:  # noqa: ANN001
     import json
 
+    from models.tts.vocoders.runtime import Vocoder
     from models.tts.voice import Voice, VoiceError
     from training.tts.data import load_utterances
     from training.tts.evaluate import evaluate as score
+    from training.tts.evaluate import evaluate_vocoder
 
     try:
-        voice = Voice.load(args.voice)
+        voice = Voice.load(args.voice) if args.voice else Vocoder(args.vocoder, error=VoiceError)
     except VoiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -130,10 +135,10 @@ def evaluate(cfg, args: argparse.Namespace, progress: bool) -> int:  # noqa: ANN
         from models.asr.paraformer import ParaformerRecognizer, resolve_asr_model
 
         recognizer = ParaformerRecognizer(resolve_asr_model(None))
-    scores = score(voice, valid, recognizer, progress)
+    scores = (score if args.voice else evaluate_vocoder)(voice, valid, recognizer, progress)
     cer = "-" if scores.cer is None else f"{scores.cer:.1%}"
     ceiling = "-" if scores.cer_reference is None else f"{scores.cer_reference:.1%}"
-    print(f"{args.voice}: {scores.utterances} held-out utterances, MCD {scores.mcd_db:.2f} dB, "
+    print(f"{args.voice or args.vocoder}: {scores.utterances} held-out utterances, MCD {scores.mcd_db:.2f} dB, "
           f"ASR CER {cer} (on the recordings: {ceiling})")
     if args.json:
         args.json.write_text(json.dumps(scores.as_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -11,8 +11,8 @@ validation row in ``valid.jsonl``: mel L1 with the aligned durations, alignment 
 from __future__ import annotations
 
 import json
-import pickle
 import logging
+import pickle
 import random
 from pathlib import Path
 

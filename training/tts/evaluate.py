@@ -9,6 +9,9 @@ settings, then
   each other in this project, not with papers that use SPTK.)
 - **CER**: the project's ASR transcribes the synthesised audio (resampled to 16 kHz); the same ASR on
   the recording itself gives the ceiling, since the ASR is far from perfect.
+
+``evaluate_vocoder`` scores a vocoder alone by copy synthesis: the recording's own log-mel → vocoder →
+the same two scores.
 """
 
 from __future__ import annotations
@@ -82,6 +85,28 @@ class VoiceScores:
                 "cer": None if self.cer is None else round(self.cer, 4),
                 "cer_reference": None if self.cer_reference is None else round(self.cer_reference, 4),
                 "examples": self.examples}
+
+
+class CopySynthesis:
+    """A vocoder behind the ``synthesize_all`` of a voice: it re-synthesises the recording of the text it is given
+    (``recordings``: text → audio), from that recording's log-mel."""
+
+    def __init__(self, vocoder, recordings: dict[str, np.ndarray]) -> None:  # noqa: ANN001 (runtime.Vocoder)
+        self.vocoder, self.recordings, self.sample_rate = vocoder, recordings, vocoder.sample_rate
+
+    def synthesize_all(self, text: str) -> np.ndarray:
+        import torch
+
+        from training.tts.audio import HOP, mel_of_audio
+
+        audio = self.recordings[text]
+        mel = mel_of_audio(torch.from_numpy(audio[: len(audio) // HOP * HOP]).unsqueeze(0))
+        return self.vocoder(mel.numpy())
+
+
+def evaluate_vocoder(vocoder, utterances: Sequence, recognizer=None, progress: bool = False) -> VoiceScores:  # noqa: ANN001
+    """Copy-synthesis scores of a vocoder (:class:`models.tts.vocoders.runtime.Vocoder`) on ``utterances``."""
+    return evaluate(CopySynthesis(vocoder, {u.text: u.audio for u in utterances}), utterances, recognizer, progress)
 
 
 def evaluate(voice, utterances: Sequence, recognizer=None, progress: bool = False) -> VoiceScores:  # noqa: ANN001

@@ -8,8 +8,8 @@ checkpoint also writes ``samples/step_NNNNNN.wav``: the first held-out sentence 
 from __future__ import annotations
 
 import json
-import pickle
 import logging
+import pickle
 import random
 from pathlib import Path
 

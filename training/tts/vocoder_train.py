@@ -14,8 +14,8 @@ multi-resolution STFT loss (multi-period + multi-resolution spectrogram discrimi
 from __future__ import annotations
 
 import json
-import pickle
 import logging
+import pickle
 import random
 from pathlib import Path
 
@@ -26,7 +26,13 @@ from tqdm import tqdm
 
 from audio_io.wav import write_wav
 from models.tts.aligntts.model import teacher_forced_mel
-from models.tts.vocoders.config import UnivNetConfig, config_from_dict, config_to_dict, size_config, vocoder_from_config
+from models.tts.vocoders.config import (
+    UnivNetConfig,
+    config_from_dict,
+    config_to_dict,
+    size_config,
+    vocoder_from_config,
+)
 from training.common.loop import save_atomic, truncate_logs
 from training.tts.audio import HOP, mel_of_audio
 from training.tts.config import VocoderTrainingConfig
