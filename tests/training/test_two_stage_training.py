@@ -109,3 +109,19 @@ def test_cli_trains_resumes_exports_and_chains_the_stages(features: tuple[Path, 
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     assert main(["export", "--checkpoint", str(bad), "--out", str(tmp_path / "x.onnx")]) == 1
+
+
+def test_loss_log_averages_between_writes_and_refuses_non_finite_losses(tmp_path: Path) -> None:
+    from training.common.loop import LossLog
+
+    log = LossLog(tmp_path, ("a", "b", "lr"), resumed=False)
+    log.add({"a": 1.0, "b": 4.0}, 0)
+    log.add({"a": 3.0, "b": 2.0}, 1)
+    assert log.write(2, lr=0.5) == {"a": 2.0, "b": 3.0, "lr": 0.5}
+    log.add({"a": 5.0}, 2)
+    log.write(3)
+    assert (tmp_path / "log.csv").read_text().splitlines() == ["step,a,b,lr", "2,2,3,0.5", "3,5,0,0"]
+    with pytest.raises(FloatingPointError, match="step 7"):
+        log.add({"a": float("nan")}, 7)
+    LossLog(tmp_path, ("a",), resumed=True)  # a resumed run keeps the rows
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 3

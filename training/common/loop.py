@@ -36,6 +36,40 @@ def truncate_logs(out: Path, step: int) -> None:
         (out / "valid.jsonl").write_text("".join(r + "\n" for r in rows))
 
 
+class LossLog:
+    """Training losses averaged over the steps between two writes, as rows of ``out/log.csv`` (``step`` + ``keys``;
+    a key missing from a row is written as 0). A fresh run starts the file; a resumed one appends to it."""
+
+    def __init__(self, out: Path, keys: tuple[str, ...], resumed: bool) -> None:
+        self.path, self.keys = Path(out) / "log.csv", keys
+        if not resumed:
+            self.path.write_text(",".join(("step", *keys)) + "\n")
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, values: dict[str, float], step: int) -> None:
+        """Add one step's losses; :class:`FloatingPointError` when one is not finite."""
+        if not all(math.isfinite(v) for v in values.values()):
+            raise FloatingPointError(f"non-finite loss at step {step}: {values}")
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.count += 1
+
+    def write(self, step: int, **extra: float) -> dict[str, float]:
+        """Append the means since the last write (and ``extra``, e.g. the learning rate); returns that row."""
+        row = {k: v / max(self.count, 1) for k, v in self.sums.items()} | extra
+        with self.path.open("a") as fh:
+            fh.write(f"{step}," + ",".join(f"{row.get(k, 0.0):.5g}" for k in self.keys) + "\n")
+        self.sums, self.count = {}, 0
+        return row
+
+
+def append_valid(out: Path, step: int, metrics: dict[str, float]) -> None:
+    """One row of ``out/valid.jsonl``: the step and the validation metrics (5 decimals)."""
+    with (Path(out) / "valid.jsonl").open("a") as fh:
+        fh.write(json.dumps({"step": step, **{k: round(v, 5) for k, v in metrics.items()}}) + "\n")
+
+
 def load_state(model: torch.nn.Module, path: Path, what: str) -> torch.nn.Module:
     """Load a checkpoint's weights into ``model`` (``weights_only``); a clear error when the file is bad."""
     try:

@@ -16,12 +16,11 @@ import pickle
 import random
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from models.tts.aligntts import AlignTts, AlignTtsConfig, size_config
-from training.common.loop import cosine_lr, save_atomic, truncate_logs
+from training.common.loop import LossLog, append_valid, cosine_lr, save_atomic, truncate_logs
 from training.tts.audio import mel_of_audio
 from training.tts.config import AlignTtsTrainingConfig
 from training.tts.data import Utterance
@@ -109,13 +108,10 @@ def train_aligntts(cfg: AlignTtsTrainingConfig, train_utts: list[Utterance], val
         step = int(ckpt["step"])
         truncate_logs(out, step)
         log.info("resuming from step %d", step)
-    else:
-        (out / "log.csv").write_text(",".join(("step", *LOG_KEYS)) + "\n")
+    losses_log = LossLog(out, LOG_KEYS, resumed=step > 0)
     rng = random.Random(t.seed * 1000 + step)
     model.train()
     bar = tqdm(total=t.steps, initial=step, desc="aligntts", disable=not progress, unit="step")
-    sums: dict[str, float] = {}
-    count = 0
     while step < t.steps:
         for group in batches(train_utts, t.batch, rng):
             if step >= t.steps:
@@ -129,24 +125,15 @@ def train_aligntts(cfg: AlignTtsTrainingConfig, train_utts: list[Utterance], val
             parts["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
             opt.step()
-            values = {k: v.item() for k, v in parts.items()}
-            if not all(np.isfinite(v) for v in values.values()):
-                raise FloatingPointError(f"non-finite loss at step {step}: {values}")
+            losses_log.add({k: v.item() for k, v in parts.items()}, step)
             step += 1
             bar.update()
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
             if step % t.log_every == 0 or step == t.steps:
-                row = {k: sums[k] / count for k in sums} | {"lr": lr}
-                with (out / "log.csv").open("a") as fh:
-                    fh.write(f"{step}," + ",".join(f"{row[k]:.5g}" for k in LOG_KEYS) + "\n")
+                row = losses_log.write(step, lr=lr)
                 bar.set_postfix(align=f"{row['align']:.3f}", mel=f"{row['mel']:.3f}")
-                sums, count = {}, 0
             if step % t.checkpoint_every == 0 or step == t.steps:
                 metrics = validate(model, valid_utts, t.batch) if valid_utts else {}
-                with (out / "valid.jsonl").open("a") as fh:
-                    fh.write(json.dumps({"step": step, **{k: round(v, 5) for k, v in metrics.items()}}) + "\n")
+                append_valid(out, step, metrics)
                 save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "kind": "aligntts",
                              "aligntts_config": json.dumps(model.config.to_dict()),
                              "metrics": json.dumps(metrics)}, ckpt_path)

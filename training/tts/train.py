@@ -13,7 +13,6 @@ import pickle
 import random
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from audio_io.wav import write_wav
 from models.tts.vits import Vits, VitsConfig, size_config
 from models.tts.vits.model import slice_segments
-from training.common.loop import save_atomic, truncate_logs
+from training.common.loop import LossLog, save_atomic, truncate_logs
 from training.tts.audio import HOP, linear_spectrogram, mel_of_audio
 from training.tts.config import TtsTrainingConfig
 from training.tts.data import RATE, Utterance
@@ -142,17 +141,14 @@ def train(cfg: TtsTrainingConfig, train_utts: list[Utterance], valid_utts: list[
         step = int(ckpt["step"])
         truncate_logs(out, step)
         log.info("resuming from step %d", step)
-    else:
-        if init_disc is not None:
-            disc.load_state_dict(init_disc)
-        (out / "log.csv").write_text(",".join(("step", *LOG_KEYS)) + "\n")
+    elif init_disc is not None:
+        disc.load_state_dict(init_disc)
+    losses_log = LossLog(out, LOG_KEYS, resumed=step > 0)
     sample = (valid_utts or train_utts)[0]
     rng = random.Random(t.seed * 1000 + step)
     model.train()
     disc.train()
     bar = tqdm(total=steps, initial=step, desc="tts", disable=not progress, unit="step")
-    sums: dict[str, float] = {}
-    count = 0
     while step < steps:
         for group in batches(train_utts, t.batch, rng):
             if step >= steps:
@@ -161,20 +157,12 @@ def train(cfg: TtsTrainingConfig, train_utts: list[Utterance], valid_utts: list[
             for opt in (opt_g, opt_d):
                 for g in opt.param_groups:
                     g["lr"] = cur_lr
-            losses = train_step(model, disc, opt_g, opt_d, collate(group), cfg)
-            if not all(np.isfinite(v) for v in losses.values()):
-                raise FloatingPointError(f"non-finite loss at step {step}: {losses}")
+            losses_log.add(train_step(model, disc, opt_g, opt_d, collate(group), cfg), step)
             step += 1
             bar.update()
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
             if step % t.log_every == 0 or step == steps:
-                row = {k: sums[k] / count for k in sums} | {"lr": cur_lr}
-                with (out / "log.csv").open("a") as fh:
-                    fh.write(f"{step}," + ",".join(f"{row[k]:.5g}" for k in LOG_KEYS) + "\n")
+                row = losses_log.write(step, lr=cur_lr)
                 bar.set_postfix(mel=f"{row['mel']:.3f}", dur=f"{row['dur']:.2f}")
-                sums, count = {}, 0
             if step % t.checkpoint_every == 0 or step == steps:
                 save_atomic({"model": model.state_dict(), "disc": disc.state_dict(), "opt_g": opt_g.state_dict(),
                              "opt_d": opt_d.state_dict(), "step": step,

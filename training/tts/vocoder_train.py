@@ -33,7 +33,7 @@ from models.tts.vocoders.config import (
     size_config,
     vocoder_from_config,
 )
-from training.common.loop import save_atomic, truncate_logs
+from training.common.loop import LossLog, append_valid, save_atomic, truncate_logs
 from training.tts.audio import HOP, mel_of_audio
 from training.tts.config import VocoderTrainingConfig
 from training.tts.data import RATE, Utterance
@@ -139,16 +139,13 @@ def train_vocoder(cfg: VocoderTrainingConfig, train_utts: list[Utterance], valid
         step = int(ckpt["step"])
         truncate_logs(out, step)
         log.info("resuming from step %d", step)
-    else:
-        (out / "log.csv").write_text(",".join(("step", *LOG_KEYS)) + "\n")
+    losses_log = LossLog(out, LOG_KEYS, resumed=step > 0)
     valid = valid_utts[:VALID_UTTERANCES]
     sample = (valid_utts or train_utts)[0]
     rng = random.Random(t.seed * 1000 + step)
     model.train()
     disc.train()
     bar = tqdm(total=t.steps, initial=step, desc=kind, disable=not progress, unit="step")
-    sums: dict[str, float] = {}
-    count = 0
     while step < t.steps:
         for group in batches(train_utts, t.batch, rng):
             if step >= t.steps:
@@ -158,24 +155,14 @@ def train_vocoder(cfg: VocoderTrainingConfig, train_utts: list[Utterance], valid
                 for g in opt.param_groups:
                     g["lr"] = lr
             mel, real = segments(group, t.segment_frames, rng, acoustic)
-            values = step_losses(model, disc, opt_g, opt_d, mel, real, cfg, step >= t.adversarial_from)
-            if not all(np.isfinite(v) for v in values.values()):
-                raise FloatingPointError(f"non-finite loss at step {step}: {values}")
+            losses_log.add(step_losses(model, disc, opt_g, opt_d, mel, real, cfg, step >= t.adversarial_from), step)
             step += 1
             bar.update()
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
             if step % t.log_every == 0 or step == t.steps:
-                row = {k: sums[k] / count for k in sums} | {"lr": lr}
-                with (out / "log.csv").open("a") as fh:
-                    fh.write(f"{step}," + ",".join(f"{row.get(k, 0.0):.5g}" for k in LOG_KEYS) + "\n")
-                bar.set_postfix(mel=f"{row['mel']:.3f}")
-                sums, count = {}, 0
+                bar.set_postfix(mel=f"{losses_log.write(step, lr=lr)['mel']:.3f}")
             if step % t.checkpoint_every == 0 or step == t.steps:
                 metrics = validate(model, valid) if valid else {}
-                with (out / "valid.jsonl").open("a") as fh:
-                    fh.write(json.dumps({"step": step, **{k: round(v, 5) for k, v in metrics.items()}}) + "\n")
+                append_valid(out, step, metrics)
                 save_atomic({"model": model.state_dict(), "disc": disc.state_dict(), "opt_g": opt_g.state_dict(),
                              "opt_d": opt_d.state_dict(), "step": step, "kind": "vocoder",
                              "vocoder_config": json.dumps(config_to_dict(model.config)),
