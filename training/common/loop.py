@@ -70,6 +70,24 @@ def append_valid(out: Path, step: int, metrics: dict[str, float]) -> None:
         fh.write(json.dumps({"step": step, **{k: round(v, 5) for k, v in metrics.items()}}) + "\n")
 
 
+def load_model_checkpoint(path: Path, config_key: str, build: Callable[[dict], torch.nn.Module],
+                          what: str) -> torch.nn.Module:
+    """The model of a training checkpoint (``weights_only``) in eval mode: ``build`` makes it from the config JSON
+    stored under ``config_key``, then the ``model`` weights are loaded. :class:`FileNotFoundError` for a missing
+    file, :class:`ValueError` naming ``what`` for anything else."""
+    import pickle
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = build(json.loads(ckpt[config_key]))
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+        raise ValueError(f"{path}: not {what} checkpoint of this project ({exc})") from None
+    return model.eval()
+
+
 def load_state(model: torch.nn.Module, path: Path, what: str) -> torch.nn.Module:
     """Load a checkpoint's weights into ``model`` (``weights_only``); a clear error when the file is bad."""
     try:

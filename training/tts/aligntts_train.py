@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import random
 from pathlib import Path
 
@@ -20,7 +19,14 @@ import torch
 from tqdm import tqdm
 
 from models.tts.aligntts import AlignTts, AlignTtsConfig, size_config
-from training.common.loop import LossLog, append_valid, cosine_lr, save_atomic, truncate_logs
+from training.common.loop import (
+    LossLog,
+    append_valid,
+    cosine_lr,
+    load_model_checkpoint,
+    save_atomic,
+    truncate_logs,
+)
 from training.tts.audio import mel_of_audio
 from training.tts.config import AlignTtsTrainingConfig
 from training.tts.data import Utterance
@@ -44,15 +50,8 @@ def mel_batch(group: list[Utterance]) -> dict[str, torch.Tensor]:
 
 def load_aligntts(path: Path) -> AlignTts:
     """The model of a training checkpoint (``weights_only``)."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = AlignTts(AlignTtsConfig.from_dict(json.loads(ckpt["aligntts_config"])))
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{path}: not an AlignTTS checkpoint of this project ({exc})") from None
-    return model.eval()
+    return load_model_checkpoint(path, "aligntts_config", lambda c: AlignTts(AlignTtsConfig.from_dict(c)),
+                                 "an AlignTTS")
 
 
 def losses(model: AlignTts, b: dict[str, torch.Tensor], decode: bool, cfg: AlignTtsTrainingConfig
@@ -75,12 +74,11 @@ def validate(model: AlignTts, utts: list[Utterance], batch: int) -> dict[str, fl
         for i in range(0, len(utts), batch):
             b = mel_batch(utts[i : i + batch])
             out = model(b["ids"], b["id_lengths"], b["mel"], b["frames"])
-            h, x_mask = model.encode(b["ids"], b["id_lengths"])
-            pred = torch.exp(model.duration(h, x_mask).squeeze(1)) * x_mask.squeeze(1)
+            chars = out["durations"] > 0
             k = len(b["ids"])
             sums["align"] += out["align_nll"].item() * k
             sums["mel"] += out["mel_l1"].item() * k
-            sums["dur_frames"] += (torch.sum(torch.abs(pred - out["durations"])) / torch.sum(x_mask)).item() * k
+            sums["dur_frames"] += torch.abs(torch.exp(out["logd"]) - out["durations"])[chars].mean().item() * k
             n += k
     model.train()
     return {k: v / max(n, 1) for k, v in sums.items()}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import random
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from tqdm import tqdm
 from audio_io.wav import write_wav
 from models.tts.vits import Vits, VitsConfig, size_config
 from models.tts.vits.model import slice_segments
-from training.common.loop import LossLog, save_atomic, truncate_logs
+from training.common.loop import LossLog, load_model_checkpoint, save_atomic, truncate_logs
 from training.tts.audio import HOP, linear_spectrogram, mel_of_audio
 from training.tts.config import TtsTrainingConfig
 from training.tts.data import RATE, Utterance
@@ -57,15 +56,7 @@ def batches(utts: list[Utterance], batch: int, rng: random.Random) -> list[list[
 
 def load_generator(path: Path) -> Vits:
     """The generator of a training checkpoint (``weights_only``), with its config."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = Vits(VitsConfig.from_dict(json.loads(ckpt["vits_config"])))
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{path}: not a VITS checkpoint of this project ({exc})") from None
-    return model.eval()
+    return load_model_checkpoint(path, "vits_config", lambda c: Vits(VitsConfig.from_dict(c)), "a VITS")
 
 
 def train_step(model: Vits, disc: Discriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,

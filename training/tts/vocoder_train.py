@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import random
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from models.tts.vocoders.config import (
     size_config,
     vocoder_from_config,
 )
-from training.common.loop import LossLog, append_valid, save_atomic, truncate_logs
+from training.common.loop import LossLog, append_valid, load_model_checkpoint, save_atomic, truncate_logs
 from training.tts.audio import HOP, mel_of_audio
 from training.tts.config import VocoderTrainingConfig
 from training.tts.data import RATE, Utterance
@@ -52,15 +51,8 @@ def run_dir(cfg: VocoderTrainingConfig) -> Path:
 
 def load_vocoder(path: Path) -> torch.nn.Module:
     """The generator of a vocoder training checkpoint (``weights_only``)."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = vocoder_from_config(config_from_dict(json.loads(ckpt["vocoder_config"])))
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{path}: not a vocoder checkpoint of this project ({exc})") from None
-    return model.eval()
+    return load_model_checkpoint(path, "vocoder_config", lambda c: vocoder_from_config(config_from_dict(c)),
+                                 "a vocoder")
 
 
 def noise_for(model: torch.nn.Module, mel: torch.Tensor) -> torch.Tensor | None:

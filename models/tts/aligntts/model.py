@@ -97,8 +97,8 @@ class AlignTts(nn.Module):
         """Training pass on ground-truth log-mels ``mel`` (B, n_mels, T_frames).
 
         Returns ``align_nll`` (negative log-likelihood of the mels over all alignments, per frame and band),
-        ``durations`` (best alignment, B × T_chars), ``dur`` (duration predictor MSE on log durations, on a
-        detached encoder output) and, when ``decode``, ``mel`` (decoded with the best alignment) and ``mel_l1``."""
+        ``durations`` (best alignment, B × T_chars), ``logd`` (predicted log durations), ``dur`` (duration predictor
+        MSE on log durations, on a detached encoder output) and, when ``decode``, ``mel`` (decoded with the best alignment) and ``mel_l1``."""
         h, x_mask = self.encode(ids, id_lengths)
         mu, log_sigma = self.mdn(h)
         loglik = gaussian_log_likelihood(mel, mu, log_sigma)
@@ -107,7 +107,7 @@ class AlignTts(nn.Module):
         logd = self.duration(h.detach(), x_mask).squeeze(1)
         target = torch.log(durations.clamp_min(1)) * x_mask.squeeze(1)
         dur = torch.sum((logd - target) ** 2) / torch.sum(x_mask)
-        out = {"align_nll": align.mean(), "durations": durations, "dur": dur}
+        out = {"align_nll": align.mean(), "durations": durations, "dur": dur, "logd": logd}
         if decode:
             pred, y_mask = self.decode(h, durations, x_mask, mel.shape[2])
             out["mel"] = pred
