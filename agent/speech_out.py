@@ -88,7 +88,7 @@ def build_engine(config: TtsConfig) -> SpeechEngine:
         return EspeakEngine(config)
     try:
         return VitsEngine(Voice.load(config.voice, threads=config.threads, speaker=config.speaker,
-                                      vocoder=config.vocoder), config)
+                                      vocoder=config.vocoder, seed=config.seed), config)
     except VoiceError as exc:
         if config.engine == "vits":
             raise

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         voice = Voice.load(args.voice or tts.voice, threads=tts.threads, speaker=args.speaker or tts.speaker,
-                           vocoder=args.vocoder or tts.vocoder)
+                           vocoder=args.vocoder or tts.vocoder, seed=tts.seed)
     except VoiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

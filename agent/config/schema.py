@@ -238,6 +238,9 @@ class TtsConfig:
     noise_scale: float = setting(0.667, "VITS prior noise scale.", min=0, max=2)
     noise_scale_w: float = setting(0.8, "VITS duration noise scale.", min=0, max=2)
     sentence_silence_s: float = setting(0.2, "Silence after each sentence, s.", min=0, max=5)
+    seed: int | None = setting(
+        0, "Seed of the voice's sampled noise (VITS prior and durations, UnivNet input): the same seed and text give "
+        "the same audio, so sessions and scenarios repeat exactly; null = different on every start.", min=0)
     threads: int = setting(1, "onnxruntime threads for synthesis.", min=1, max=64)
     max_text_chars: int = setting(20000, "Longest text accepted for one request, characters.", min=1, max=100_000)
 

@@ -206,10 +206,12 @@ def _project_tokenizer(cfg: dict) -> TextFrontEnd | CharTokenizer:
 
 class Voice:
     """A loaded voice (see the module's doc for the kinds). ``threads``: onnxruntime intra-op threads;
-    ``speaker``: id or name for a multi-speaker Piper voice (None = its default)."""
+    ``speaker``: id or name for a multi-speaker Piper voice (None = its default); ``seed``: of the voice's
+    sampled noise (VITS prior and durations, UnivNet input): the same seed and the same calls give the same
+    audio; None = different on every load."""
 
     def __init__(self, path: Path, threads: int = 1, speaker: int | str | None = None,
-                 kind: str | None = None, vocoder: str | Path | None = None) -> None:
+                 kind: str | None = None, vocoder: str | Path | None = None, seed: int | None = None) -> None:
         self.path = Path(path)
         self.source = str(self.path)  # what the user named (Voice.load sets KIND:PATH for a converted voice)
         if not self.path.is_file():
@@ -225,7 +227,7 @@ class Voice:
             raise VoiceError(f"{self.path} is a vocoder, not a voice: load the acoustic model (e.g. "
                              "tts_bn_aligntts.onnx) and name this file as its vocoder")
         required = {"voice_format": VOICE_FORMAT} if self.kind == "project" else {}
-        self.session, self.metadata = open_onnx_model(self.path, required, VoiceError, "voice", threads)
+        self.session, self.metadata = open_onnx_model(self.path, required, VoiceError, "voice", threads, seed)
         try:
             self.sample_rate = int(_field(cfg, "audio.sample_rate", int, where))
             inference = cfg.get("inference", {})
@@ -245,9 +247,10 @@ class Voice:
         want = ["input", "input_lengths", "scales"] + (["sid"] if self.speaker_id is not None else [])
         if names != want:
             raise VoiceError(f"{self.path}: inputs {names}, expected {want}")
-        self.vocoder = self._vocoder(cfg, stage, vocoder, threads, where)
+        self.vocoder = self._vocoder(cfg, stage, vocoder, threads, where, seed)
 
-    def _vocoder(self, cfg: dict, stage: str, given: str | Path | None, threads: int, where: Path):  # noqa: ANN202
+    def _vocoder(self, cfg: dict, stage: str, given: str | Path | None, threads: int, where: Path,  # noqa: ANN202
+                 seed: int | None):
         """The second stage of an acoustic model (None for a one-stage voice)."""
         if stage != "acoustic":
             if given is not None:
@@ -261,7 +264,7 @@ class Voice:
                 raise VoiceError(f"{where}: an acoustic model needs a vocoder: field 'project.vocoder' is missing; "
                                  "name one (tts.vocoder, --vocoder)")
             given = self.path.parent / name
-        vocoder = Vocoder(resolve_voice(given), threads, VoiceError)
+        vocoder = Vocoder(resolve_voice(given), threads, VoiceError, seed)
         vocoder.check_fits(cfg.get("mel", {}), VoiceError, str(self.path))
         return vocoder
 
@@ -286,21 +289,21 @@ class Voice:
 
     @classmethod
     def load(cls, spec: str | Path | None = None, threads: int = 1, speaker: int | str | None = None,
-             vocoder: str | Path | None = None) -> Voice:
+             vocoder: str | Path | None = None, seed: int | None = None) -> Voice:
         """Load a voice: a file or folder (kind detected), ``KIND:PATH`` (kind = project, piper, coqui, mms), or
         None (the shipped demo voice). Coqui and MMS checkpoints are converted once and cached. ``vocoder``:
-        the vocoder of a two-stage voice (default: the one its description names)."""
+        the vocoder of a two-stage voice (default: the one its description names); ``seed``: see the class."""
         kind, path = parse_voice_spec(spec)
         if path is None:
-            return cls(resolve_voice(None), threads, speaker, "project", vocoder)
+            return cls(resolve_voice(None), threads, speaker, "project", vocoder, seed)
         kind = kind or detect_format(path)
         if kind in ("coqui", "mms"):
             from models.tts.voices.convert import converted_voice  # torch: only for a conversion
 
-            voice = cls(converted_voice(kind, path), threads, speaker, "project", vocoder)
+            voice = cls(converted_voice(kind, path), threads, speaker, "project", vocoder, seed)
             voice.source, voice.origin = f"{kind}:{path}", kind
             return voice
-        return cls(resolve_voice(path), threads, speaker, kind, vocoder)
+        return cls(resolve_voice(path), threads, speaker, kind, vocoder, seed)
 
     def settings(self, **overrides: float | None) -> SynthesisSettings:
         """The voice's defaults with the given (non-None) fields replaced."""

@@ -186,3 +186,25 @@ def test_shipped_demo_voice_matches_its_card_and_is_understood() -> None:
         np.concatenate([np.zeros(4000, np.float32), resample(audio, voice.sample_rate, 16000),
                         np.zeros(8000, np.float32)]))
     assert error_rate([(normalize_transcript(text), heard)], "bn") < 0.7  # 0.5 here; chance is about 1
+
+
+def test_seed_makes_sampled_speech_repeatable(tts_voice: tuple[Vits, Path], tmp_path: Path) -> None:
+    from models.onnx_model import seeded_model_bytes
+
+    assert seeded_model_bytes(tts_voice[1], 0)[1] == 2  # the prior's and the duration predictor's noise
+    text = "আজ সকালে খুব সুন্দর রোদ উঠেছে।"
+
+    def two_calls(seed: int) -> list[np.ndarray]:
+        voice = Voice.load(tts_voice[1], seed=seed)
+        return [voice.synthesize_all(text, voice.settings(noise_scale=1.0, noise_w=1.0)) for _ in range(2)]
+
+    first, again, other = two_calls(3), two_calls(3), two_calls(4)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)  # same seed, same calls: same audio
+    assert first[0].shape != first[1].shape or not np.allclose(first[0], first[1])  # the noise is still drawn
+    assert first[0].shape != other[0].shape or not np.allclose(first[0], other[0])
+    onnx = tmp_path / "v.onnx"
+    onnx.write_bytes(b"garbage")
+    shutil.copy(tts_voice[1].with_name("tiny.onnx.json"), tmp_path / "v.onnx.json")
+    with pytest.raises(VoiceError, match="not a readable ONNX"):
+        Voice.load(onnx, seed=0)

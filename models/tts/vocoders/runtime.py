@@ -19,9 +19,9 @@ MEL_KEYS = ("sample_rate", "hop", "n_fft", "n_mels", "mel_fmax")
 
 class Vocoder:
     """A loaded vocoder. ``error``: the exception type raised for a bad file (the voice runtime passes its own);
-    ``seed``: of the noise UnivNet is fed (the same seed gives the same audio)."""
+    ``seed``: of the noise UnivNet is fed (the same seed gives the same audio; None = different every load)."""
 
-    def __init__(self, path: str | Path, threads: int = 1, error: type[Exception] = ValueError, seed: int = 0,
+    def __init__(self, path: str | Path, threads: int = 1, error: type[Exception] = ValueError, seed: int | None = 0,
                  description: dict | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
