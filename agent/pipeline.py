@@ -135,18 +135,16 @@ class ListeningPipeline:
         if stats.far_end_active:  # the chain's own test of the played block (-60 dBFS)
             self._last_played = end
         playing = end - self._last_played <= self.tail_samples
-        p_speech, p_eot = self.vad.process(vad_out)
+        p_speech, p_eot = self.vad.process(vad_out, self.chain.echo_estimate)  # ŷ: read by an echo-aware VAD
         if stats.far_end_active:
             self._far_blocks += 1
-        if self._far_blocks < self.warmup_blocks or stats.delay_samples is None:
-            # The echo canceller is still converging on the first far-end speech: nothing heard during playback or
-            # its echo tail can be told from the agent's own voice.
-            echo_dominant = playing
-        else:
-            echo_dominant = stats.far_end_active and not stats.double_talk
+        # The echo canceller is still converging on the first far-end speech: nothing heard during playback or its
+        # echo tail can be told from the agent's own voice.
+        converging = playing and (self._far_blocks < self.warmup_blocks or stats.delay_samples is None)
+        echo_dominant = stats.far_end_active and not stats.double_talk
         out_start = block.start_sample - self.latency  # mic time of the chain's outputs
         events = [VadEvent(ev.kind, ev.sample - self.latency, end)
-                  for ev in self.endpointer.process(p_speech, p_eot, playing, echo_dominant)]
+                  for ev in self.endpointer.process(p_speech, p_eot, playing, echo_dominant, converging)]
         if out_start >= 0:
             self.ring.append(asr_out, out_start)
             partial = self._accept(asr_out)

@@ -34,12 +34,11 @@ class UserLine:
     gain_db: float = 0.0  # level relative to room.talker_level_dbfs
 
 
-# The user raises the voice by 10 dB to interrupt (SER about -4 dB in the default room; caught in 11 of 11 runs,
-# 300-1320 ms; +6 dB: 5 of 6): at the room's plain talker level (about -14 dB) the echo chain's double-talk test
-# fires on too few frames while the VITS voice speaks without pauses, and the interruption is heard only at the
-# next pause or not at all (issues 4/6). The voice's noise is not seeded, so runs differ.
+# The user interrupts at the room's plain talker level (SER about -14 dB at the mic while the VITS voice speaks).
+# Measured with the echo-aware VAD and tts.seed 0, 1, 2: caught 200, 880 and 720 ms after the onset (with the
+# earlier VAD and the chain's echo gate this needed a 10 dB louder user and took 300-1320 ms).
 DEFAULT_SCRIPT = (
-    UserLine("থামো, আজকের আবহাওয়া কেমন হবে?", "agent_speaking", 2.0, gain_db=10.0),
+    UserLine("থামো, আজকের আবহাওয়া কেমন হবে?", "agent_speaking", 2.0),
     UserLine("ঠিক আছে, ধন্যবাদ।", "agent_done", 1.0),
 )
 

@@ -22,9 +22,11 @@ Metrics: frame DCF = 0.75·P_false + 0.25·P_miss (and the reverse weighting) of
 end-of-turn latency (true end of the last sentence → decision) median and 90th percentile; premature
 ends of turn (share of pauses inside sentences during which an end of turn was decided); ends of turn
 decided in gaps between the sentences of one turn (reported apart: a finished sentence may end a
-turn); onset latency; false onsets on echo-only audio, in listening mode and, for ``ours``, in
-barge-in mode (the agent is playing: stricter threshold plus the chain's echo gate); and speed (ms per
-10 ms of audio, one thread, medians of repeated runs in this process).
+turn); onset latency; false onsets on echo-only audio, in listening mode and in barge-in mode (the agent is
+playing: the agent's barge-in settings, the chain's echo gate when ``vad.barge_in_echo_gate``); at SER
+−20 dB, barge-in latency (user's onset → barge-in decision) and missed barge-ins in the same mode; and
+speed (ms per 10 ms of audio, one thread, medians of repeated runs in this process). An echo-aware model
+also reads the chain's echo estimate.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import numpy as np  # noqa: E402
 
 from agent.config import VadConfig  # noqa: E402
 from models.vad.endpointer import Endpointer  # noqa: E402
-from models.vad.metrics import frame_dcf, summarize, turn_metrics  # noqa: E402
+from models.vad.metrics import barge_in_metrics, frame_dcf, playing_frames, summarize, turn_metrics  # noqa: E402
 from models.vad.runtime import SHIPPED_MODEL, SemanticVad  # noqa: E402
 
 SR = 16000
@@ -58,9 +60,11 @@ TEST_TURNS = Path("cache/vad/turns/test")
 
 # --- per-frame probabilities of each system: (frames, 2) [speech, end of turn] -----------------------------
 
-def probs_ours(audio: np.ndarray, vad: SemanticVad) -> np.ndarray:
+def probs_ours(audio: np.ndarray, vad: SemanticVad, echo: np.ndarray | None = None) -> np.ndarray:
+    """``echo``: the chain's echo estimate (read by an echo-aware model)."""
     vad.reset()
-    return np.array([vad.process(audio[i : i + HOP]) for i in range(0, len(audio) - HOP + 1, HOP)], np.float32)
+    return np.array([vad.process(audio[i : i + HOP], None if echo is None else echo[i : i + HOP])
+                     for i in range(0, len(audio) - HOP + 1, HOP)], np.float32)
 
 
 def probs_webrtc(audio: np.ndarray, mode: int) -> np.ndarray:
@@ -107,13 +111,15 @@ def endpointer_config(system: str, base: VadConfig) -> VadConfig:
     return dataclasses.replace(base, end_of_turn_threshold=1.0, max_silence_ms=float(TIMEOUT_MS[system]))
 
 
-def run_endpointer(probs: np.ndarray, config: VadConfig, playing: bool = False,
+def run_endpointer(probs: np.ndarray, config: VadConfig, playing: bool | np.ndarray = False,
                    echo_dominant: np.ndarray | None = None) -> list:
+    """Endpointer events; ``playing``: one flag for all frames or one per frame."""
     ep = Endpointer(config)
     events = []
     for t in range(probs.shape[0]):
         gate = bool(echo_dominant[t]) if echo_dominant is not None and t < len(echo_dominant) else False
-        events += ep.process(float(probs[t, 0]), float(probs[t, 1]), playing=playing, echo_dominant=gate)
+        play = bool(playing[min(t, len(playing) - 1)]) if isinstance(playing, np.ndarray) else playing
+        events += ep.process(float(probs[t, 0]), float(probs[t, 1]), playing=play, echo_dominant=gate)
     return events
 
 
@@ -123,22 +129,33 @@ def score_condition(system: str, probs: list[np.ndarray], examples: list[dict], 
     decisions = np.concatenate([p[:, 0] >= threshold for p in probs])
     truth = np.concatenate([ex["speech"][: p.shape[0]] for p, ex in zip(probs, examples, strict=True)])
     pooled: dict[str, list] = {}
+    barge: dict[str, list] = {"barge_in_latency_ms": [], "barge_in_missed": []}
     onsets = 0
     for p, ex in zip(probs, examples, strict=True):
         events = run_endpointer(p, cfg)
         onsets += sum(e.kind == "speech_start" for e in events)
         for k, v in turn_metrics(events, ex["placed"], p.shape[0] * HOP).items():
             pooled.setdefault(k, []).extend(v)
-    return {**frame_dcf(decisions, truth), **summarize(pooled), "onsets": onsets}
+        if ex["far_active"].any():  # the agent speaks: barge-in mode as in the agent (its echo gate included)
+            playing = playing_frames(ex["far_active"][: p.shape[0]], int(base.barge_in_tail_ms / 20))
+            b_events = run_endpointer(p, cfg, playing, ex["echo_dominant"])
+            for k, v in barge_in_metrics(b_events, ex["placed"], playing, p.shape[0] * HOP).items():
+                barge[k].extend(v)
+    out = {**frame_dcf(decisions, truth), **summarize(pooled), "onsets": onsets}
+    if barge["barge_in_missed"]:
+        lat = barge["barge_in_latency_ms"]
+        out.update(barge_in_turns=len(barge["barge_in_missed"]), barge_in_missed_rate=float(np.mean(barge["barge_in_missed"])),
+                   barge_in_latency_median_ms=float(np.median(lat)) if lat else float("nan"),
+                   barge_in_latency_p90_ms=float(np.percentile(lat, 90)) if lat else float("nan"))
+    return out
 
 
 def false_onsets(system: str, probs: list[np.ndarray], examples: list[dict], base: VadConfig) -> dict:
     cfg = endpointer_config(system, base)
     listening = sum(sum(e.kind == "speech_start" for e in run_endpointer(p, cfg)) for p in probs)
     out = {"listening": listening}
-    if system == "ours":
-        out["barge_in_mode"] = sum(sum(e.kind == "barge_in" for e in run_endpointer(p, cfg, True, ex["echo_dominant"]))
-                                   for p, ex in zip(probs, examples, strict=True))
+    out["barge_in_mode"] = sum(sum(e.kind == "barge_in" for e in run_endpointer(p, cfg, True, ex["echo_dominant"]))
+                               for p, ex in zip(probs, examples, strict=True))
     out["minutes"] = sum(p.shape[0] for p in probs) * HOP / SR / 60
     out["p_false"] = float(np.mean(np.concatenate([p[:, 0] >= 0.5 for p in probs])))
     return out
@@ -167,7 +184,8 @@ def build_material(count: int, echo_minutes: float, progress: bool) -> dict[str,
                                     profile_seed=2, kind=kind, ser_db=-20.0 if kind == "double" else None,
                                     room_overrides=over)
         out[cond].append({"audio": arrays["vad_out"].astype(np.float64), "speech": arrays["speech"],
-                          "echo_dominant": arrays["echo_dominant"],
+                          "echo": arrays["echo"].astype(np.float64), "echo_dominant": arrays["echo_dominant"],
+                          "far_active": arrays["far_active"],
                           "placed": [(off, by_id[tid]) for off, tid in meta["turns"]]})
     return out
 
@@ -215,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     base = VadConfig()
     results: dict[str, dict] = {}
     for system in systems:
-        def probs_of(audio: np.ndarray, system: str = system) -> np.ndarray:
+        def probs_of(audio: np.ndarray, echo: np.ndarray, system: str = system) -> np.ndarray:
             if system == "ours":
-                return probs_ours(audio, vad)
+                return probs_ours(audio, vad, echo)
             if system.startswith("webrtc"):
                 return probs_webrtc(audio, int(system[-1]))
             return silero.probs(audio)
@@ -225,9 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         res: dict[str, dict] = {}
         for cond in ("listen", "ser_-20dB"):
             exs = material[cond]
-            res[cond] = score_condition(system, [probs_of(ex["audio"]) for ex in exs], exs, base)
+            res[cond] = score_condition(system, [probs_of(ex["audio"], ex["echo"]) for ex in exs], exs, base)
         echo = material["echo_only"]
-        res["echo_only"] = false_onsets(system, [probs_of(ex["audio"]) for ex in echo], echo, base)
+        res["echo_only"] = false_onsets(system, [probs_of(ex["audio"], ex["echo"]) for ex in echo], echo, base)
         results[system] = res
     timing = speed(vad, silero)
 
@@ -244,6 +262,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(li['eot_latency_median_ms'], 0):>10} {fmt(li['eot_latency_p90_ms'], 0):>8} "
               f"{fmt(100 * li['premature_rate'], 1):>10} {fmt(100 * li['sentence_gap_eot_rate'], 1):>8} "
               f"{fmt(100 * li['eot_missed_rate'], 1):>7} {fmt(li['onset_latency_median_ms'], 0):>8} {fo:>12}")
+    print(f"\nbarge-in mode at SER -20 dB (the agent's endpointer settings, echo gate "
+          f"{'on' if base.barge_in_echo_gate else 'off'}): latency from the user's onset, missed turns")
+    for system, r in results.items():
+        dt = r["ser_-20dB"]
+        if "barge_in_turns" in dt:
+            print(f"  {system:<10} median {fmt(dt['barge_in_latency_median_ms'], 0)} ms, p90 "
+                  f"{fmt(dt['barge_in_latency_p90_ms'], 0)} ms, missed {fmt(100 * dt['barge_in_missed_rate'], 1)} % "
+                  f"of {dt['barge_in_turns']} turns")
     print("\nspeed, ms of CPU per 10 ms of audio (one thread, median of 5): "
           + ", ".join(f"{k} {v:.4f}" for k, v in timing.items()))
     if "ours" in results and "webrtc1" in results:

@@ -170,15 +170,16 @@ class VadConfig:
         0.7, "Speech probability a frame needs to count toward a barge-in while the agent speaks.", min=0, max=1
     )
     barge_in_min_speech_ms: float = setting(
-        240.0, "Speech needed (frames above barge_in_threshold in a row) before a barge-in is declared, ms.",
+        120.0, "Speech needed (frames above barge_in_threshold in a row) before a barge-in is declared, ms.",
         min=20, max=2000,
     )
     barge_in_cooldown_ms: float = setting(
         300.0, "Time after the agent starts speaking before a barge-in is allowed, ms.", min=0, max=5000
     )
     barge_in_echo_gate: bool = setting(
-        True, "While the agent speaks, a barge-in also needs frames that the echo chain does not mark as "
-        "echo-dominated (see barge_in_double_talk_share)."
+        False, "While the agent speaks, a barge-in also needs frames that the echo chain does not mark as "
+        "echo-dominated (see barge_in_double_talk_share). Off by default: the shipped VAD is echo-aware (it reads the "
+        "chain's echo estimate); turn it on for a VAD model that reads the cleaned signal alone."
     )
     barge_in_double_talk_share: float = setting(
         1.0, "With the echo gate on: the share of the last barge_in_min_speech_ms of a barge-in's speech run "

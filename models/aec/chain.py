@@ -1,8 +1,10 @@
 """The echo chain for one 20 ms frame: TDE → delay line → LAEC → masks → PWF → two outputs.
 
-``EchoCanceller.process(mic, ref) -> (asr_block, vad_block, stats)``; :func:`cancel_echo` runs
-the same object over whole signals (so file and stream results are identical) and removes the
-chain's constant latency of one STFT hop (320 samples) so the outputs line up with the input.
+``EchoCanceller.process(mic, ref) -> (asr_block, vad_block, stats)``; after each call
+``EchoCanceller.echo_estimate`` holds the LAEC's echo estimate ŷ for the same samples as the outputs
+(the echo-aware VAD reads it). :func:`run_chain` runs the same object over whole signals (so file and
+stream results are identical) and removes the chain's constant latency of one STFT hop (320 samples)
+so the outputs line up with the input; :func:`cancel_echo` is its short form.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ class EchoCanceller:
         self._applied_delay = 0
         self._mic_pow = 0.0
         self._out_pow = 0.0
+        self._y_hat = np.zeros(HOP)  # the last block's echo estimate (its outputs come one hop later)
+        self.echo_estimate = np.zeros(HOP, dtype=np.float32)
 
     def cancel_linear(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
         """The linear front end for one block: TDE → delay line → LAEC.
@@ -131,6 +135,8 @@ class EchoCanceller:
             residual_power = self.masks.residual_power
         x_vad, x_asr = self.pwf.process(e_spec, m_x, m_r)
         asr, vad = self._syn_asr.process(x_asr), self._syn_vad.process(x_vad)
+        self.echo_estimate = self._y_hat.astype(np.float32)  # the outputs lag one hop: so does ŷ
+        self._y_hat = y_hat
 
         far_active = float(np.mean(ref**2)) > FAR_END_FLOOR
         if far_active:
@@ -143,11 +149,20 @@ class EchoCanceller:
         return asr.astype(np.float32), vad.astype(np.float32), stats
 
 
-def cancel_echo(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None
-                ) -> tuple[np.ndarray, np.ndarray, list[ChainStats]]:
+@dataclass
+class ChainOutputs:
+    """:func:`run_chain` over whole signals: (n,) float32 each, aligned with the microphone."""
+
+    asr: np.ndarray
+    vad: np.ndarray
+    echo: np.ndarray  # the LAEC's echo estimate ŷ
+    stats: list[ChainStats]  # one per 320-sample block, the last one flushing the latency
+
+
+def run_chain(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None) -> ChainOutputs:
     """Run :class:`EchoCanceller` over whole signals; outputs are aligned with ``mic`` (latency removed).
 
-    ``ref`` is cut or zero-padded to ``mic``'s length. Returns (asr, vad, per-frame stats).
+    ``ref`` is cut or zero-padded to ``mic``'s length.
     """
     n = mic.shape[0]
     ref = np.concatenate([ref[:n], np.zeros(max(0, n - ref.shape[0]))])
@@ -156,11 +171,19 @@ def cancel_echo(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = Non
     ref_p = np.zeros(padded)
     mic_p[:n], ref_p[:n] = mic, ref
     chain = EchoCanceller(config)
-    asr, vad, stats = [], [], []
+    asr, vad, echo, stats = [], [], [], []
     for i in range(0, padded, HOP):
         a, v, s = chain.process(mic_p[i : i + HOP], ref_p[i : i + HOP])
         asr.append(a)
         vad.append(v)
+        echo.append(chain.echo_estimate)
         stats.append(s)
     lat = EchoCanceller.latency_samples
-    return np.concatenate(asr)[lat : lat + n], np.concatenate(vad)[lat : lat + n], stats
+    return ChainOutputs(*(np.concatenate(x)[lat : lat + n] for x in (asr, vad, echo)), stats)
+
+
+def cancel_echo(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None
+                ) -> tuple[np.ndarray, np.ndarray, list[ChainStats]]:
+    """(asr, vad, per-block stats) of :func:`run_chain`."""
+    out = run_chain(mic, ref, config)
+    return out.asr, out.vad, out.stats

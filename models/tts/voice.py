@@ -208,10 +208,10 @@ class Voice:
     """A loaded voice (see the module's doc for the kinds). ``threads``: onnxruntime intra-op threads;
     ``speaker``: id or name for a multi-speaker Piper voice (None = its default); ``seed``: of the voice's
     sampled noise (VITS prior and durations, UnivNet input): the same seed and the same calls give the same
-    audio; None = different on every load."""
+    audio (default 0); None = different on every load."""
 
     def __init__(self, path: Path, threads: int = 1, speaker: int | str | None = None,
-                 kind: str | None = None, vocoder: str | Path | None = None, seed: int | None = None) -> None:
+                 kind: str | None = None, vocoder: str | Path | None = None, seed: int | None = 0) -> None:
         self.path = Path(path)
         self.source = str(self.path)  # what the user named (Voice.load sets KIND:PATH for a converted voice)
         if not self.path.is_file():
@@ -289,7 +289,7 @@ class Voice:
 
     @classmethod
     def load(cls, spec: str | Path | None = None, threads: int = 1, speaker: int | str | None = None,
-             vocoder: str | Path | None = None, seed: int | None = None) -> Voice:
+             vocoder: str | Path | None = None, seed: int | None = 0) -> Voice:
         """Load a voice: a file or folder (kind detected), ``KIND:PATH`` (kind = project, piper, coqui, mms), or
         None (the shipped demo voice). Coqui and MMS checkpoints are converted once and cached. ``vocoder``:
         the vocoder of a two-stage voice (default: the one its description names); ``seed``: see the class."""

@@ -1,7 +1,7 @@
 """Endpointer: a state machine over the VAD's per-frame probabilities (pure python, no model).
 
-``Endpointer(config).process(p_speech, p_end_of_turn, playing=False, echo_dominant=False)`` takes one
-20 ms frame and returns the events it decided on that frame:
+``Endpointer(config).process(p_speech, p_end_of_turn, playing=False, echo_dominant=False,
+barge_in_blocked=False)`` takes one 20 ms frame and returns the events it decided on that frame:
 
 - ``speech_start``: ``min_speech_ms`` of frames at or above ``speech_threshold`` in a row; ``sample`` is
   the first sample of that run.
@@ -14,7 +14,8 @@
   the stricter ``barge_in_threshold`` for ``barge_in_min_speech_ms``, not in the first
   ``barge_in_cooldown_ms`` of playback, and (``barge_in_echo_gate``) at least ``barge_in_double_talk_share``
   of the last ``barge_in_min_speech_ms`` of that run must not be echo-dominated (the echo chain's
-  double-talk test fired, or the far end was silent); ``sample`` is the start of that window. The default share 1.0 asks every frame; a lower share catches interruptions at low SER sooner
+  double-talk test fired, or the far end was silent); ``sample`` is the start of that window. While
+  ``barge_in_blocked`` (the agent's echo canceller is still converging) no barge-in run is counted. The default share 1.0 asks every frame; a lower share catches interruptions at low SER sooner
   (the chain flags only part of the frames of real double talk) but, as measured with the VITS voice (README,
   simulate), also lets the agent's own echo through more often.
 
@@ -73,7 +74,7 @@ class Endpointer:
         self._playing_frames = 0  # frames since playback started (0 when not playing)
 
     def process(self, p_speech: float, p_end_of_turn: float, playing: bool = False,
-                echo_dominant: bool = False) -> list[VadEvent]:
+                echo_dominant: bool = False, barge_in_blocked: bool = False) -> list[VadEvent]:
         """Events decided on this frame (usually none)."""
         c = self.config
         t = self.frame
@@ -85,7 +86,8 @@ class Endpointer:
         if not self.in_speech:
             clear_enough = True
             if playing:
-                counts = p_speech >= c.barge_in_threshold and self._playing_frames > self._cooldown
+                counts = (p_speech >= c.barge_in_threshold and self._playing_frames > self._cooldown
+                          and not barge_in_blocked)
                 needed = self._barge_min
                 if counts:
                     self._clear.append(not echo_dominant)

@@ -93,3 +93,33 @@ def summarize(pooled: dict[str, list]) -> dict[str, float]:
             "eot_missed_rate": rate("eot_missed"), "premature_rate": rate("clause_pause_premature"),
             "sentence_gap_eot_rate": rate("sentence_gap_eot"), "onset_latency_median_ms": med("onset_latency_ms"),
             "turns": len(pooled["eot_missed"]), "clause_pauses": len(pooled["clause_pause_premature"])}
+
+
+def playing_frames(far_active: np.ndarray, tail_frames: int) -> np.ndarray:
+    """(frames,) bool: the barge-in rules are in force: far-end activity in this frame or the ``tail_frames``
+    before it (the echo path's delay and reverberation), as the agent's pipeline decides it."""
+    far = np.asarray(far_active, dtype=bool)
+    if not far.any():
+        return far.copy()
+    last = np.where(far, np.arange(far.shape[0]), -(10**9))
+    return np.arange(far.shape[0]) - np.maximum.accumulate(last) <= tail_frames
+
+
+def barge_in_metrics(events: list[VadEvent], placed: list[tuple[int, dict]], playing: np.ndarray,
+                     total_samples: int, hop: int = 320) -> dict[str, list]:
+    """Barge-in outcomes of the user turns that begin while the agent plays (``playing`` per frame).
+
+    - ``barge_in_latency_ms``: first barge-in decided from 200 ms before the turn's first clause to the turn's
+      end, minus that clause's start; ``barge_in_missed``: one 0/1 per such turn (1: none decided).
+    """
+    decided = [ev.decided_at for ev in events if ev.kind == "barge_in"]
+    out: dict[str, list] = {"barge_in_latency_ms": [], "barge_in_missed": []}
+    for off, turn in placed:
+        first, end = off + int(turn["speech"][0][0] * SR), off + int(turn["end_s"] * SR)
+        if first < 0 or end > total_samples or not playing[min(first // hop, playing.shape[0] - 1)]:
+            continue
+        hits = [d for d in decided if first - int(0.2 * SR) <= d < end]
+        out["barge_in_missed"].append(0 if hits else 1)
+        if hits:
+            out["barge_in_latency_ms"].append(max(0.0, (hits[0] - first) * 1000 / SR))
+    return out

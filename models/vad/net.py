@@ -1,10 +1,13 @@
 """The semantic VAD network: a small streaming DFSMN (torch; training and ONNX export).
 
-Input (batch, frames, 40) log-mel features (:mod:`models.vad.features`), normalised by fixed
-mean/std buffers; an input layer 40 → 64; 6 DFSMN layers (hidden 128, projection 64, 10 memory
+Input (batch, frames, 40) log-mel features (:mod:`models.vad.features`) of the echo chain's VAD
+output, and for an **echo-aware** model (``echo_input=True``) 40 more of the chain's echo estimate ŷ for
+the same frame (batch, frames, 80): seeing what the agent's own voice sounds like at the microphone,
+the model can tell residual echo from the user. Features are normalised by fixed mean/std buffers;
+an input layer 40 (80) → 64; 6 DFSMN layers (hidden 128, projection 64, 10 memory
 taps with strides 1, 1, 2, 2, 4, 4 frames: a causal receptive field of 2.8 s, no look-ahead);
 an output layer 64 → 2 giving the logits of [speech, end of turn] per 20 ms frame. About 108 k
-parameters. Streaming keeps the last 36 projections per layer: state (batch, 6, 36, 64).
+parameters (110 k echo-aware). Streaming keeps the last 36 projections per layer: state (batch, 6, 36, 64).
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ OUTPUTS = ("speech", "end_of_turn")
 class VadDfsmn(nn.Module):
     """See the module doc. ``forward`` returns logits (B, T, 2)."""
 
-    def __init__(self) -> None:
+    def __init__(self, echo_input: bool = False) -> None:
         super().__init__()
-        self.register_buffer("feature_mean", torch.zeros(FEATURES))
-        self.register_buffer("feature_std", torch.ones(FEATURES))
-        self.input = nn.Linear(FEATURES, DIM)
+        self.echo_input = echo_input
+        self.in_features = FEATURES * (2 if echo_input else 1)
+        self.register_buffer("feature_mean", torch.zeros(self.in_features))
+        self.register_buffer("feature_std", torch.ones(self.in_features))
+        self.input = nn.Linear(self.in_features, DIM)
         self.layers = nn.ModuleList(DfsmnLayer(DIM, HIDDEN, MEMORY, s) for s in STRIDES)
         self.output = nn.Linear(DIM, len(OUTPUTS))
 
@@ -50,7 +55,7 @@ class VadDfsmn(nn.Module):
         return self.output(m)
 
     def streaming_forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame: x (B, 40), state (B, 6, 36, 64) -> (probabilities (B, 2), new state)."""
+        """One frame: x (B, 40 or 80), state (B, 6, 36, 64) -> (probabilities (B, 2), new state)."""
         m = self.input(self._normalise(x))
         new = []
         for i, layer in enumerate(self.layers):

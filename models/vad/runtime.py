@@ -1,7 +1,9 @@
 """Runtime of the semantic VAD on onnxruntime (no torch): one 20 ms block at a time.
 
-``SemanticVad(path).process(block) -> (p_speech, p_end_of_turn)`` computes the block's features,
-runs the exported streaming DFSMN step and keeps its state. :func:`detect` runs it and the
+``SemanticVad(path).process(block, echo=None) -> (p_speech, p_end_of_turn)`` computes the block's
+features, runs the exported streaming DFSMN step and keeps its state. An **echo-aware** model
+(``echo_aware``; metadata ``echo_features`` 40) also takes the echo chain's echo estimate for the same
+block (:attr:`models.aec.chain.EchoCanceller.echo_estimate`); None stands for silence (nothing played). :func:`detect` runs it and the
 :class:`~models.vad.endpointer.Endpointer` over a whole signal (the same objects as the agent, so
 file and stream results are identical). The model file carries its contract as ONNX metadata; a file
 that is missing, corrupt or made for another contract gives a :class:`VadModelError`.
@@ -47,23 +49,40 @@ class SemanticVad:
         self.session, self.metadata = open_onnx_model(path, REQUIRED_METADATA, VadModelError, "VAD", threads)
         self.state_shape = state_shape_from(self.metadata, path, VadModelError)
         self.path = path
+        self.echo_aware = self.metadata.get("echo_features", "0") == str(FEATURES)
+        names = [i.name for i in self.session.get_inputs()]
+        want = ["features", "echo", "state"] if self.echo_aware else ["features", "state"]
+        if names != want:
+            raise VadModelError(f"{path}: inputs {names}, expected {want}")
         self.features = VadFeatures()
+        self.echo_features = VadFeatures()
+        self._silence = np.zeros(HOP)
         self.reset()
 
     def reset(self) -> None:
         self.features.reset()
+        self.echo_features.reset()
         self._state = np.zeros((1, *self.state_shape), dtype=np.float32)
 
-    def step(self, features: np.ndarray) -> tuple[float, float]:
-        """One frame of features (40,) → (p_speech, p_end_of_turn)."""
-        probs, self._state = self.session.run(None, {"features": features[None, :], "state": self._state})
+    def step(self, features: np.ndarray, echo: np.ndarray | None = None) -> tuple[float, float]:
+        """One frame of features (40,) [and echo-estimate features (40,)] → (p_speech, p_end_of_turn)."""
+        feed = {"features": features[None, :], "state": self._state}
+        if self.echo_aware:
+            feed["echo"] = echo[None, :]
+        probs, self._state = self.session.run(None, feed)
         return float(probs[0, 0]), float(probs[0, 1])
 
-    def process(self, block: np.ndarray) -> tuple[float, float]:
-        """(p_speech, p_end_of_turn) for one block of 320 samples."""
+    def process(self, block: np.ndarray, echo: np.ndarray | None = None) -> tuple[float, float]:
+        """(p_speech, p_end_of_turn) for one block of 320 samples; ``echo``: the echo estimate for the same
+        320 samples (used by an echo-aware model, ignored by another; None = nothing played)."""
         if block.shape != (HOP,):
             raise ValueError(f"the VAD takes blocks of {HOP} samples, not {block.shape}")
-        return self.step(self.features.process(block))
+        if not self.echo_aware:
+            return self.step(self.features.process(block))
+        if echo is not None and echo.shape != (HOP,):
+            raise ValueError(f"the echo estimate comes in blocks of {HOP} samples, not {echo.shape}")
+        e = self.echo_features.process(self._silence if echo is None else echo)
+        return self.step(self.features.process(block), e)
 
 
 @dataclass
@@ -92,7 +111,8 @@ def check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def detect(audio: np.ndarray, config: VadConfig | None = None, vad: SemanticVad | None = None,
            sample_rate: int = SAMPLE_RATE) -> VadResult:
-    """Speech segments and end-of-turn times of a mono 16 kHz signal (listening mode: nothing is playing)."""
+    """Speech segments and end-of-turn times of a mono 16 kHz signal (listening mode: nothing is playing, so an
+    echo-aware model is told the echo estimate is silence)."""
     config = config or VadConfig()
     audio = check_audio(audio, sample_rate)
     vad = vad or SemanticVad(resolve_vad_model(config.model), config.threads)

@@ -5,7 +5,7 @@ import pytest
 
 from agent.config import AecConfig, PwfConfig, RoomConfig, build
 from audio_io.room import SimulatedRoom
-from models.aec.chain import EchoCanceller, cancel_echo
+from models.aec.chain import EchoCanceller, cancel_echo, run_chain
 from models.aec.pwf import LeakageMaskEstimator, PostWienerFilter
 from tests.conftest import speechlike
 
@@ -88,6 +88,23 @@ def test_chain_keeps_the_near_end(rng):
 
     assert snr(asr) > snr(mic) + 10  # double talk: the user's speech comes out far cleaner than at the mic
     assert any(s.double_talk for s in stats[int(10 * SR / 320) : int(13 * SR / 320)])
+
+
+def test_echo_estimate_lines_up_with_the_outputs(rng):
+    mic, ref, truth = linear_scene(rng)
+    out = run_chain(mic, ref, CLASSICAL)
+    steady = slice(8 * SR, 14 * SR)
+    echo, est = truth["echo"][steady], out.echo[steady]
+    # after convergence ŷ is the echo itself, sample for sample (the outputs' one-hop lag is taken out)
+    assert 10 * np.log10(np.sum(echo**2) / np.sum((echo - est) ** 2)) > 30
+    np.testing.assert_array_equal(out.vad, cancel_echo(mic, ref, CLASSICAL)[1])
+    chain = EchoCanceller(CLASSICAL)
+    blocks = []
+    for i in range(0, 2 * SR, 320):
+        chain.process(mic[i : i + 320], ref[i : i + 320])
+        blocks.append(chain.echo_estimate)
+    lat = EchoCanceller.latency_samples
+    np.testing.assert_array_equal(np.concatenate(blocks)[lat:], out.echo[: 2 * SR - lat])
 
 
 def test_chain_does_no_harm_without_far_end(rng):

@@ -8,7 +8,7 @@ import numpy as np
 
 from agent.config import VadConfig
 from models.vad.endpointer import Endpointer
-from models.vad.metrics import frame_dcf, speech_mask, turn_metrics
+from models.vad.metrics import barge_in_metrics, frame_dcf, playing_frames, speech_mask, turn_metrics
 
 HOP = 320
 
@@ -67,7 +67,8 @@ def test_no_end_of_turn_without_speech() -> None:
 
 
 def test_barge_in_needs_threshold_duration_cooldown_and_no_echo() -> None:
-    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=200)
+    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=200,
+                    barge_in_echo_gate=True)
     n = 40
     playing = [True] * n
     # 0.6 is speech when listening but not enough while the agent speaks
@@ -83,10 +84,20 @@ def test_barge_in_needs_threshold_duration_cooldown_and_no_echo() -> None:
     assert kinds(run([(0.95, 0)] * n, no_gate, playing, echo=[True] * n)) == ["speech_start", "barge_in"]
 
 
+def test_no_barge_in_while_blocked_and_a_fresh_run_after() -> None:
+    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0, barge_in_echo_gate=False)
+    ep = Endpointer(cfg)
+    events = [ev for t in range(30) for ev in ep.process(0.95, 0.0, playing=True, barge_in_blocked=t < 20)]
+    assert kinds(events) == ["speech_start", "barge_in"]
+    assert events[1].decided_at == 25 * HOP and events[1].sample == 20 * HOP  # counted from the end of the block
+    listening = Endpointer(cfg)  # the block is about barge-ins only: listening is not affected
+    assert kinds([ev for _ in range(10) for ev in listening.process(0.95, 0.0, barge_in_blocked=True)]) == ["speech_start"]
+
+
 def test_barge_in_needs_a_share_of_double_talk_frames_in_its_last_window() -> None:
     # 5-frame window, share 0.4: two frames of the last five not echo-dominated
     cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0,
-                    barge_in_double_talk_share=0.4)
+                    barge_in_double_talk_share=0.4, barge_in_echo_gate=True)
     n = 30
     playing = [True] * n
     one_in_five = [t % 5 != 0 for t in range(n)]  # the double-talk test fires on every 5th frame only
@@ -140,3 +151,23 @@ def test_turn_metrics_latency_premature_and_onset() -> None:
     assert np.isclose(m["onset_latency_ms"][0], 100.0)
     mask = speech_mask([VadEvent("speech_start", 3200, 0), VadEvent("speech_end", 6400, 0)], 30)
     assert mask.sum() == 10 and mask[10] and not mask[20]
+
+
+def test_playing_frames_hold_for_the_echo_tail() -> None:
+    far = np.array([0, 1, 1, 0, 0, 0, 0, 1, 0, 0], dtype=np.int8)
+    assert playing_frames(far, 2).tolist() == [False, True, True, True, True, False, False, True, True, True]
+    assert not playing_frames(np.zeros(4), 3).any()
+
+
+def test_barge_in_metrics_judge_only_turns_begun_during_playback() -> None:
+    from models.vad.endpointer import VadEvent
+
+    sr = 16000
+    turn = {"speech": [[0.5, 1.5]], "end_s": 1.5}
+    placed = [(0, turn), (3 * sr, turn)]  # clause onsets at 0.5 s and 3.5 s
+    playing = np.zeros(250, dtype=bool)
+    playing[:100] = True  # the agent plays during the first 2 s only
+    events = [VadEvent("barge_in", int(0.5 * sr), int(0.7 * sr)), VadEvent("barge_in", int(3.5 * sr), int(3.6 * sr))]
+    out = barge_in_metrics(events, placed, playing, 5 * sr)
+    assert out == {"barge_in_latency_ms": [200.0], "barge_in_missed": [0]}  # the second turn: not during playback
+    assert barge_in_metrics([], placed, playing, 5 * sr)["barge_in_missed"] == [1]

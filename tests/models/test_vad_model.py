@@ -17,9 +17,9 @@ from training.vad.export import export_onnx, max_difference
 SR = 16000
 
 
-def random_model(seed: int = 0) -> VadDfsmn:
+def random_model(seed: int = 0, echo_input: bool = False) -> VadDfsmn:
     torch.manual_seed(seed)
-    model = VadDfsmn()
+    model = VadDfsmn(echo_input=echo_input)
     for layer in model.layers:  # taps start at zero; make the memory matter
         torch.nn.init.normal_(layer.taps, std=0.2)
     return model.eval()
@@ -33,9 +33,10 @@ def test_size_and_state_shape() -> None:
     assert model.state_shape == (6, 36, 64)
 
 
-def test_streaming_equals_whole_sequence_and_is_causal() -> None:
-    model = random_model()
-    x = torch.randn(2, 80, FEATURES)
+@pytest.mark.parametrize("echo_input", [False, True])
+def test_streaming_equals_whole_sequence_and_is_causal(echo_input: bool) -> None:
+    model = random_model(echo_input=echo_input)
+    x = torch.randn(2, 80, model.in_features)
     with torch.no_grad():
         whole = torch.sigmoid(model(x))
         state = model.init_state(2)
@@ -78,6 +79,35 @@ def test_onnx_export_matches_torch_and_carries_metadata(tmp_path: Path) -> None:
     assert vad.process(block) == first  # reset clears the state and the STFT history
     with pytest.raises(ValueError, match="blocks of 320"):
         vad.process(np.zeros(160))
+    vad.reset()
+    assert not vad.echo_aware and vad.process(block, np.ones(320)) == first  # a plain model ignores the echo
+
+
+def test_echo_aware_model_exports_and_reads_the_echo_estimate(tmp_path: Path) -> None:
+    model = random_model(2, echo_input=True)
+    assert sum(p.numel() for p in model.parameters()) == 105_666 + FEATURES * 64
+    path = export_onnx(model, tmp_path / "vad_echo.onnx")
+    assert max_difference(model, path) <= 1e-4  # random audio and a random echo estimate, state carried
+    vad = SemanticVad(path)
+    assert vad.echo_aware and vad.metadata["echo_features"] == str(FEATURES)
+    rng = np.random.default_rng(0)
+    audio, echo = rng.standard_normal(SR // 2) * 0.1, rng.standard_normal(SR // 2) * 0.1
+
+    def run(echo_signal: np.ndarray | None) -> np.ndarray:
+        vad.reset()
+        return np.array([vad.process(audio[i : i + 320], None if echo_signal is None else echo_signal[i : i + 320])
+                         for i in range(0, SR // 2, 320)])
+
+    silent, heard = run(None), run(echo)
+    np.testing.assert_array_equal(silent, run(np.zeros_like(echo)))  # None stands for nothing played
+    assert np.abs(silent - heard).max() > 1e-3
+    with pytest.raises(ValueError, match="echo estimate comes in blocks of 320"):
+        vad.process(audio[:320], echo[:100])
+    # the features of both inputs are the same transform: the model sees the echo like the output
+    with torch.no_grad():
+        both = np.concatenate([file_features(audio), file_features(echo)], axis=1)
+        whole = torch.sigmoid(model(torch.from_numpy(both)[None]))[0].numpy()
+    assert np.abs(whole[: heard.shape[0]] - heard).max() <= 1e-4
 
 
 def test_bad_model_files_give_clear_errors(tmp_path: Path) -> None:
@@ -125,4 +155,5 @@ def test_shipped_model_separates_speech_from_silence() -> None:
     assert abs(start - 1.0) < 0.15 and abs(end - (1.0 + len(speech) / SR)) < 0.3
     assert len(result.end_of_turn) == 1 and result.end_of_turn[0] > end
     card = json.loads(SHIPPED_MODEL.with_name("vad_dfsmn.card.json").read_text())
-    assert card["parameters"] == 105_666 and "command" in card["training"]
+    assert card["parameters"] == 108_226 and "command" in card["training"]
+    assert SemanticVad().echo_aware  # the shipped model reads the echo estimate

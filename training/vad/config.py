@@ -12,11 +12,11 @@ class VadDataConfig:
     """User turns and simulated examples (built when missing, resumable)."""
 
     turns_dir: str = setting("cache/vad/turns", "User turns, one folder per split (train/, valid/).")
-    train_turns: int = setting(1500, "User turns of training voices.", min=1)
+    train_turns: int = setting(6000, "User turns of training voices.", min=1)
     valid_turns: int = setting(150, "User turns of held-out voices.", min=1)
-    train_dir: str = setting("cache/vad/examples_train", "Training examples.")
-    valid_dir: str = setting("cache/vad/examples_valid", "Validation examples (held-out voices and devices).")
-    train_examples: int = setting(1200, "Training examples.", min=1)
+    train_dir: str = setting("cache/vad/examples_train_echo", "Training examples.")
+    valid_dir: str = setting("cache/vad/examples_valid_echo", "Validation examples (held-out voices and devices).")
+    train_examples: int = setting(3000, "Training examples.", min=1)
     valid_examples: int = setting(120, "Validation examples.", min=1)
     example_s: float = setting(16.0, "Length of one example, s.", min=4, max=60)
     workers: int = setting(2, "Processes that build turns and examples.", min=1, max=64)
@@ -26,13 +26,22 @@ class VadDataConfig:
 class VadTrainConfig:
     """Optimisation, logging and checkpoints."""
 
-    out_dir: str = setting("cache/vad/run", "Run folder: checkpoints, log.csv, valid.jsonl, curves.png.")
+    out_dir: str = setting("cache/vad/run_echo", "Run folder: checkpoints, log.csv, valid.jsonl, curves.png.")
+    echo_input: bool = setting(
+        True, "Echo-aware model: it also reads the echo chain's echo estimate, so it can tell residual echo from the "
+        "user (false: the output alone, as the first shipped model).")
+    echo_gain_db: float = setting(
+        3.0, "Random level change of the echo-estimate features against the output's, ± dB (the estimate's scale "
+        "varies with the echo canceller's state).", min=0, max=30)
     steps: int = setting(4000, "Training steps.", min=1)
     batch: int = setting(32, "Crops per step.", min=1)
     crop_s: float = setting(8.0, "Crop length, s.", min=1, max=60)
     lr: float = setting(0.002, "Adam learning rate.", min=1e-6, max=1)
     lr_final: float = setting(0.0001, "Learning rate at the last step (cosine decay).", min=0, max=1)
     eot_weight: float = setting(1.0, "Weight of the end-of-turn loss against the speech loss.", min=0, max=100)
+    echo_weight: float = setting(
+        1.0, "Weight of the speech loss on frames of the agent's echo with no user (false barge-ins) against other "
+        "frames.", min=0.1, max=100)
     gain_db: float = setting(12.0, "Random level change of a crop, ± dB (features are log powers).", min=0, max=60)
     grad_clip: float = setting(5.0, "Gradient norm clip.", min=0.01)
     valid_every: int = setting(250, "Validation every N steps.", min=1)

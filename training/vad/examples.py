@@ -8,9 +8,10 @@ One example (``make_example(seed, ...)``) is ``seconds`` of 16 kHz audio:
   user speaks: SER −25…+10 dB) or ``echo_only`` (the agent speaks; nobody else);
 - user turns (:mod:`training.vad.turns`) placed one after another, and the agent's speech (turns of
   the same split, other voices) played through the loudspeaker;
-- the capture run through the real echo chain (:func:`models.aec.chain.cancel_echo`, default
+- the capture run through the real echo chain (:func:`models.aec.chain.run_chain`, default
   configuration); the VAD learns on the chain's **VAD output** (β_vad), as in the agent, so it meets
-  the residual echo and the chain's distortion of the user's speech.
+  the residual echo and the chain's distortion of the user's speech, and (echo-aware model) on the
+  chain's echo estimate ŷ, which shows it what the agent's voice sounds like at the microphone.
 
 Labels per 20 ms frame: ``speech`` (1 when at least half of the frame is inside a clause), and
 ``eot`` (end of turn): 1 from the end of a turn's last sentence for :data:`EOT_LABEL_S` seconds, 0 in
@@ -18,8 +19,10 @@ speech and in pauses inside sentences, and −1 (ignored) elsewhere: sentence ga
 (see :mod:`training.vad.turns`), silence before the first turn, echo-only examples, and long silences
 (the model only remembers 2.8 s).
 
-Saved per example: ``features`` (frames, 40) float16 (of the chain's VAD output), ``speech`` and
-``eot`` (frames,) int8, in one ``.npz``, plus a ``.json`` with the kind, the levels and the turn ids.
+Saved per example: ``features`` (frames, 40) float16 (of the chain's VAD output), ``echo_features``
+(frames, 40) float16 (of its echo estimate), ``speech``, ``eot`` and ``far_active`` (the chain saw
+far-end activity in that frame) (frames,) int8, in one ``.npz``, plus a ``.json`` with the kind, the
+levels and the turn ids. Folders built before ``echo_features`` existed are refused by the trainer.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 from agent.config import AecConfig
 from audio_io.room import SimulatedRoom, active_rms
 from audio_io.wav import read_wav
-from models.aec.chain import cancel_echo
+from models.aec.chain import run_chain
 from models.aec.stft import HOP
 from models.vad.features import file_features
 from training.common.loop import run_jobs
@@ -89,8 +92,9 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
                  room_overrides: dict | None = None) -> tuple[dict, dict]:
     """Simulate one example; returns (arrays, metadata). See the module doc.
 
-    Arrays: ``features``, ``speech``, ``eot`` (per frame), ``vad_out``, ``mic``, ``far`` (samples), and
-    ``echo_dominant`` (per frame: the chain saw far-end activity and no double talk).
+    Arrays: ``features``, ``echo_features``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
+    ``echo``, ``mic``, ``far`` (samples), and ``echo_dominant`` (per frame: the chain saw far-end activity and
+    no double talk).
 
     ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn.
     """
@@ -126,19 +130,24 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     peak = float(np.max(np.abs(mic)))
     if peak > 0.99:
         mic *= 0.99 / peak
-    _, vad_out, stats = cancel_echo(mic, far, AecConfig())
+    chain = run_chain(mic, far, AecConfig())
+    vad_out = chain.vad
     feats = file_features(vad_out)
-    # the chain's view of each output frame (its outputs lag by one block): echo-dominated frames
-    echo_dominant = np.array([s.far_end_active and not s.double_talk for s in stats[1 : feats.shape[0] + 1]])
+    # the chain's view of each output frame (its outputs lag by one block)
+    seen = chain.stats[1 : feats.shape[0] + 1]
+    echo_dominant = np.array([s.far_end_active and not s.double_talk for s in seen])
+    far_active = np.array([s.far_end_active for s in seen], dtype=np.int8)
     speech, eot = frame_labels(feats.shape[0], placed)
     meta = {"seed": int(seed), "kind": kind, "ser_db": ser, "rt60_s": cfg.rt60_s, "volume": cfg.volume,
             "noise": cfg.noise, "snr_db": cfg.snr_db, "talker_level_dbfs": cfg.talker_level_dbfs,
             "turns": [[int(p), t["id"]] for p, t in placed]}
-    return {"features": feats.astype(np.float16), "speech": speech, "eot": eot,
-            "vad_out": vad_out.astype(np.float32), "mic": mic.astype(np.float32),
+    return {"features": feats.astype(np.float16), "echo_features": file_features(chain.echo).astype(np.float16),
+            "speech": speech, "eot": eot, "far_active": far_active,
+            "vad_out": vad_out.astype(np.float32), "echo": chain.echo, "mic": mic.astype(np.float32),
             "far": far.astype(np.float32), "echo_dominant": echo_dominant}, meta
 
 
+SAVED = ("features", "echo_features", "speech", "eot", "far_active")  # the arrays kept in an example's .npz
 _CACHE: dict[tuple[Path, int], tuple] = {}
 
 
@@ -171,7 +180,7 @@ def _build_one(args: tuple) -> str | None:
         turns, utts = _inputs(turn_dir, turn_count)
         arrays, meta = make_example(seed, turns, turn_dir, utts, profile_seed, seconds)
         tmp = target.with_suffix(".tmp.npz")
-        np.savez(tmp, features=arrays["features"], speech=arrays["speech"], eot=arrays["eot"])
+        np.savez(tmp, **{k: arrays[k] for k in SAVED})
         tmp.replace(target.with_suffix(".npz"))
         target.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
     except Exception as exc:  # one bad example must not stop a long build

@@ -1,10 +1,13 @@
 """VAD training loop: random crops of the prepared examples, BCE on speech and end of turn.
 
 Loss = BCE(speech) + eot_weight · BCE(end of turn, frames labelled −1 ignored). Crops get a random
-level change (applied exactly to the log-mel powers). Validation runs the model over the whole
+level change (applied exactly to the log-mel powers; the echo-estimate features of an echo-aware
+model get the same change plus a small one of their own). Validation runs the model over the whole
 held-out examples through the endpointer with the agent's default settings and reports the frame DCF
 (0.75·P_false + 0.25·P_miss), the end-of-turn latency median, the premature-end rate at pauses inside
-sentences and the onset latency; the best checkpoint has the lowest ``selection_score``.
+sentences and the onset latency, and in barge-in mode (the endpointer told when the far end plays):
+false barge-ins per minute of echo-only audio and the barge-in latency of turns the user starts while the
+agent speaks; the best checkpoint has the lowest ``selection_score``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import csv
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +24,8 @@ import torch
 
 from agent.config import VadConfig
 from models.vad.endpointer import Endpointer
-from models.vad.features import POWER_FLOOR
-from models.vad.metrics import frame_dcf, summarize, turn_metrics
+from models.vad.features import FEATURES, POWER_FLOOR
+from models.vad.metrics import barge_in_metrics, frame_dcf, playing_frames, summarize, turn_metrics
 from models.vad.net import VadDfsmn
 from training.common.loop import cosine_lr, load_state, resume_or_start, save_atomic, set_feature_stats
 from training.common.loop import plot_curves as draw_curves
@@ -34,12 +37,20 @@ SR = 16000
 HOP = 320
 
 
-def load_examples(paths: list[Path]) -> list[dict]:
-    """Arrays and metadata of prepared examples (``training.vad.examples``)."""
+def load_examples(paths: list[Path], echo_input: bool = True) -> list[dict]:
+    """Arrays and metadata of prepared examples (``training.vad.examples``); ``features`` holds the output's
+    features, followed by the echo estimate's for an echo-aware model (frames, 40 or 80)."""
     out = []
     for p in paths:
         with np.load(p.with_suffix(".npz")) as z:
-            out.append({"features": z["features"].astype(np.float32), "speech": z["speech"], "eot": z["eot"],
+            if echo_input and "echo_features" not in z.files:
+                raise ValueError(f"{p.with_suffix('.npz')} has no echo_features (built by an older version): build "
+                                 "the examples into a new folder (data.train_dir, data.valid_dir)")
+            feats = z["features"].astype(np.float32)
+            if echo_input:
+                feats = np.concatenate([feats, z["echo_features"].astype(np.float32)], axis=1)
+            far = z["far_active"] if "far_active" in z.files else np.zeros(feats.shape[0], np.int8)
+            out.append({"features": feats, "speech": z["speech"], "eot": z["eot"], "far_active": far,
                         "meta": json.loads(p.with_suffix(".json").read_text())})
     return out
 
@@ -53,14 +64,16 @@ def change_level(features: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
 class Crops:
     """Random fixed-length crops (features, speech, eot) of in-memory examples."""
 
-    def __init__(self, examples: list[dict], frames: int, gain_db: float, seed: int) -> None:
+    def __init__(self, examples: list[dict], frames: int, gain_db: float, seed: int, echo_gain_db: float = 0.0) -> None:
         self.examples = examples
         self.frames = frames
         self.gain_db = gain_db
+        self.echo_gain_db = echo_gain_db
         self.rng = np.random.default_rng(seed)
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        feats, speech, eot = [], [], []
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(features, speech, eot, far_active), each (size, frames[, features])."""
+        feats, speech, eot, far = [], [], [], []
         for _ in range(size):
             ex = self.examples[int(self.rng.integers(len(self.examples)))]
             total = ex["features"].shape[0]
@@ -69,18 +82,25 @@ class Crops:
             feats.append(ex["features"][a : a + f])
             speech.append(ex["speech"][a : a + f])
             eot.append(ex["eot"][a : a + f])
+            far.append(ex["far_active"][a : a + f])
         f = min(x.shape[0] for x in feats)
         x = torch.from_numpy(np.stack([v[:f] for v in feats]))
-        gains = torch.from_numpy(self.rng.uniform(-self.gain_db, self.gain_db, (size, 1, 1)).astype(np.float32))
-        return (change_level(x, gains), torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
-                torch.from_numpy(np.stack([v[:f] for v in eot]).astype(np.float32)))
+        gains = self.rng.uniform(-self.gain_db, self.gain_db, (size, 1, 1)) * np.ones((1, 1, x.shape[2]))
+        if x.shape[2] == 2 * FEATURES:  # echo-aware: the estimate's own small change on top
+            gains[:, :, FEATURES:] += self.rng.uniform(-self.echo_gain_db, self.echo_gain_db, (size, 1, 1))
+        return (change_level(x, torch.from_numpy(gains.astype(np.float32))), torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
+                torch.from_numpy(np.stack([v[:f] for v in eot]).astype(np.float32)),
+                torch.from_numpy(np.stack([v[:f] for v in far]).astype(np.float32)))
 
 
-def vad_loss(model: VadDfsmn, feats: torch.Tensor, speech: torch.Tensor, eot: torch.Tensor,
-             eot_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+def vad_loss(model: VadDfsmn, feats: torch.Tensor, speech: torch.Tensor, eot: torch.Tensor, far: torch.Tensor,
+             eot_weight: float, echo_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """BCE(speech) with frames of echo and no user (far end active, no speech) weighted ``echo_weight``, plus
+    ``eot_weight`` · BCE(end of turn) over labelled frames."""
     logits = model(feats)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    l_speech = bce(logits[..., 0], speech)
+    weights = 1.0 + (echo_weight - 1.0) * far * (1.0 - speech)
+    l_speech = bce(logits[..., 0], speech, weight=weights / weights.mean())
     mask = eot >= 0
     l_eot = bce(logits[..., 1][mask], eot[mask]) if mask.any() else logits.sum() * 0
     return l_speech + eot_weight * l_eot, {"speech": float(l_speech.detach()), "eot": float(l_eot.detach())}
@@ -93,11 +113,15 @@ def feature_stats(examples: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
 
 def evaluate(probs: list[np.ndarray], examples: list[dict], turns: dict[str, dict],
              config: VadConfig | None = None) -> dict[str, float]:
-    """Metrics of per-frame probabilities (frames, 2) over examples (with their placed turns)."""
+    """Metrics of per-frame probabilities (frames, 2) over examples (with their placed turns); see the module doc.
+    Barge-in mode runs without the echo chain's gate (not kept in the examples): the model's own judgement."""
     config = config or VadConfig()
+    barge_cfg = replace(config, barge_in_echo_gate=False, barge_in_cooldown_ms=0.0)
+    tail = int(config.barge_in_tail_ms / 20)
     decisions, truth = [], []
     pooled: dict[str, list] = {}
-    false_onsets, echo_minutes = 0, 0.0
+    barge: dict[str, list] = {"barge_in_latency_ms": [], "barge_in_missed": []}
+    false_onsets, false_barge_ins, echo_minutes = 0, 0, 0.0
     for p, ex in zip(probs, examples, strict=True):
         ep = Endpointer(config)
         events = [ev for t in range(p.shape[0]) for ev in ep.process(float(p[t, 0]), float(p[t, 1]))]
@@ -106,19 +130,36 @@ def evaluate(probs: list[np.ndarray], examples: list[dict], turns: dict[str, dic
         placed = [(off, turns[tid]) for off, tid in ex["meta"]["turns"] if tid in turns]
         for k, v in turn_metrics(events, placed, p.shape[0] * HOP).items():
             pooled.setdefault(k, []).extend(v)
+        if ex["meta"]["kind"] == "listen":
+            continue
+        playing = playing_frames(ex["far_active"][: p.shape[0]], tail)
+        ep = Endpointer(barge_cfg)
+        barge_events = [ev for t in range(p.shape[0]) for ev in ep.process(float(p[t, 0]), float(p[t, 1]),
+                                                                            playing=bool(playing[t]))]
+        for k, v in barge_in_metrics(barge_events, placed, playing, p.shape[0] * HOP).items():
+            barge[k].extend(v)
         if ex["meta"]["kind"] == "echo_only":
             false_onsets += sum(ev.kind == "speech_start" for ev in events)
+            false_barge_ins += sum(ev.kind == "barge_in" for ev in barge_events)
             echo_minutes += p.shape[0] * HOP / SR / 60
     dcf = frame_dcf(np.concatenate(decisions), np.concatenate(truth))
     out = {**dcf, **summarize(pooled)}
     out["false_onsets_per_echo_min"] = false_onsets / echo_minutes if echo_minutes else float("nan")
+    out["false_barge_ins_per_echo_min"] = false_barge_ins / echo_minutes if echo_minutes else float("nan")
+    lat = barge["barge_in_latency_ms"]
+    out["barge_in_latency_median_ms"] = float(np.median(lat)) if lat else float("nan")
+    out["barge_in_latency_p90_ms"] = float(np.percentile(lat, 90)) if lat else float("nan")
+    out["barge_in_missed_rate"] = float(np.mean(barge["barge_in_missed"])) if barge["barge_in_missed"] else float("nan")
     return out
 
 
 def selection_score(m: dict) -> float:
-    """Lower is better: DCF (%) + premature rate (%) + end-of-turn latency / 100 ms + missed ends (%)."""
+    """Lower is better: DCF (%) + premature rate (%) + end-of-turn latency / 100 ms + missed ends (%), and for
+    barge-in: missed barge-ins (%) + latency / 100 ms + 10 × false barge-ins per minute of echo."""
     return (100 * m["dcf"] + 100 * np.nan_to_num(m["premature_rate"]) + np.nan_to_num(m["eot_latency_median_ms"]) / 100
-            + 100 * np.nan_to_num(m["eot_missed_rate"]))
+            + 100 * np.nan_to_num(m["eot_missed_rate"]) + 100 * np.nan_to_num(m.get("barge_in_missed_rate", 0.0))
+            + np.nan_to_num(m.get("barge_in_latency_median_ms", 0.0)) / 100
+            + 10 * np.nan_to_num(m.get("false_barge_ins_per_echo_min", 0.0)))
 
 
 def predict(model: VadDfsmn, features: np.ndarray) -> np.ndarray:
@@ -132,8 +173,17 @@ def load_turns(turn_dir: Path) -> dict[str, dict]:
 
 
 def load_model(path: Path) -> VadDfsmn:
-    """A trained model from a checkpoint (``weights_only`` loading; a clear error when it is bad)."""
-    return load_state(VadDfsmn(), path, "VAD")
+    """A trained model from a checkpoint (``weights_only`` loading; a clear error when it is bad); echo-aware or
+    not, as its input layer says."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        weights = ckpt["model"] if "model" in ckpt else ckpt
+        echo = int(weights["input.weight"].shape[1]) == 2 * FEATURES
+    except FileNotFoundError:
+        raise FileNotFoundError(f"VAD checkpoint not found: {path}") from None
+    except Exception as exc:
+        raise ValueError(f"{path} is not a VAD checkpoint: {exc}") from None
+    return load_state(VadDfsmn(echo_input=echo), path, "VAD")
 
 
 def plot_curves(out: Path) -> None:
@@ -152,13 +202,15 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     out.mkdir(parents=True, exist_ok=True)
     if not train_paths:
         raise ValueError(f"no training examples in {cfg.data.train_dir}")
-    train_ex, valid_ex = load_examples(train_paths), load_examples(valid_paths)
+    train_ex = load_examples(train_paths, t.echo_input)
+    valid_ex = load_examples(valid_paths, t.echo_input)
     turns = load_turns(Path(cfg.data.turns_dir) / "valid")
-    model = VadDfsmn()
+    model = VadDfsmn(echo_input=t.echo_input)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     ckpt_path = out / CHECKPOINT
     step, best = resume_or_start(model, opt, ckpt_path, lambda: set_feature_stats(model, *feature_stats(train_ex)))
-    crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step)
+    crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step,
+                  echo_gain_db=t.echo_gain_db)
     new_log = not (out / "log.csv").exists()
     log_fh = (out / "log.csv").open("a", newline="")
     writer = csv.writer(log_fh)
@@ -171,7 +223,7 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
         lr = cosine_lr(step, t.steps, t.lr, t.lr_final)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss, parts = vad_loss(model, *crops.batch(t.batch), t.eot_weight)
+        loss, parts = vad_loss(model, *crops.batch(t.batch), t.eot_weight, t.echo_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
