@@ -48,7 +48,14 @@ import numpy as np  # noqa: E402
 
 from agent.config import VadConfig  # noqa: E402
 from models.vad.endpointer import Endpointer  # noqa: E402
-from models.vad.metrics import barge_in_metrics, frame_dcf, playing_frames, summarize, turn_metrics  # noqa: E402
+from models.vad.metrics import (  # noqa: E402
+    barge_in_metrics,
+    frame_dcf,
+    playing_frames,
+    summarize,
+    summarize_barge_in,
+    turn_metrics,
+)
 from models.vad.runtime import SHIPPED_MODEL, SemanticVad  # noqa: E402
 
 SR = 16000
@@ -143,10 +150,7 @@ def score_condition(system: str, probs: list[np.ndarray], examples: list[dict], 
                 barge[k].extend(v)
     out = {**frame_dcf(decisions, truth), **summarize(pooled), "onsets": onsets}
     if barge["barge_in_missed"]:
-        lat = barge["barge_in_latency_ms"]
-        out.update(barge_in_turns=len(barge["barge_in_missed"]), barge_in_missed_rate=float(np.mean(barge["barge_in_missed"])),
-                   barge_in_latency_median_ms=float(np.median(lat)) if lat else float("nan"),
-                   barge_in_latency_p90_ms=float(np.percentile(lat, 90)) if lat else float("nan"))
+        out.update(summarize_barge_in(barge))
     return out
 
 

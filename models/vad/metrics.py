@@ -123,3 +123,13 @@ def barge_in_metrics(events: list[VadEvent], placed: list[tuple[int, dict]], pla
         if hits:
             out["barge_in_latency_ms"].append(max(0.0, (hits[0] - first) * 1000 / SR))
     return out
+
+
+def summarize_barge_in(pooled: dict[str, list]) -> dict[str, float]:
+    """Median and 90th percentile latency (ms) and missed rate of pooled :func:`barge_in_metrics` lists (NaN
+    where a list is empty), and how many turns were judged."""
+    lat, missed = pooled["barge_in_latency_ms"], pooled["barge_in_missed"]
+    return {"barge_in_latency_median_ms": float(np.median(lat)) if lat else float("nan"),
+            "barge_in_latency_p90_ms": float(np.percentile(lat, 90)) if lat else float("nan"),
+            "barge_in_missed_rate": float(np.mean(missed)) if missed else float("nan"),
+            "barge_in_turns": len(missed)}

@@ -8,7 +8,14 @@ import numpy as np
 
 from agent.config import VadConfig
 from models.vad.endpointer import Endpointer
-from models.vad.metrics import barge_in_metrics, frame_dcf, playing_frames, speech_mask, turn_metrics
+from models.vad.metrics import (
+    barge_in_metrics,
+    frame_dcf,
+    playing_frames,
+    speech_mask,
+    summarize_barge_in,
+    turn_metrics,
+)
 
 HOP = 320
 
@@ -171,3 +178,7 @@ def test_barge_in_metrics_judge_only_turns_begun_during_playback() -> None:
     out = barge_in_metrics(events, placed, playing, 5 * sr)
     assert out == {"barge_in_latency_ms": [200.0], "barge_in_missed": [0]}  # the second turn: not during playback
     assert barge_in_metrics([], placed, playing, 5 * sr)["barge_in_missed"] == [1]
+    summary = summarize_barge_in({"barge_in_latency_ms": [100.0, 300.0], "barge_in_missed": [0, 0, 1, 1]})
+    assert summary["barge_in_latency_median_ms"] == 200.0 and summary["barge_in_missed_rate"] == 0.5
+    assert summary["barge_in_turns"] == 4
+    assert np.isnan(summarize_barge_in({"barge_in_latency_ms": [], "barge_in_missed": []})["barge_in_missed_rate"])

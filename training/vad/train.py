@@ -25,7 +25,14 @@ import torch
 from agent.config import VadConfig
 from models.vad.endpointer import Endpointer
 from models.vad.features import FEATURES, POWER_FLOOR
-from models.vad.metrics import barge_in_metrics, frame_dcf, playing_frames, summarize, turn_metrics
+from models.vad.metrics import (
+    barge_in_metrics,
+    frame_dcf,
+    playing_frames,
+    summarize,
+    summarize_barge_in,
+    turn_metrics,
+)
 from models.vad.net import VadDfsmn
 from training.common.loop import cosine_lr, load_state, resume_or_start, save_atomic, set_feature_stats
 from training.common.loop import plot_curves as draw_curves
@@ -146,11 +153,7 @@ def evaluate(probs: list[np.ndarray], examples: list[dict], turns: dict[str, dic
     out = {**dcf, **summarize(pooled)}
     out["false_onsets_per_echo_min"] = false_onsets / echo_minutes if echo_minutes else float("nan")
     out["false_barge_ins_per_echo_min"] = false_barge_ins / echo_minutes if echo_minutes else float("nan")
-    lat = barge["barge_in_latency_ms"]
-    out["barge_in_latency_median_ms"] = float(np.median(lat)) if lat else float("nan")
-    out["barge_in_latency_p90_ms"] = float(np.percentile(lat, 90)) if lat else float("nan")
-    out["barge_in_missed_rate"] = float(np.mean(barge["barge_in_missed"])) if barge["barge_in_missed"] else float("nan")
-    return out
+    return {**out, **summarize_barge_in(barge)}
 
 
 def selection_score(m: dict) -> float:
