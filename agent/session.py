@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 MAX_EVENTS_KEPT = 10_000  # events kept in memory for the summary (the log file keeps all)
 MAX_HISTORY = 100  # exchanges kept for the responders (a long-running agent must not grow without bound)
 END_GRACE_S = 1.5  # after the scripted user is done and the agent is quiet, the session ends
-SCRIPTED_SESSION_CAP_S = 120.0
-BLOCK_MS = 20.0  # a scripted session never runs longer than this (unless configured)
+SCRIPTED_SESSION_CAP_S = 120.0  # a scripted session never runs longer than this (unless configured)
+BLOCK_MS = 20.0  # one audio block, ms
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Reply:
     synth_done: bool = False
     audio_started: bool = False
     cancelled: bool = False
+    waiting_for_room: bool = False  # synthesis is ahead of the speaker: the playback queue is full
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Session:
         self.partial = ""
         self.last_block: BlockResult | None = None
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="listen")
+        self._block_done = asyncio.Event()  # set after every block (the speaker pulled from the playback queue)
         self._tts = ThreadPoolExecutor(1, thread_name_prefix="tts")
         self._reply: Reply | None = None
         self._pending_stop: tuple[int, int] | None = None  # (VAD onset, decision sample) of a barge-in
@@ -229,6 +231,7 @@ class Session:
                     self._check_reply_done()
                     self._sync_state()
                     self._pace()
+                    self._block_done.set()
                     if self._should_end():
                         break
         finally:
@@ -258,7 +261,9 @@ class Session:
 
     def _pace(self) -> None:
         if isinstance(self.backend, RoomBackend):
-            waiting = self.state == "thinking" or (self._reply is not None and not self._reply.synth_done)
+            reply = self._reply
+            waiting = self.state == "thinking" or (reply is not None and not reply.synth_done
+                                                   and not reply.waiting_for_room)
             self.backend.hold_real_time(waiting)
 
     async def _shutdown(self) -> None:
@@ -400,11 +405,7 @@ class Session:
                 said = True
                 reply.sentences.append(sentence)
                 self.emit("reply_text", text=sentence, reply_id=reply.id)
-            try:
-                self.backend.play(chunk)
-            except PlaybackFullError as exc:
-                self.summary.errors.append(f"playback: {exc}")
-                self.emit("error", where="playback", message=str(exc))
+            if not await self._play_when_room(reply, chunk):
                 return
             if not reply.audio_started:
                 reply.audio_started = True
@@ -419,6 +420,27 @@ class Session:
                 self.emit("reply_audio", **data)
                 self.turns.reply_audio_started(reply.id)
                 self._sync_state()
+
+    async def _play_when_room(self, reply: Reply, chunk: np.ndarray) -> bool:
+        """Queue ``chunk``; while the playback queue is full (synthesis runs ahead of the speaker in a long reply)
+        try again after each audio block. False when the reply was cancelled meanwhile or the chunk can never fit."""
+        try:
+            while True:
+                try:
+                    self.backend.play(chunk)
+                    return True
+                except PlaybackFullError as exc:
+                    if not exc.fits:
+                        self.summary.errors.append(f"playback: {exc}")
+                        self.emit("error", where="playback", message=str(exc))
+                        return False
+                reply.waiting_for_room = True
+                self._block_done.clear()
+                await self._block_done.wait()
+                if reply.cancelled:
+                    return False
+        finally:
+            reply.waiting_for_room = False
 
     def _check_reply_done(self) -> None:
         reply = self._reply

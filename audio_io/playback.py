@@ -15,7 +15,12 @@ from audio_io.ring import RingBuffer
 
 
 class PlaybackFullError(RuntimeError):
-    """More audio was queued than the playback buffer holds (``audio.playback_buffer_s``)."""
+    """More audio was queued than the playback buffer holds (``audio.playback_buffer_s``); ``fits``: it would fit
+    once the queue has played out (so the caller may wait), False when it is larger than the whole buffer."""
+
+    def __init__(self, message: str, fits: bool = False) -> None:
+        super().__init__(message)
+        self.fits = fits
 
 
 class PlaybackBuffer:
@@ -44,7 +49,7 @@ class PlaybackBuffer:
         if x.shape[0] > self._ring.free:
             raise PlaybackFullError(
                 f"playback queue full: {x.shape[0]} samples offered, {self._ring.free} free "
-                f"of {self._ring.capacity} (raise audio.playback_buffer_s)"
+                f"of {self._ring.capacity} (raise audio.playback_buffer_s)", fits=x.shape[0] <= self._ring.capacity
             )
         self._ring.write(x)
 

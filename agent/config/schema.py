@@ -33,7 +33,8 @@ class AudioConfig:
         None, "Sample rate to open the device at in Hz; null = the device's default rate.", min=8000, max=192000
     )
     playback_buffer_s: float = setting(
-        120.0, "Most audio (seconds) that may wait in the playback queue; more is refused with an error.", min=1, max=3600
+        120.0, "Most audio (seconds) that may wait in the playback queue; a reply that runs further ahead waits for "
+        "room, and one chunk longer than this is refused with an error.", min=1, max=3600
     )
     capture_queue_blocks: int = setting(
         50, "Device blocks that may wait for the pipeline; when full, new blocks are dropped and counted as overruns.", min=4, max=10000

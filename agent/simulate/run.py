@@ -67,10 +67,12 @@ class ScenarioResult:
 
 def agent_config(scenario: Scenario, base: AgentConfig | None = None) -> AgentConfig:
     base = base or load_config()
-    agent = dataclasses.replace(base.agent, greeting=scenario.agent.greeting, responder=scenario.agent.responder,
+    greeting = scenario.agent.full_greeting
+    agent = dataclasses.replace(base.agent, greeting=greeting, responder=scenario.agent.responder,
                                 rules_file=scenario.agent.rules_file, scripted_user=True,
                                 max_session_s=scenario.duration_s, event_log=None, status_line=False)
-    return dataclasses.replace(base, room=scenario.room, agent=agent)
+    tts = dataclasses.replace(base.tts, max_text_chars=max(base.tts.max_text_chars, len(greeting)))
+    return dataclasses.replace(base, room=scenario.room, agent=agent, tts=tts)
 
 
 def user_lines(scenario: Scenario) -> tuple[UserLine, ...]:

@@ -3,7 +3,7 @@
     name: barge_in_ser_-10
     description: The user interrupts the greeting at about -10 dB signal-to-echo ratio.
     room: {volume: 0.7, talker_level_dbfs: -25}        # any room.* key (docs/config.md)
-    agent: {responder: echo, greeting: "নমস্কার! ..."}  # greeting, responder, rules_file
+    agent: {responder: echo, greeting: "নমস্কার! ..."}  # greeting, greeting_file, responder, rules_file
     duration_s: 30                                     # the most the scenario may run
     users:
       - {say: "থামো, আজকের আবহাওয়া কেমন হবে?", cue: agent_speaking, after_s: 2.0}
@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from agent.config import ConfigError, RoomConfig, build
+from agent.config import REPO_ROOT, ConfigError, RoomConfig, build
 from agent.config.base import load_yaml, section, setting
 
 MAX_SCENARIO_S = 3600.0
+MAX_GREETING_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,31 @@ class AgentSpec:
 
     greeting: str = setting("নমস্কার! আমি আপনার সহকারী। আমি কথা বলার সময়েও আপনি আমাকে থামিয়ে প্রশ্ন করতে পারেন।",
                             "What the agent says first (empty: it starts by listening).")
+    greeting_file: str = setting(
+        "", "A UTF-8 text file the agent reads out instead of the greeting (lines that are empty or start with '#' "
+        "are skipped; a relative path is from the working folder or else the repository root; at most 1 MB): long stretches of its own speech, e.g. 30 "
+        "minutes for the false barge-in target.")
     responder: str = setting("echo", "Responder (agent.responder).")
     rules_file: str = setting("configs/intents.yaml", "Intents of the rules responder.")
+
+    @property
+    def full_greeting(self) -> str:
+        """The greeting, or the text of ``greeting_file``; a :class:`ConfigError` when that file is unreadable."""
+        if not self.greeting_file:
+            return self.greeting
+        path = Path(self.greeting_file)
+        if not path.is_absolute() and not path.exists():
+            path = REPO_ROOT / path
+        try:
+            if path.stat().st_size > MAX_GREETING_BYTES:
+                raise ConfigError(f"agent.greeting_file: {path} is larger than {MAX_GREETING_BYTES} bytes")
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"agent.greeting_file: cannot read {path}: {exc}") from None
+        text = " ".join(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        if not text:
+            raise ConfigError(f"agent.greeting_file: {path} holds no text")
+        return text
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,8 @@ def load_scenario(path: str | Path) -> Scenario:
     data = load_yaml(str(path))
     data.setdefault("name", Path(path).stem)
     try:
-        return build(Scenario, data)
+        scenario = build(Scenario, data)
+        scenario.agent.full_greeting  # noqa: B018  (a greeting file that cannot be read fails here, not mid-run)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return scenario

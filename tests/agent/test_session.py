@@ -104,6 +104,20 @@ def test_barge_in_stops_playback_on_the_next_block_and_the_turn_is_answered() ->
     assert session.turns.state == "listening"
 
 
+def test_a_reply_longer_than_the_playback_queue_waits_for_room_and_is_spoken_whole() -> None:
+    cfg = configured(greeting="এক। দুই। তিন। চার। পাঁচ। ছয়।")
+    pipeline = ScriptedPipeline({}, "")
+    backend = WavBackend(np.zeros(9 * SR, np.float32), playback_buffer_s=2.5)  # room for two 1 s sentences
+    session = Session(cfg, backend, pipeline, ToneEngine(), EchoResponder(cfg))  # type: ignore[arg-type]
+    asyncio.run(session.run())
+    assert not [e for e in session.events if e.kind == "error"]
+    assert [e.data["text"] for e in session.events if e.kind == "reply_text"] == [
+        "এক।", "দুই।", "তিন।", "চার।", "পাঁচ।", "ছয়।"]
+    assert backend.playback.played_samples == 6 * SR  # every sentence reached the speaker
+    done = [e for e in session.events if e.kind == "reply_done"]
+    assert len(done) == 1 and not done[0].data["cancelled"]
+
+
 class FailingResponder(Responder):
     name = "failing"
 

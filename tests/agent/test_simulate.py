@@ -33,6 +33,7 @@ expect:
     ("room: {volume: 2}\n", r"room\.volume: 2.* out of range"),
     ("expect: {interrupt_within: 5}\n", r"unknown key 'expect\.interrupt_within'"),
     ("users: {say: hi}\n", "users"),
+    ("agent: {greeting_file: no/such/file.txt}\n", r"agent\.greeting_file: cannot read .*file\.txt"),
 ])
 def test_bad_scenarios_name_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
     f = tmp_path / "bad.yaml"
@@ -43,10 +44,23 @@ def test_bad_scenarios_name_the_file_and_the_key(tmp_path: Path, text: str, mess
 
 
 def test_the_shipped_scenario_library_parses() -> None:
-    files = sorted((Path(__file__).parents[2] / "configs" / "scenarios").glob("*.yaml"))
-    assert len(files) >= 6
-    names = {load_scenario(f).name for f in files}
-    assert {"barge_in_ser_-10", "monologue_full_volume", "delay_jump_and_drift"} <= names
+    files = sorted((Path(__file__).parents[2] / "configs" / "scenarios").rglob("*.yaml"))
+    assert len(files) >= 7
+    scenarios = {f.stem: load_scenario(f) for f in files}
+    assert {"barge_in_ser_-10", "monologue_full_volume", "delay_jump_and_drift", "monologue_30min"} <= set(scenarios)
+    # the long monologue reads a whole sentence list: at 15 characters a second, more than 30 minutes of speech
+    assert len(scenarios["monologue_30min"].agent.full_greeting) > 15 * 1800
+
+
+def test_a_greeting_file_is_read_without_comments(tmp_path: Path) -> None:
+    text = tmp_path / "talk.txt"
+    text.write_text("# a comment\nপ্রথম বাক্য।\n\n  দ্বিতীয় বাক্য।\n", encoding="utf-8")
+    f = tmp_path / "s.yaml"
+    f.write_text(f"agent: {{greeting_file: {text}}}\n", encoding="utf-8")
+    assert load_scenario(f).agent.full_greeting == "প্রথম বাক্য। দ্বিতীয় বাক্য।"
+    text.write_text("# only a comment\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds no text"):
+        load_scenario(f)
 
 
 @pytest.mark.slow
