@@ -38,12 +38,24 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     res = report["results"]
     assert set(res) == {"ours", "webrtc1", "silero500"}
     for system in res.values():
-        assert set(system) == {"listen", "ser_-20dB", "echo_only"}
+        assert set(system) == {"listen", "ser_-20dB", "echo_only", "agent_voice"}
+        assert 0.9 < system["agent_voice"]["minutes"] < 1.1
         assert 0 <= system["listen"]["dcf"] <= 1 and system["echo_only"]["minutes"] > 0.9
     # the shipped model finds the user's speech better than webrtcvad when the agent talks over it
     assert res["ours"]["ser_-20dB"]["dcf"] < res["webrtc1"]["ser_-20dB"]["dcf"]
     assert res["ours"]["listen"]["eot_latency_median_ms"] < 800
     assert set(report["speed_ms_per_10ms"]) == {"ours", "webrtc", "silero"}
+    # the material was kept: a rerun reads it back and scores the same; the sweep covers every pair
+    (kept,) = (tmp_path / "cache/vad/bench_material").iterdir()
+    assert (kept / "arrays.npz").exists()
+    again = tmp_path / "again.json"
+    assert vad_bench.main(["--quick", "--json", str(again), "--systems", "ours", "--sweep", "--no-progress"]) == 0
+    report2 = json.loads(again.read_text())
+    assert report2["results"]["ours"] == res["ours"]
+    sweep = report2["barge_in_sweep"]
+    assert len(sweep) == len(vad_bench.SWEEP_THRESHOLDS) * len(vad_bench.SWEEP_MIN_SPEECH_MS)
+    strict = [r["false_barge_ins"] for r in sweep if r["barge_in_threshold"] == 0.9]
+    assert strict == sorted(strict, reverse=True)  # a longer run needed: never more false barge-ins
     sys.modules.pop("vad_bench", None)
 
 

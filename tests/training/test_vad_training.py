@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from models.vad.features import file_features
-from training.vad.examples import frame_labels
+from training.vad.examples import check_recipe, delay_jumps, frame_labels, kind_shares
 from training.vad.train import change_level
 from training.vad.turns import build_turn, split_clauses
 
@@ -69,6 +69,52 @@ def test_frame_labels() -> None:
     assert (eot[f(3.4) : f(5.4)] == 1).all() and (eot[f(5.4) :] == -1).all()  # 2 s after the end
 
 
+def test_recipe_shares_and_delay_jumps(tmp_path: Path) -> None:
+    assert kind_shares(0.15) == pytest.approx((0.4, 0.45, 0.15))  # the first recipes
+    listen, double, echo_only = kind_shares(0.25)
+    assert echo_only == 0.25 and listen + double == pytest.approx(0.75) and listen / double == pytest.approx(40 / 45)
+    with pytest.raises(ValueError, match="echo_only_share"):
+        kind_shares(1.5)
+    assert all(delay_jumps(s, 100.0, 16.0, 0.0) == [] for s in range(50))
+    jumps = [delay_jumps(s, 100.0, 16.0, 0.3) for s in range(400)]
+    assert 0.2 < sum(map(bool, jumps)) / 400 < 0.4
+    for s in range(100):
+        (jump,) = delay_jumps(s, 100.0, 16.0, 1.0)
+        assert 1.0 <= jump["at_s"] <= 15.0 and 0 <= jump["delay_ms"] <= 400
+        assert 30 <= abs(jump["delay_ms"] - 100.0) <= 200
+        assert delay_jumps(s, 100.0, 16.0, 1.0) == [jump]  # its own seeded stream
+    # a folder keeps its recipe; examples from before recipe.json count as the first recipe
+    (tmp_path / "0000000.json").write_text("{}")
+    with pytest.raises(ValueError, match="built with"):
+        check_recipe(tmp_path, {"echo_only_share": 0.25, "delay_jump_share": 0.3})
+    check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0})
+    assert json.loads((tmp_path / "recipe.json").read_text())["delay_jump_share"] == 0.0
+
+
+def test_weight_average_follows_the_weights_slowly() -> None:
+    from training.common.loop import WeightAverage
+
+    model = torch.nn.Linear(2, 1)
+    model.register_buffer("stat", torch.zeros(1))
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = WeightAverage(model, decay=0.9)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+        model.stat.fill_(5.0)
+    ema.update()  # warm-up: decay min(0.9, 2/11)
+    assert torch.allclose(ema.state_dict()["weight"], torch.full((1, 2), 1 - 2 / 11))
+    assert float(ema.state_dict()["stat"]) == 5.0  # buffers are copied, not averaged
+    for _ in range(200):
+        ema.update()
+    assert torch.allclose(ema.state_dict()["weight"], torch.ones(1, 2), atol=1e-6)
+    again = WeightAverage(model, decay=0.9)
+    again.load(ema.state_dict(), ema.updates)
+    assert again.updates == 201 and torch.equal(again.state_dict()["weight"], ema.state_dict()["weight"])
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(model, decay=1.0)
+
+
 def test_change_level_equals_features_of_scaled_audio() -> None:
     rng = np.random.default_rng(0)
     audio = rng.standard_normal(SR) * 0.01
@@ -102,6 +148,10 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
     assert steps[-1] == 50 and steps.count(40) == 1
     ckpt = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
     assert ckpt["step"] == 50
+    metas = [json.loads(p.read_text()) for p in (d / "ex_train").glob("0*.json")]
+    assert len(metas) == 6 and all("delay_jumps" in m for m in metas)
+    # the example folders keep their recipe: another one is refused with a clear error
+    assert main([*args, "--set", "data.delay_jump_share=0.9", "--no-progress"]) == 2
 
 
 def test_bad_config_and_bad_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

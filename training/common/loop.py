@@ -167,6 +167,39 @@ def resume_or_start(model: torch.nn.Module, opt: torch.optim.Optimizer, ckpt_pat
     return step, json.loads(ckpt["best"])
 
 
+class WeightAverage:
+    """Exponential moving average of a model's weights (``decay`` per step, warmed up as (1 + n) / (10 + n) so
+    early steps are not frozen in); the averaged weights vary far less from one validation to the next than the
+    raw ones. ``state_dict()`` gives a full state dict (buffers copied from the model)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        self.model = model
+        self.decay = decay
+        self.updates = 0
+        self.average = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        params = dict(self.model.named_parameters())
+        for k, v in self.model.state_dict().items():
+            if k in params and v.is_floating_point():
+                self.average[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.average[k].copy_(v)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in self.average.items()}
+
+    def load(self, state: dict[str, torch.Tensor], updates: int) -> None:
+        for k, v in state.items():
+            self.average[k].copy_(v)
+        self.updates = updates
+
+
 def set_feature_stats(model: torch.nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
     """Fix a model's input normalisation buffers (``feature_mean``, ``feature_std``)."""
     model.feature_mean.copy_(mean)

@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    train_paths, valid_paths = prepare_data(cfg, not args.no_progress)
+    try:
+        train_paths, valid_paths = prepare_data(cfg, not args.no_progress)
+    except ValueError as exc:  # e.g. a folder built with another recipe
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     best = train(cfg, train_paths, valid_paths, progress=not args.no_progress)
     return export(best, Path(cfg.train.out_dir) / "vad_dfsmn.onnx")
 

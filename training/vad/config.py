@@ -19,6 +19,12 @@ class VadDataConfig:
     train_examples: int = setting(3000, "Training examples.", min=1)
     valid_examples: int = setting(120, "Validation examples.", min=1)
     example_s: float = setting(16.0, "Length of one example, s.", min=4, max=60)
+    echo_only_share: float = setting(
+        0.15, "Share of examples where the agent speaks and nobody else (listening and double talk share the rest "
+        "40 : 45).", min=0, max=1)
+    delay_jump_share: float = setting(
+        0.0, "Share of the examples with the agent's speech that get one jump of the echo path's delay (30-200 ms) "
+        "while it plays.", min=0, max=1)
     workers: int = setting(2, "Processes that build turns and examples.", min=1, max=64)
 
 
@@ -44,6 +50,11 @@ class VadTrainConfig:
         "frames.", min=0.1, max=100)
     gain_db: float = setting(12.0, "Random level change of a crop, ± dB (features are log powers).", min=0, max=60)
     grad_clip: float = setting(5.0, "Gradient norm clip.", min=0.01)
+    ema_decay: float = setting(
+        0.0, "Decay per step of the moving average of the weights that is validated, kept as best.pt and exported "
+        "(e.g. 0.999: its decisions vary far less between validations than the raw weights'); 0 = off (the raw "
+        "weights).",
+        min=0, max=0.99999)
     valid_every: int = setting(250, "Validation every N steps.", min=1)
     checkpoint_every: int = setting(250, "Checkpoint every N steps.", min=1)
     log_every: int = setting(25, "Training-loss log every N steps.", min=1)

@@ -5,7 +5,12 @@ One example (``make_example(seed, ...)``) is ``seconds`` of 16 kHz audio:
 - a random room and device (the RES scene generator's :func:`~training.res.scenes.random_geometry`,
   :func:`~training.res.scenes.room_config`, :func:`~training.res.scenes.device_profiles`);
 - a kind: ``listen`` (the agent is silent; the user speaks), ``double`` (the agent speaks while the
-  user speaks: SER −25…+10 dB) or ``echo_only`` (the agent speaks; nobody else);
+  user speaks: SER −25…+10 dB) or ``echo_only`` (the agent speaks; nobody else), ``echo_only`` with the
+  share ``echo_only_share`` and the other two 40 : 45 in what is left;
+- with the share ``delay_jump_share`` of the examples where the agent speaks, one jump of the echo path's
+  delay (30–200 ms up or down, at 1 s … end − 1 s), drawn from its own random stream so that a share of 0
+  gives the examples of earlier recipes; the VAD learns that the agent's voice is still its voice while
+  the echo canceller's estimate is misaligned;
 - user turns (:mod:`training.vad.turns`) placed one after another, and the agent's speech (turns of
   the same split, other voices) played through the loudspeaker;
 - the capture run through the real echo chain (:func:`models.aec.chain.run_chain`, default
@@ -45,7 +50,7 @@ from training.res.scenes import device_profiles, random_geometry, room_config, s
 SR = 16000
 EOT_LABEL_S = 2.0
 KINDS = ("listen", "double", "echo_only")
-KIND_P = (0.4, 0.45, 0.15)
+KIND_P = (0.4, 0.45, 0.15)  # the first recipes' shares (echo_only_share 0.15)
 SER_RANGE_DB = (-25.0, 10.0)
 log = logging.getLogger(__name__)
 
@@ -87,25 +92,47 @@ def place_turns(rng: np.random.Generator, turns: list[dict], turn_dir: Path, n: 
     return track, placed
 
 
+def kind_shares(echo_only_share: float) -> tuple[float, float, float]:
+    """Probabilities of (listen, double, echo_only): listen and double share what echo_only leaves, 40 : 45."""
+    if not 0.0 <= echo_only_share <= 1.0:
+        raise ValueError(f"echo_only_share must be in [0, 1], got {echo_only_share}")
+    rest = 1.0 - echo_only_share
+    return rest * KIND_P[0] / (KIND_P[0] + KIND_P[1]), rest * KIND_P[1] / (KIND_P[0] + KIND_P[1]), echo_only_share
+
+
+def delay_jumps(seed: int, delay_ms: float, seconds: float, share: float) -> list[dict]:
+    """With probability ``share``, one jump of the echo path's delay (room ``delay_jumps`` entries): 30–200 ms
+    up or down from ``delay_ms`` (kept in 0–400 ms), at a time 1 s … ``seconds`` − 1 s. Its own random stream."""
+    jr = np.random.default_rng([seed, 7])
+    if share <= 0 or jr.random() >= share:
+        return []
+    step = float(jr.uniform(30, 200)) * (1 if jr.random() < 0.5 else -1)
+    new = delay_ms + step if 0 <= delay_ms + step <= 400 else delay_ms - step
+    return [{"at_s": float(jr.uniform(1.0, seconds - 1.0)), "delay_ms": float(np.clip(new, 0, 400))}]
+
+
 def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[str, list[Path]],
                  profile_seed: int = 0, seconds: float = 16.0, kind: str | None = None, ser_db: float | None = None,
-                 room_overrides: dict | None = None) -> tuple[dict, dict]:
+                 room_overrides: dict | None = None, echo_only_share: float = KIND_P[2],
+                 delay_jump_share: float = 0.0) -> tuple[dict, dict]:
     """Simulate one example; returns (arrays, metadata). See the module doc.
 
     Arrays: ``features``, ``echo_features``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
     ``echo``, ``mic``, ``far`` (samples), and ``echo_dominant`` (per frame: the chain saw far-end activity and
     no double talk).
 
-    ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn.
+    ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn;
+    ``echo_only_share`` and ``delay_jump_share``: see the module doc.
     """
     rng = np.random.default_rng(seed)
     n = int(round(seconds * SR / HOP)) * HOP
-    kind = kind or str(rng.choice(KINDS, p=KIND_P))
+    kind = kind or str(rng.choice(KINDS, p=kind_shares(echo_only_share)))
     profiles = device_profiles(seed=profile_seed)
     profile = profiles[int(rng.integers(len(profiles)))]
     dims, speaker, mic_pos, talker = random_geometry(rng)
     delay_ms = float(rng.uniform(0, 300))
-    cfg = room_config(rng, seed, profile, dims, speaker, mic_pos, talker, delay_ms, [],
+    jumps = delay_jumps(seed, delay_ms, seconds, delay_jump_share) if kind != "listen" else []
+    cfg = room_config(rng, seed, profile, dims, speaker, mic_pos, talker, delay_ms, jumps,
                       {"talker_level_dbfs": float(rng.uniform(-45, -18)), **(room_overrides or {})})
     room = SimulatedRoom(cfg)
     far = np.zeros(n)
@@ -140,7 +167,7 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     speech, eot = frame_labels(feats.shape[0], placed)
     meta = {"seed": int(seed), "kind": kind, "ser_db": ser, "rt60_s": cfg.rt60_s, "volume": cfg.volume,
             "noise": cfg.noise, "snr_db": cfg.snr_db, "talker_level_dbfs": cfg.talker_level_dbfs,
-            "turns": [[int(p), t["id"]] for p, t in placed]}
+            "turns": [[int(p), t["id"]] for p, t in placed], "delay_ms": delay_ms, "delay_jumps": jumps}
     return {"features": feats.astype(np.float16), "echo_features": file_features(chain.echo).astype(np.float16),
             "speech": speech, "eot": eot, "far_active": far_active,
             "vad_out": vad_out.astype(np.float32), "echo": chain.echo, "mic": mic.astype(np.float32),
@@ -172,13 +199,13 @@ def _inputs(turn_dir: Path, turn_count: int) -> tuple[list[dict], dict[str, list
 
 
 def _build_one(args: tuple) -> str | None:
-    out, seed, turn_dir, turn_count, profile_seed, seconds = args
+    out, seed, turn_dir, turn_count, profile_seed, seconds, recipe = args
     target = out / f"{seed:07d}"
     if target.with_suffix(".json").exists():
         return None
     try:
         turns, utts = _inputs(turn_dir, turn_count)
-        arrays, meta = make_example(seed, turns, turn_dir, utts, profile_seed, seconds)
+        arrays, meta = make_example(seed, turns, turn_dir, utts, profile_seed, seconds, **recipe)
         tmp = target.with_suffix(".tmp.npz")
         np.savez(tmp, **{k: arrays[k] for k in SAVED})
         tmp.replace(target.with_suffix(".npz"))
@@ -189,12 +216,35 @@ def _build_one(args: tuple) -> str | None:
     return None
 
 
+RECIPE_FILE = "recipe.json"
+LEGACY_RECIPE = {"echo_only_share": KIND_P[2], "delay_jump_share": 0.0}  # folders built before recipe.json
+
+
+def check_recipe(out: Path, recipe: dict) -> None:
+    """Write ``out/recipe.json`` for a new folder; refuse to extend a folder built with another recipe."""
+    path = out / RECIPE_FILE
+    if path.exists():
+        have = json.loads(path.read_text(encoding="utf-8"))
+    elif any(out.glob("*.json")):
+        have = LEGACY_RECIPE
+    else:
+        have = recipe
+    if have != recipe:
+        raise ValueError(f"{out} holds examples built with {have}, not {recipe}: choose another folder "
+                         "(data.train_dir, data.valid_dir) or the recipe it was built with")
+    path.write_text(json.dumps(recipe) + "\n", encoding="utf-8")
+
+
 def build_examples(out: Path, turn_dir: Path, turn_count: int, count: int, first_seed: int, profile_seed: int,
-                   seconds: float, workers: int = 1, progress: bool = True) -> list[Path]:
+                   seconds: float, workers: int = 1, progress: bool = True, echo_only_share: float = KIND_P[2],
+                   delay_jump_share: float = 0.0) -> list[Path]:
     """Build (or resume) ``count`` examples from the first ``turn_count`` turns of ``turn_dir`` into ``out``;
-    returns their paths (without suffix)."""
+    returns their paths (without suffix). The recipe (``echo_only_share``, ``delay_jump_share``; see the module
+    doc) is kept in ``out/recipe.json``; a folder is only ever extended with its own recipe."""
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(out, first_seed + i, turn_dir, turn_count, profile_seed, seconds) for i in range(count)]
+    recipe = {"echo_only_share": float(echo_only_share), "delay_jump_share": float(delay_jump_share)}
+    check_recipe(out, recipe)
+    jobs = [(out, first_seed + i, turn_dir, turn_count, profile_seed, seconds, recipe) for i in range(count)]
     todo = [j for j in jobs if not (out / f"{j[1]:07d}.json").exists()]
     failures = run_jobs(_build_one, todo, workers, f"examples {out.name}", progress)
     if failures:

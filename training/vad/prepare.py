@@ -18,8 +18,9 @@ def prepare_data(cfg: VadTrainingConfig, progress: bool = True) -> tuple[list[Pa
     turns = Path(d.turns_dir)
     build_turns(turns / "valid", "valid", d.valid_turns, 0, d.workers, progress)
     build_turns(turns / "train", "train", d.train_turns, 0, d.workers, progress)
+    recipe = {"echo_only_share": d.echo_only_share, "delay_jump_share": d.delay_jump_share}
     valid = build_examples(Path(d.valid_dir), turns / "valid", d.valid_turns, d.valid_examples, VALID_FIRST_SEED, 1,
-                           d.example_s, d.workers, progress)
+                           d.example_s, d.workers, progress, **recipe)
     train = build_examples(Path(d.train_dir), turns / "train", d.train_turns, d.train_examples, 0, 0,
-                           d.example_s, d.workers, progress)
+                           d.example_s, d.workers, progress, **recipe)
     return train, valid

@@ -34,7 +34,14 @@ from models.vad.metrics import (
     turn_metrics,
 )
 from models.vad.net import VadDfsmn
-from training.common.loop import cosine_lr, load_state, resume_or_start, save_atomic, set_feature_stats
+from training.common.loop import (
+    WeightAverage,
+    cosine_lr,
+    load_state,
+    resume_or_start,
+    save_atomic,
+    set_feature_stats,
+)
 from training.common.loop import plot_curves as draw_curves
 from training.vad.config import VadTrainingConfig
 
@@ -212,6 +219,12 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     ckpt_path = out / CHECKPOINT
     step, best = resume_or_start(model, opt, ckpt_path, lambda: set_feature_stats(model, *feature_stats(train_ex)))
+    ema = WeightAverage(model, t.ema_decay) if t.ema_decay > 0 else None
+    if ema is not None and step:
+        saved = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if "ema" in saved:  # else (a run begun without it) the average starts from the resumed weights
+            ema.load(saved["ema"], int(saved["ema_updates"]))
+    scored = VadDfsmn(echo_input=t.echo_input) if ema is not None else model  # what is validated and kept
     crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step,
                   echo_gain_db=t.echo_gain_db)
     new_log = not (out / "log.csv").exists()
@@ -231,6 +244,8 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
         opt.step()
+        if ema is not None:
+            ema.update()
         step += 1
         bar.update()
         bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
@@ -239,23 +254,29 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
                              f"{lr:.2e}", f"{time.time() - t0:.1f}"])
             log_fh.flush()
         if valid_ex and (step % t.valid_every == 0 or step == t.steps):
-            model.eval()
-            metrics = {"step": step, **evaluate([predict(model, ex["features"]) for ex in valid_ex], valid_ex, turns)}
+            if ema is not None:
+                scored.load_state_dict(ema.state_dict())
+            scored.eval()
+            metrics = {"step": step, **evaluate([predict(scored, ex["features"]) for ex in valid_ex], valid_ex, turns)}
             model.train()
             with (out / "valid.jsonl").open("a") as fh:
                 fh.write(json.dumps(metrics) + "\n")
             score = selection_score(metrics)
             if best is None or score < best["score"]:
                 best = {**metrics, "score": score}
-                save_atomic({"model": model.state_dict(), "step": step, "metrics": json.dumps(metrics)},
+                save_atomic({"model": scored.state_dict(), "step": step, "metrics": json.dumps(metrics)},
                             out / "best.pt")
             plot_curves(out)
             bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
         if step % t.checkpoint_every == 0 or step == t.steps:
-            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                         "config": json.dumps(asdict(cfg)), "best": json.dumps(best)}, ckpt_path)
+            state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                     "config": json.dumps(asdict(cfg)), "best": json.dumps(best)}
+            if ema is not None:
+                state.update(ema=ema.state_dict(), ema_updates=ema.updates)
+            save_atomic(state, ckpt_path)
     bar.close()
     log_fh.close()
     if not (out / "best.pt").exists():
-        save_atomic({"model": model.state_dict(), "step": step, "metrics": "null"}, out / "best.pt")
+        final = ema.state_dict() if ema is not None else model.state_dict()
+        save_atomic({"model": final, "step": step, "metrics": "null"}, out / "best.pt")
     return out / "best.pt"
