@@ -33,7 +33,7 @@ speed (ms per 10 ms of audio, one thread, medians of repeated runs in this proce
 also reads the chain's echo estimate.
 
 The test material is kept in ``cache/vad/bench_material/`` under a key made of its size and a digest of
-the code that builds it (the room, the echo chain, the example and turn builders), so a rerun with
+the code that builds it (the room, the echo chain, the example and turn builders, ``build_material``), so a rerun with
 other models or settings skips the simulation and a change of that code builds it anew; ``--no-cache``
 builds it in memory only. ``--sweep`` adds a table of the barge-in settings for ``ours``
 (``vad.barge_in_threshold`` × ``vad.barge_in_min_speech_ms``): false barge-ins in the echo-only minutes
@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -78,7 +79,7 @@ TEST_TURNS = Path("cache/vad/turns/test")
 MATERIAL_CACHE = Path("cache/vad/bench_material")
 ROOT = Path(__file__).resolve().parents[1]
 MATERIAL_CODE = ("audio_io/room.py", "models/aec", "models/vad/features.py", "training/vad/examples.py",
-                 "training/vad/turns.py", "training/res/scenes.py", "agent/config/schema.py", "benchmarks/vad_bench.py")
+                 "training/vad/turns.py", "training/res/scenes.py", "agent/config/schema.py")  # + build_material
 KEPT = ("audio", "speech", "echo", "echo_dominant", "far_active")  # arrays of one material example
 
 
@@ -179,9 +180,10 @@ SWEEP_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 SWEEP_MIN_SPEECH_MS = (80, 120, 160, 200, 240)
 
 
-def sweep_barge_in(double: tuple[list, list], echo_only: tuple[list, list], base: VadConfig) -> list[dict]:
-    """False barge-ins on the echo-only material and barge-in latency / misses at SER −20 dB for each
-    (threshold, min speech) pair; ``double`` and ``echo_only``: (probabilities, examples)."""
+def sweep_barge_in(double: tuple[list, list], echo_only: tuple[list, list], agent_voice: tuple[list, list],
+                   base: VadConfig) -> list[dict]:
+    """False barge-ins on the echo-only material and on the agent's own voice, and barge-in latency / misses at
+    SER −20 dB, for each (threshold, min speech) pair; each argument but ``base``: (probabilities, examples)."""
     rows = []
     for threshold in SWEEP_THRESHOLDS:
         for min_ms in SWEEP_MIN_SPEECH_MS:
@@ -189,6 +191,7 @@ def sweep_barge_in(double: tuple[list, list], echo_only: tuple[list, list], base
             fo = false_onsets("ours", *echo_only, cfg)
             rows.append({"barge_in_threshold": threshold, "barge_in_min_speech_ms": min_ms,
                          "false_barge_ins": fo["barge_in_mode"], "echo_minutes": fo["minutes"],
+                         "agent_voice_false_barge_ins": false_onsets("ours", *agent_voice, cfg)["barge_in_mode"],
                          **barge_in_scores(*double, cfg)})
     return rows
 
@@ -206,19 +209,20 @@ def false_onsets(system: str, probs: list[np.ndarray], examples: list[dict], bas
 
 # --- test material -------------------------------------------------------------------------------------------
 
-AGENT_TEXT = ROOT / "training" / "data" / "sentences" / "bn.txt"
+AGENT_SCENARIO = ROOT / "configs" / "scenarios" / "long" / "monologue_30min.yaml"
 
 
 def agent_voice_material(minutes: float) -> list[dict]:
-    """``minutes`` of the agent's own default voice (``tts.*`` defaults: the VITS demo voice) reading the project's
-    Bangla sentences, played at 100 % volume in the default room with nobody else, through the echo chain."""
+    """``minutes`` of the agent's own default voice (``tts.*`` defaults: the VITS demo voice) reading what it reads
+    in the 30-minute monologue scenario (the project's Bangla sentences), played at 100 % volume in the default
+    room with nobody else, through the echo chain."""
     from agent.config import AecConfig, RoomConfig, build, load_config
+    from agent.simulate import load_scenario
     from agent.speech_out import build_engine
     from audio_io.room import SimulatedRoom
     from models.aec.chain import run_chain
 
-    lines = AGENT_TEXT.read_text(encoding="utf-8").splitlines()
-    text = " ".join(x.strip() for x in lines if x.strip() and not x.lstrip().startswith("#"))
+    text = load_scenario(AGENT_SCENARIO).agent.full_greeting
     want = int(minutes * 60 * SR)
     chunks, n = [], 0
     for chunk in build_engine(load_config().tts).stream(text):
@@ -240,8 +244,9 @@ def agent_voice_material(minutes: float) -> list[dict]:
 
 
 def material_key(count: int, echo_minutes: float) -> str:
-    """Size and a digest of the code that builds the material (a change of it builds the material anew)."""
-    h = hashlib.sha1()
+    """Size and a digest of the code that builds the material (a change of it builds the material anew): the
+    modules it uses and :func:`build_material` itself (not the rest of this file, so scoring changes keep it)."""
+    h = hashlib.sha1(inspect.getsource(build_material).encode())
     for name in MATERIAL_CODE:
         path = ROOT / name
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
@@ -368,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         res["agent_voice"] = false_onsets(system, probs["agent_voice"], material["agent_voice"], base)
         results[system] = res
         if system == "ours" and args.sweep:
-            sweep = sweep_barge_in((probs["ser_-20dB"], material["ser_-20dB"]),
-                                   (probs["echo_only"], material["echo_only"]), base)
+            sweep = sweep_barge_in(*((probs[c], material[c]) for c in ("ser_-20dB", "echo_only", "agent_voice")),
+                                   base)
     timing = speed(vad, silero)
 
     print(f"\nVAD benchmark ({'quick' if args.quick else 'full'}): {count} examples per condition, "
@@ -406,11 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     report = {"quick": args.quick, "examples_per_condition": count, "model": str(args.model),
               "dcf_weights": {"false": 0.75, "miss": 0.25}, "results": results, "speed_ms_per_10ms": timing}
     if args.sweep and "ours" in results:
-        print(f"\nbarge-in settings for ours: false barge-ins in {sweep[0]['echo_minutes']:.1f} min of echo only; "
-              "latency (median / p90 ms) and missed at SER -20 dB")
-        print(f"{'threshold':>9} {'min ms':>6} {'false':>5} {'median':>6} {'p90':>6} {'missed%':>7}")
+        print(f"\nbarge-in settings for ours: false barge-ins in {sweep[0]['echo_minutes']:.1f} min of echo only and "
+              "on the agent's own voice; latency (median / p90 ms) and missed at SER -20 dB")
+        print(f"{'threshold':>9} {'min ms':>6} {'false':>5} {'agent':>5} {'median':>6} {'p90':>6} {'missed%':>7}")
         for r in sweep:
             print(f"{r['barge_in_threshold']:>9.2f} {r['barge_in_min_speech_ms']:>6} {r['false_barge_ins']:>5} "
+                  f"{r['agent_voice_false_barge_ins']:>5} "
                   f"{fmt(r.get('barge_in_latency_median_ms', float('nan')), 0):>6} "
                   f"{fmt(r.get('barge_in_latency_p90_ms', float('nan')), 0):>6} "
                   f"{fmt(100 * r.get('barge_in_missed_rate', float('nan')), 1):>7}")

@@ -54,6 +54,7 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     assert report2["results"]["ours"] == res["ours"]
     sweep = report2["barge_in_sweep"]
     assert len(sweep) == len(vad_bench.SWEEP_THRESHOLDS) * len(vad_bench.SWEEP_MIN_SPEECH_MS)
+    assert all(r["agent_voice_false_barge_ins"] >= 0 and r["echo_minutes"] > 0.9 for r in sweep)
     strict = [r["false_barge_ins"] for r in sweep if r["barge_in_threshold"] == 0.9]
     assert strict == sorted(strict, reverse=True)  # a longer run needed: never more false barge-ins
     sys.modules.pop("vad_bench", None)

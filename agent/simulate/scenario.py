@@ -68,8 +68,8 @@ class AgentSpec:
                             "What the agent says first (empty: it starts by listening).")
     greeting_file: str = setting(
         "", "A UTF-8 text file the agent reads out instead of the greeting (lines that are empty or start with '#' "
-        "are skipped; a relative path is from the working folder or else the repository root; at most 1 MB): long stretches of its own speech, e.g. 30 "
-        "minutes for the false barge-in target.")
+        "are skipped; a relative path is from the working folder or else the repository root; at most 1 MB): long "
+        "stretches of its own speech, e.g. 30 minutes for the false barge-in target.")
     responder: str = setting("echo", "Responder (agent.responder).")
     rules_file: str = setting("configs/intents.yaml", "Intents of the rules responder.")
 
