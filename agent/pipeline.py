@@ -138,9 +138,10 @@ class ListeningPipeline:
         p_speech, p_eot = self.vad.process(vad_out, self.chain.echo_estimate)  # ŷ: read by an echo-aware VAD
         if stats.far_end_active:
             self._far_blocks += 1
-        # The echo canceller is still converging on the first far-end speech: nothing heard during playback or its
-        # echo tail can be told from the agent's own voice.
-        converging = playing and (self._far_blocks < self.warmup_blocks or stats.delay_samples is None)
+        # The echo canceller is still converging on the first far-end speech, or again after the echo path moved
+        # (a delay jump): nothing heard during playback or its echo tail can be told from the agent's own voice.
+        converging = playing and (self._far_blocks < self.warmup_blocks or stats.delay_samples is None
+                                  or stats.echo_path_unsettled)
         echo_dominant = stats.far_end_active and not stats.double_talk
         out_start = block.start_sample - self.latency  # mic time of the chain's outputs
         events = [VadEvent(ev.kind, ev.sample - self.latency, end)

@@ -33,12 +33,11 @@ import scipy.signal
 
 from agent.config import RoomConfig
 from audio_io.frames import SAMPLE_RATE, as_mono_float32
+from models.aec.delay_line import FractionalDelayLine
 
 log = logging.getLogger(__name__)
 
 FILTER_IR_SAMPLES = 512  # length kept of the band-pass IIR responses (they decay well before)
-SINC_TAPS = 32  # fractional delay interpolator length
-KAISER_BETA = 8.0  # window of the interpolator (stop-band about -80 dB)
 
 
 # --- building blocks -----------------------------------------------------------------------------
@@ -118,36 +117,6 @@ class StreamingConvolver:
 
     def reset(self) -> None:
         self._acc[:] = 0.0
-
-
-class FractionalDelayLine:
-    """Time-varying delay ``y[t] = x[t - d(t)]`` with windowed-sinc interpolation (exact for integer d)."""
-
-    def __init__(self, max_delay_samples: int, max_block: int, taps: int = SINC_TAPS) -> None:
-        self.taps = taps
-        self.half = taps // 2
-        self.max_delay = int(max_delay_samples)
-        self.hist_len = self.max_delay + max_block + taps + 1
-        self._hist = np.zeros(self.hist_len, dtype=np.float64)
-        self._offsets = np.arange(-self.half + 1, self.half + 1)  # tap offsets around floor(position)
-
-    def process(self, x: np.ndarray, delays: np.ndarray) -> np.ndarray:
-        """Delay block ``x`` by ``delays`` (samples, one per output sample, 0 <= d <= max_delay)."""
-        n = x.shape[0]
-        self._hist[:-n] = self._hist[n:]
-        self._hist[-n:] = x
-        pos = (self.hist_len - n + np.arange(n)) - np.clip(delays, 0.0, self.max_delay)
-        base = np.floor(pos).astype(np.int64)
-        frac = pos - base
-        idx = base[:, None] + self._offsets[None, :]
-        t = self._offsets[None, :] - frac[:, None]  # distance of each tap from the wanted position
-        window = np.i0(KAISER_BETA * np.sqrt(np.clip(1.0 - (t / self.half) ** 2, 0.0, 1.0))) / np.i0(KAISER_BETA)
-        w = np.sinc(t) * window
-        w /= w.sum(axis=1, keepdims=True)
-        return np.sum(self._hist[np.clip(idx, 0, self.hist_len - 1)] * w, axis=1)
-
-    def reset(self) -> None:
-        self._hist[:] = 0.0
 
 
 class PinkNoise:

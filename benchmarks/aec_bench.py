@@ -3,12 +3,13 @@
     python benchmarks/aec_bench.py [--quick] [--json OUT.json]
 
 Scenes come from the simulated room with fixed seeds (espeak-ng Bangla speech for the agent and
-the user): far-end single talk (linear and with loudspeaker nonlinearity), double talk at SER −20,
+the user): far-end single talk (linear, with loudspeaker nonlinearity, with clock drift), double talk at SER −20,
 −10, 0 and +10 dB, near-end only, a delay jump in the middle, and an echo-path change. Every
 system runs on the same scenes in the same process. Columns:
 
-- ERLE: over echo-only samples after 5 s (steady state), dB; ERLE@jump: the first second after the
-  delay jump; ERLE@path: the first second after the echo-path change;
+- ERLE: over echo-only samples after 5 s (steady state), dB (lin: linear echo, nl: with the loudspeaker
+  nonlinearity, drift: linear echo while the clocks drift by 100 ppm); ERLE@jump: the first second after
+  the delay jump; ERLE@path: the first second after the echo-path change;
 - PESQ/STOI per SER: the output against the clean reverberant near-end speech, over the double-talk
   stretch; near-only PESQ: nothing is played, the output against the near-end speech;
 - CPU: process time per second of audio, ms (one thread).
@@ -47,6 +48,7 @@ FAR_TEXTS = [
 ]
 NEAR_TEXTS = ["শোনো, আমার একটা প্রশ্ন আছে। কালকের আবহাওয়া কেমন থাকবে?", "থামো, আমি অন্য কথা বলতে চাই।"]
 SERS = (-20, -10, 0, 10)
+DRIFT_PPM = 100.0
 
 
 def speech(texts: list[str], voice: SynthVoice, seconds: float) -> np.ndarray:
@@ -113,8 +115,9 @@ def make_scenes(seconds: float) -> dict[str, dict]:
         return SimulatedRoom(build(RoomConfig, {"volume": 0.7, "seed": 1, **kw}))
 
     scenes = {}
-    for name, nl in (("single_linear", False), ("single_nonlinear", True)):
-        mic, truth = room(nonlinearity=nl).run(far)
+    for name, kw in (("single_linear", {"nonlinearity": False}), ("single_nonlinear", {"nonlinearity": True}),
+                     ("drift", {"nonlinearity": False, "drift_ppm": DRIFT_PPM})):
+        mic, truth = room(**kw).run(far)
         scenes[name] = {"mic": mic, "ref": far, "echo_only": np.ones(len(far), bool)}
     # Double talk: the near end talks in the second half; SER set on the ground truth (mic = echo + near).
     r = room(nonlinearity=True)
@@ -206,17 +209,17 @@ def main(argv: list[str] | None = None) -> int:
             results[name]["scenes"][scene_name] = score(scene, out)
         results[name]["cpu_ms_per_s"] = 1000 * cpu / audio_s
 
-    cols = ["ERLE lin", "ERLE nl", "ERLE@jump", "ERLE@path", *[f"PESQ {s:+d}" for s in SERS],
+    cols = ["ERLE lin", "ERLE nl", "ERLE drift", "ERLE@jump", "ERLE@path", *[f"PESQ {s:+d}" for s in SERS],
             *[f"STOI {s:+d}" for s in SERS], "PESQ near", "CPU ms/s"]
-    print(f"{'system':<12}" + "".join(f"{c:>10}" for c in cols))
+    print(f"{'system':<12}" + "".join(f"{c:>11}" for c in cols))
     for name, r in results.items():
         s = r["scenes"]
-        row = [fmt(s["single_linear"]["erle_db"]), fmt(s["single_nonlinear"]["erle_db"]),
+        row = [fmt(s["single_linear"]["erle_db"]), fmt(s["single_nonlinear"]["erle_db"]), fmt(s["drift"]["erle_db"]),
                fmt(s["delay_jump"]["erle_event_db"]), fmt(s["path_change"]["erle_event_db"]),
                *[fmt(s[f"double_talk_{x:+d}dB"]["pesq"], 2) for x in SERS],
                *[fmt(s[f"double_talk_{x:+d}dB"]["stoi"], 3) for x in SERS],
                fmt(s["near_only"]["pesq"], 2), fmt(r["cpu_ms_per_s"], 1)]
-        print(f"{name:<12}" + "".join(f"{c:>10}" for c in row))
+        print(f"{name:<12}" + "".join(f"{c:>11}" for c in row))
     report = {"scene_seconds": seconds, "sample_rate": SR, "res_model": RES_MODEL, "results": results}
     if args.beta_sweep:
         report["beta_sweep"] = beta_sweep(scenes)

@@ -10,13 +10,14 @@ so the outputs line up with the input; :func:`cancel_echo` is its short form.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from agent.config import AecConfig
-from models.aec.delay_line import DelayLine
+from models.aec.delay_line import ReferenceAligner
 from models.aec.laec import PbfdkfEchoCanceller
 from models.aec.pwf import LeakageMaskEstimator, PostWienerFilter
 from models.aec.res.runtime import SHIPPED_MODEL, ResidualEchoSuppressor
@@ -26,9 +27,13 @@ from models.aec.tde import GccPhatDelayEstimator
 log = logging.getLogger(__name__)
 
 PRE_DELAY = 48  # samples of the echo path kept before its main peak inside the filter (3 ms)
-REALIGN_SAMPLES = 16  # the reference is re-aligned when the estimate moves further than this
 ERLE_SMOOTHING = 0.98
 FAR_END_FLOOR = 1e-6  # mean square of a reference block that counts as far-end activity (-60 dBFS)
+SETTLING_BLOCKS = 5  # far-end blocks over which the LAEC error, the mic and the echo estimate are compared:
+MOVED_EXCESS = 0.5  # error energy above mic energy + this share of the echo estimate's: the echo path moved ...
+SETTLED_RATIO = 0.25  # ... until the error is this far below the mic (6 dB), ...
+SETTLED_BLOCKS = 10  # ... or that excess has not been seen for this many far-end blocks, ...
+UNSETTLED_MAX_BLOCKS = 100  # ... or 2 s at most
 
 
 def resolve_res_model(value: str | None) -> Path | None:
@@ -57,6 +62,7 @@ class ChainStats:
     double_talk: bool  # near-end speech over the echo (error well above the residual echo estimate)
     far_end_active: bool
     laec_resets: int
+    echo_path_unsettled: bool = False  # the echo path just moved (delay jump, path change): the outputs carry echo
 
 
 class EchoCanceller:
@@ -71,7 +77,7 @@ class EchoCanceller:
             raise ValueError(f"the echo chain runs at 16 kHz, not {sample_rate}")
         self.config = config
         self.tde = GccPhatDelayEstimator(config.tde, sample_rate)
-        self.delay_line = DelayLine(self.tde.max_lag + HOP, HOP)
+        self.aligner = ReferenceAligner(self.tde.max_lag + HOP, HOP, sample_rate)
         self.laec = PbfdkfEchoCanceller(config.laec, sample_rate)
         self.masks = LeakageMaskEstimator()
         res_path = resolve_res_model(config.res_model)
@@ -89,34 +95,48 @@ class EchoCanceller:
         return "neural" if self.res is not None else "classical"
 
     def reset(self) -> None:
-        for block in (self.tde, self.delay_line, self.laec, self.masks, self._ana_e, self._ana_y,
+        for block in (self.tde, self.aligner, self.laec, self.masks, self._ana_e, self._ana_y,
                       self._ana_mic, self._ana_ref, self._syn_asr, self._syn_vad):
             block.reset()
         if self.res is not None:
             self.res.reset()
-        self._applied_delay = 0
+        self._tde_estimates = 0
+        self._samples = 0  # mic samples processed
+        self._settling: deque[tuple[float, float, float]] = deque(maxlen=SETTLING_BLOCKS)  # mic, e, ŷ powers
+        self._worse_run = 0  # far-end blocks in a row with the error louder than the mic
+        self._moved_at: int | None = None  # mic sample where the echo path is thought to have moved
+        self._refocused = False  # the TDE found a new delay since then
+        self._unsettled = 0  # blocks since the echo path moved (0 = settled)
+        self._quiet = 0  # far-end blocks since the excess was last seen
+        self._expired = False  # the flag hit its cap while the excess went on
         self._mic_pow = 0.0
         self._out_pow = 0.0
         self._y_hat = np.zeros(HOP)  # the last block's echo estimate (its outputs come one hop later)
         self.echo_estimate = np.zeros(HOP, dtype=np.float32)
 
     def cancel_linear(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
-        """The linear front end for one block: TDE → delay line → LAEC.
+        """The linear front end for one block: TDE → reference aligner (delay and drift) → LAEC.
 
         Returns (aligned reference, LAEC error e = mic − ŷ, echo estimate ŷ, TDE estimate or None), all
         320 float64 samples at the time of ``mic``. ŷ depends on the reference only, so for a mic that is a
         sum of parts the error splits exactly: e = near + noise + (echo − ŷ) (used to train the RES).
         """
         delay = self.tde.update(mic, ref)
-        if delay is not None:
-            wanted = max(0, int(round(delay)) - PRE_DELAY)
-            moved = abs(wanted - self._applied_delay)
-            if moved > REALIGN_SAMPLES:
-                # A delay jump moves the whole echo path: after re-alignment the taps fit again, so they
-                # are kept (a real path change is handled by the LAEC's own path-change detector).
-                self._applied_delay = wanted
-        aligned = self.delay_line.process(ref, self._applied_delay)
+        since_move = self._samples + HOP - self._moved_at if self._unsettled and self._moved_at is not None else None
+        if since_move is not None and not self._refocused:
+            self._refocused = self.tde.refocus(since_move) is not None
+            delay = self.tde.delay_samples
+        fresh = None
+        if delay is not None and self.tde.estimates != self._tde_estimates:
+            self._tde_estimates = self.tde.estimates
+            fresh = max(0.0, delay - PRE_DELAY)
+        # A delay jump moves the whole echo path: after re-alignment the taps fit again, so they are kept
+        # (a real path change is handled by the LAEC's own path-change detector).
+        aligned = self.aligner.process(ref, fresh)
         e, y_hat = self.laec.process(mic, aligned)
+        self._track_settling(float(np.mean(ref**2)) > FAR_END_FLOOR, float(np.mean(mic**2)), float(np.mean(e**2)),
+                             float(np.mean(y_hat**2)))
+        self._samples += HOP
         return aligned, e, y_hat, delay
 
     def process(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, ChainStats]:
@@ -145,8 +165,35 @@ class EchoCanceller:
         erle = 10 * np.log10((self._mic_pow + 1e-12) / (self._out_pow + 1e-12)) if self._mic_pow > 0 else 0.0
         e_pow = float(np.sum(np.abs(e_spec) ** 2))
         double_talk = far_active and e_pow > 4.0 * float(np.sum(residual_power)) + 1e-3
-        stats = ChainStats(delay, float(erle), bool(double_talk), far_active, self.laec.resets)
+        stats = ChainStats(delay, float(erle), bool(double_talk), far_active, self.laec.resets, self._unsettled > 0)
         return asr.astype(np.float32), vad.astype(np.float32), stats
+
+    def _track_settling(self, far_active: bool, mic_pow: float, e_pow: float, y_pow: float) -> None:
+        """``echo_path_unsettled``: a filter that no longer fits the echo path adds its estimate's energy to the
+        error (|e|² ≈ |mic|² + |ŷ|², uncorrelated), while near-end speech over a fitting filter does not
+        (|e|² ≈ |mic|² − |ŷ|² on average). Raised until the delay estimator re-aligns the reference or the
+        LAEC re-converges (error 6 dB under the mic)."""
+        if not (far_active and mic_pow > FAR_END_FLOOR):
+            if self._unsettled:
+                self._unsettled += 1
+            return
+        self._settling.append((mic_pow, e_pow, y_pow))
+        self._worse_run = self._worse_run + 1 if e_pow > mic_pow else 0
+        mic_s, e_s, y_s = np.sum(self._settling, axis=0)
+        excess = len(self._settling) == SETTLING_BLOCKS and e_s > mic_s + MOVED_EXCESS * y_s
+        if excess and not self._unsettled and not self._expired:
+            # The move began with the run of blocks whose error is above the mic.
+            self._moved_at = self._samples + HOP - max(1, self._worse_run) * HOP
+            self._unsettled, self._refocused = 1, False
+        elif self._unsettled:
+            self._unsettled += 1
+        self._expired = self._expired and excess  # after the 2 s cap, a new move needs the excess to stop first
+        if self._unsettled:
+            self._quiet = 0 if excess else self._quiet + 1
+            if e_s < SETTLED_RATIO * mic_s or self._quiet >= SETTLED_BLOCKS:
+                self._unsettled = 0
+            elif self._unsettled > UNSETTLED_MAX_BLOCKS:
+                self._unsettled, self._expired = 0, True
 
 
 @dataclass

@@ -1,40 +1,186 @@
-"""Integer delay of the reference stream, with a cross-fade when the delay changes (no clicks)."""
+"""Delaying the reference: a fractional delay line and the aligner that steers it from TDE estimates.
+
+:class:`FractionalDelayLine` is ``y[t] = x[t − d(t)]`` with a per-sample delay d(t) (windowed-sinc
+interpolation, exact for integer d). The simulated room uses it to play the device's latency and clock
+drift; the echo chain uses it, through :class:`ReferenceAligner`, to undo them.
+
+:class:`ReferenceAligner` turns the delay estimates of the TDE (a few per second, each a little noisy and
+about half a window late) into a smooth trajectory d(t) = level + rate · t:
+
+- the rate (clock drift, samples per sample) is the least-squares slope of the estimates of the last
+  ``HISTORY_S`` seconds, limited to ±``MAX_DRIFT_PPM``; the level moves towards the fitted line a little at
+  each estimate, and a block's delays ramp from the last block's end, so the reference never steps;
+- an estimate further than ``GATE_SAMPLES`` from the trajectory (a bad window in double talk) is left out;
+  ``CONFIRM`` such estimates in a row that agree with each other mean the delay really moved: the
+  trajectory restarts there (so does one further than ``REALIGN_SAMPLES``, a delay jump, at once if the
+  TDE gave it) and the block cross-fades from the old delay to the new one.
+
+A constant offset between the trajectory and the true delay does not matter (the adaptive filter absorbs
+it); what matters is that the path the filter sees stays still while the clocks drift.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections import deque
+
 import numpy as np
 
+log = logging.getLogger(__name__)
 
-class DelayLine:
-    """``process(block, delay_samples) -> block`` delayed by ``delay_samples`` (0..max_delay_samples).
+SINC_TAPS = 32  # interpolator length
+KAISER_BETA = 8.0  # window of the interpolator (stop-band about -80 dB)
 
-    When the delay changes, the block cross-fades linearly from the old to the new delay, so a
-    jump of the estimate does not put a step into the aligned reference.
+HISTORY_S = 10.0  # estimates used for the drift fit
+MIN_SPAN_S = 1.0  # the rate is fitted once the estimates span this long
+MAX_DRIFT_PPM = 300.0
+LEVEL_GAIN = 0.5  # share of the distance to the fitted line the level moves per estimate
+GATE_SAMPLES = 3.0  # estimates further from the trajectory are left out of the fit
+CONFIRM = 3  # consecutive agreeing outliers that restart the trajectory
+REALIGN_SAMPLES = 16.0  # an estimate this far from the trajectory restarts it at once
+
+
+def _kaiser_sinc(t: np.ndarray, half: int) -> np.ndarray:
+    """Interpolation weights at distances ``t`` (samples) from the wanted position, normalised per row."""
+    window = np.i0(KAISER_BETA * np.sqrt(np.clip(1.0 - (t / half) ** 2, 0.0, 1.0))) / np.i0(KAISER_BETA)
+    w = np.sinc(t) * window
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+class FractionalDelayLine:
+    """Time-varying delay ``y[t] = x[t − d(t)]``, d in samples (0 … ``max_delay_samples``, float).
+
+    ``phases=None`` computes the interpolation weights for every output sample (exact; the room uses it);
+    ``phases=N`` rounds the position to 1/N sample and looks the weights up in a table (several times
+    faster; at N = 4096 the rounding error is far below what an adaptive filter reaches).
     """
 
-    def __init__(self, max_delay_samples: int, block_samples: int = 320) -> None:
+    def __init__(self, max_delay_samples: int, max_block: int, taps: int = SINC_TAPS,
+                 phases: int | None = None) -> None:
+        self.taps = int(taps)
+        self.half = self.taps // 2
         self.max_delay = int(max_delay_samples)
-        self.block = int(block_samples)
-        self._hist = np.zeros(self.max_delay + self.block)
-        self._ramp = (np.arange(self.block) + 1.0) / self.block
-        self.delay_samples = 0
+        self.max_block = int(max_block)
+        self.hist_len = self.max_delay + self.max_block + self.taps + 1
+        self._hist = np.zeros(self.hist_len, dtype=np.float64)
+        self._offsets = np.arange(-self.half + 1, self.half + 1)  # tap offsets around floor(position)
+        self.phases = phases
+        if phases is not None:
+            frac = np.arange(phases + 1) / phases  # the last row (frac 1) is the next sample's row 0
+            self._table = _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
+        self._n = 0
 
-    def _read(self, delay: int) -> np.ndarray:
-        end = self._hist.shape[0] - delay
-        return self._hist[end - self.block : end]
+    def push(self, x: np.ndarray) -> None:
+        """Append one block (at most ``max_block`` samples) to the history."""
+        n = x.shape[0]
+        if n > self.max_block:
+            raise ValueError(f"block of {n} samples is longer than max_block={self.max_block}")
+        self._hist[:-n] = self._hist[n:]
+        self._hist[-n:] = x
+        self._n = n
 
-    def process(self, block: np.ndarray, delay_samples: int) -> np.ndarray:
-        if block.shape[0] != self.block:
-            raise ValueError(f"DelayLine expects blocks of {self.block} samples, got {block.shape[0]}")
-        delay = int(min(max(delay_samples, 0), self.max_delay))
-        self._hist[: -self.block] = self._hist[self.block :]
-        self._hist[-self.block :] = block
-        if delay == self.delay_samples:
-            return self._read(delay).copy()
-        out = (1.0 - self._ramp) * self._read(self.delay_samples) + self._ramp * self._read(delay)
-        self.delay_samples = delay
-        return out
+    def read(self, delays: np.ndarray) -> np.ndarray:
+        """The last pushed block delayed by ``delays`` (one per sample of that block)."""
+        n = self._n
+        pos = (self.hist_len - n + np.arange(n)) - np.clip(delays, 0.0, self.max_delay)
+        base = np.floor(pos).astype(np.int64)
+        frac = pos - base
+        idx = np.clip(base[:, None] + self._offsets[None, :], 0, self.hist_len - 1)
+        if self.phases is None:
+            w = _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
+        else:
+            w = self._table[np.rint(frac * self.phases).astype(np.int64)]
+        return np.einsum("ij,ij->i", self._hist[idx], w)
+
+    def process(self, x: np.ndarray, delays: np.ndarray) -> np.ndarray:
+        """Delay block ``x`` by ``delays`` (samples, one per sample of ``x``)."""
+        self.push(x)
+        return self.read(delays)
 
     def reset(self) -> None:
         self._hist[:] = 0.0
-        self.delay_samples = 0
+        self._n = 0
+
+
+class ReferenceAligner:
+    """``process(ref_block, estimate) -> aligned block``: the reference delayed along the TDE's trajectory.
+
+    ``estimate`` is a fresh TDE estimate of the delay to apply (samples) or None when the TDE gave none
+    this block. See the module doc. ``delay_samples`` is the delay applied at the end of the last block,
+    ``rate_ppm`` the drift followed, ``restarts`` how often the trajectory restarted.
+    """
+
+    def __init__(self, max_delay_samples: int, block_samples: int = 320, sample_rate: int = 16000) -> None:
+        self.block = int(block_samples)
+        self.sample_rate = int(sample_rate)
+        self.line = FractionalDelayLine(max_delay_samples, self.block, phases=4096)
+        self._ramp = (np.arange(self.block) + 1.0) / self.block
+        self.reset()
+
+    def reset(self) -> None:
+        self.line.reset()
+        self._t = 0  # samples processed
+        self._level: float | None = None  # delay at time _t
+        self._rate = 0.0
+        self._history: deque[tuple[int, float]] = deque()
+        self._outliers: list[float] = []
+        self.restarts = 0
+
+    @property
+    def delay_samples(self) -> float:
+        return 0.0 if self._level is None else self._level
+
+    @property
+    def rate_ppm(self) -> float:
+        return self._rate * 1e6
+
+    def process(self, ref: np.ndarray, estimate: float | None = None) -> np.ndarray:
+        if ref.shape != (self.block,):
+            raise ValueError(f"ReferenceAligner expects blocks of {self.block} samples, got {ref.shape}")
+        self.line.push(np.asarray(ref, dtype=np.float64))
+        old = self.delay_samples
+        target, restarted = old + self._rate * self.block, False
+        if estimate is not None:
+            target, restarted = self._observe(float(estimate), target)
+        elif self._level is None:
+            target = 0.0  # nothing to follow yet
+        self._level = None if self._level is None and estimate is None else target
+        self._t += self.block
+        if restarted:  # a step of the delay: cross-fade between the two readings instead of sweeping
+            return (1.0 - self._ramp) * self.line.read(np.full(self.block, old)) + self._ramp * self.line.read(
+                np.full(self.block, target))
+        return self.line.read(old + (target - old) * self._ramp)
+
+    def _observe(self, d: float, predicted: float) -> tuple[float, bool]:
+        """Take a fresh estimate; returns (delay at the end of this block, whether the trajectory restarted)."""
+        t_end = self._t + self.block
+        if self._level is None or abs(d - predicted) > REALIGN_SAMPLES:
+            return self._restart(t_end, d), True
+        if abs(d - predicted) > GATE_SAMPLES:
+            self._outliers.append(d)
+            if len(self._outliers) >= CONFIRM and np.ptp(self._outliers[-CONFIRM:]) <= GATE_SAMPLES:
+                return self._restart(t_end, d), True
+            return predicted, False
+        self._outliers = []
+        self._history.append((t_end, d))
+        while self._history and self._history[0][0] < t_end - HISTORY_S * self.sample_rate:
+            self._history.popleft()
+        times = np.array([h[0] for h in self._history], dtype=np.float64)
+        values = np.array([h[1] for h in self._history])
+        if times[-1] - times[0] >= MIN_SPAN_S * self.sample_rate:
+            tc = times - times.mean()
+            slope = float(np.dot(tc, values - values.mean()) / np.dot(tc, tc))
+            self._rate = float(np.clip(slope, -MAX_DRIFT_PPM * 1e-6, MAX_DRIFT_PPM * 1e-6))
+            fitted = values.mean() + self._rate * (t_end - times.mean())
+        else:
+            fitted = float(values.mean())
+        return predicted + LEVEL_GAIN * (fitted - predicted), False
+
+    def _restart(self, t_end: int, d: float) -> float:
+        if self._level is not None:
+            self.restarts += 1
+            log.debug("reference re-aligned: %.1f → %.1f samples", self.delay_samples, d)
+        self._history.clear()
+        self._history.append((t_end, d))
+        self._outliers = []
+        return d

@@ -30,6 +30,11 @@ MIN_ACTIVE_FRACTION = 0.25
 MIN_SHARPNESS = 7.0  # peak over RMS of the correlation in the search range
 SURE_SHARPNESS = 14.0  # an estimate this sharp is accepted without confirmation
 RAMP_START = 0.0  # weight of the oldest mic sample in the window
+FADE_OUT_S = 0.01  # the mic window's newest samples fade out over this long
+EARLY_S = 0.03  # an earlier peak this close to the highest one ...
+EARLY_RATIO = 0.5  # ... and at least this high relative to it is the direct path (the highest: a reflection)
+MIN_SEPARATION = 8  # samples between two peaks (closer ones are the same peak smeared by drift)
+REFOCUS_MIN_S = 0.08  # a refocused estimate needs this much mic audio after the echo path moved
 FOLLOW_SAMPLES = 8.0  # moves up to this many samples are followed at once (drift)
 
 
@@ -57,6 +62,10 @@ class GccPhatDelayEstimator:
         # Recent samples weigh more (a ramp from RAMP_START to 1 over the window), so a new delay wins the
         # correlation sooner after a jump while the whole window still averages out double talk.
         self._taper = np.linspace(RAMP_START, 1.0, self.window)
+        # Both windows end at the newest sample: cut off there, the whitened spectra would share that edge
+        # and correlate at lag 0 (a sharp false "delay 0" while the far end is loud at the window's end).
+        fade = int(FADE_OUT_S * sample_rate)
+        self._taper[-fade:] *= 0.5 * (1.0 + np.cos(np.pi * (np.arange(fade) + 1) / fade))
         self._ref = np.zeros(self.window + self.max_lag)
         self.reset()
 
@@ -67,6 +76,9 @@ class GccPhatDelayEstimator:
         self.delay_samples: float | None = None
         self._candidate: float | None = None
         self.last: TdeResult | None = None
+        self.estimates = 0  # confident estimates so far (a new one each time this grows)
+        self._refocus_candidate: float | None = None
+        self._focus: int | None = None  # after a refocus: the regular updates also use only the audio since the move
 
     @staticmethod
     def _push(buf: np.ndarray, x: np.ndarray) -> None:
@@ -79,13 +91,52 @@ class GccPhatDelayEstimator:
         self._push(self._mic, mic)
         self._push(self._ref, ref)
         self._since_update += mic.shape[0]
+        if self._focus is not None:
+            self._focus += mic.shape[0]
+            if self._focus >= self.window:
+                self._focus = None
         if self._since_update >= self.update_every:
             self._since_update = 0
-            self._decide(self.evaluate())
+            self._decide(self.evaluate(self._focus))
         return self.delay_samples
 
-    def evaluate(self) -> TdeResult:
-        """GCC-PHAT over the current window: best delay, peak sharpness and far-end activity."""
+    def refocus(self, recent_samples: int) -> float | None:
+        """The echo path moved ``recent_samples`` ago (the chain saw its filter stop fitting): GCC-PHAT over only
+        the mic audio since then, every call. A very sharp peak away from the current delay, seen in two
+        consecutive calls, becomes the estimate at once (after a 200 ms jump: about 120 ms instead of the
+        sliding window's 0.66 s). Returns that new delay, or None."""
+        if not REFOCUS_MIN_S * self.sample_rate <= recent_samples <= self.window:
+            self._refocus_candidate = None
+            return None
+        r = self.evaluate(recent_samples)
+        current = self.delay_samples
+        if (not r.far_end_active or r.sharpness < SURE_SHARPNESS
+                or (current is not None and abs(r.delay_samples - current) <= FOLLOW_SAMPLES)):
+            self._refocus_candidate = None
+            return None
+        candidate, self._refocus_candidate = self._refocus_candidate, r.delay_samples
+        if candidate is None or abs(r.delay_samples - candidate) > FOLLOW_SAMPLES:
+            return None
+        self.delay_samples = r.delay_samples
+        self.estimates += 1
+        self._candidate = self._refocus_candidate = None
+        self._focus = recent_samples
+        return self.delay_samples
+
+    def evaluate(self, recent_samples: int | None = None) -> TdeResult:
+        """GCC-PHAT over the current window: best delay, peak sharpness and far-end activity.
+
+        ``recent_samples``: use only the newest that many mic samples, with equal weight (after a jump of the
+        delay, the part of the window before it only holds the old delay)."""
+        taper = self._taper
+        if recent_samples is not None:
+            n = int(min(max(recent_samples, 1), self.window))
+            taper = np.zeros(self.window)
+            taper[-n:] = 1.0
+            fade = min(n // 2, int(FADE_OUT_S * self.sample_rate))
+            ramp = 0.5 * (1.0 - np.cos(np.pi * (np.arange(fade) + 1) / fade)) if fade else np.ones(0)
+            taper[self.window - n : self.window - n + fade] *= ramp
+            taper[self.window - fade :] *= ramp[::-1]
         ref_span = self._ref[self.max_lag :]  # reference over the same time span as the mic window
         frame = self.sample_rate // 50
         n_frames = ref_span.shape[0] // frame
@@ -93,7 +144,7 @@ class GccPhatDelayEstimator:
         active = np.mean(energy > 10 ** (ACTIVE_FRAME_DB / 10)) >= MIN_ACTIVE_FRACTION
 
         a = scipy.fft.rfft(self._ref, self.nfft)
-        b = scipy.fft.rfft(self._mic * self._taper, self.nfft)
+        b = scipy.fft.rfft(self._mic * taper, self.nfft)
         g = np.conj(b) * a
         mag = np.abs(g)
         # Whiten where there is energy; bins far below the strongest carry only noise and are left out.
@@ -102,6 +153,14 @@ class GccPhatDelayEstimator:
         k = int(np.argmax(r))
         rms = float(np.sqrt(np.mean(r**2))) + 1e-30
         sharpness = float(r[k] / rms)
+        # Far from the loudspeaker a reflection can correlate best; the filter must start before the direct
+        # path, so the earliest strong peak is the delay (larger k = shorter delay).
+        lo, hi = k + MIN_SEPARATION, min(self.max_lag - 1, k + int(EARLY_S * self.sample_rate))
+        if lo <= hi:
+            mid = r[lo : hi + 1]
+            peaks = (mid >= EARLY_RATIO * r[k]) & (mid >= r[lo - 1 : hi]) & (mid >= r[lo + 1 : hi + 2])
+            if peaks.any():
+                k = lo + int(np.flatnonzero(peaks)[-1])
         frac = 0.0
         if 0 < k < self.max_lag:
             y0, y1, y2 = r[k - 1], r[k], r[k + 1]
@@ -119,15 +178,15 @@ class GccPhatDelayEstimator:
             return
         d = result.delay_samples
         current = self.delay_samples
-        if current is not None and abs(d - current) <= FOLLOW_SAMPLES:
-            self.delay_samples = d  # drift: follow at once
-            self._candidate = None
-        elif result.sharpness >= SURE_SHARPNESS:
+        accept = (
+            (current is not None and abs(d - current) <= FOLLOW_SAMPLES)  # drift: follow at once
             # So sharp a peak elsewhere is a new delay (near-end speech does not correlate with the reference).
+            or result.sharpness >= SURE_SHARPNESS
+            or (self._candidate is not None and abs(d - self._candidate) <= FOLLOW_SAMPLES)  # confirmed twice
+        )
+        if accept:
             self.delay_samples = d
-            self._candidate = None
-        elif self._candidate is not None and abs(d - self._candidate) <= FOLLOW_SAMPLES:
-            self.delay_samples = d  # confirmed by two consecutive windows
+            self.estimates += 1
             self._candidate = None
         else:
             self._candidate = d

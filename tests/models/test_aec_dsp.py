@@ -1,11 +1,12 @@
-"""Echo chain DSP blocks against synthetic ground truth: STFT, GCC-PHAT delay estimation, delay line."""
+"""Echo chain DSP blocks against synthetic ground truth: STFT, GCC-PHAT delay estimation, delay lines."""
 
 import numpy as np
 import pytest
+import scipy.signal
 
 from agent.config import RoomConfig, TdeConfig, build
 from audio_io.room import SimulatedRoom
-from models.aec.delay_line import DelayLine
+from models.aec.delay_line import GATE_SAMPLES, FractionalDelayLine, ReferenceAligner
 from models.aec.stft import BINS, HOP, StftAnalyzer, StftSynthesizer
 from models.aec.tde import GccPhatDelayEstimator
 from tests.conftest import speechlike
@@ -92,18 +93,88 @@ def test_tde_keeps_its_estimate_through_double_talk(rng):
     assert est[-1] is not None
 
 
-def test_delay_line_delays_exactly_and_crossfades_on_change(rng):
+def test_fractional_delay_line_is_exact_on_integers_and_the_table_matches_the_exact_weights(rng):
     x = rng.standard_normal(SR)
-    line = DelayLine(4000)
-    out = np.concatenate([line.process(x[i : i + HOP], 100 if i < 8000 else 300) for i in range(0, SR, HOP)])
-    # (the first block fades in from the initial delay 0)
-    np.testing.assert_array_equal(out[HOP:8000], x[HOP - 100 : 8000 - 100])
-    np.testing.assert_array_equal(out[8000 + HOP :], x[8000 + HOP - 300 : SR - 300])
-    cross = out[8000 : 8000 + HOP]
+    exact, table = FractionalDelayLine(4000, HOP), FractionalDelayLine(4000, HOP, phases=4096)
+    delays = 300.0 + 37.3e-4 * np.arange(SR)  # 0 → 37 samples of drift over the second
+    a, b = [], []
+    for i in range(0, SR, HOP):
+        a.append(exact.process(x[i : i + HOP], delays[i : i + HOP]))
+        b.append(table.process(x[i : i + HOP], delays[i : i + HOP]))
+    a, b = np.concatenate(a), np.concatenate(b)
+    err_db = 10 * np.log10(np.mean((a - b)[4000:] ** 2) / np.mean(a[4000:] ** 2))
+    assert err_db < -60
+    line = FractionalDelayLine(4000, HOP, phases=4096)
+    out = np.concatenate([line.process(x[i : i + HOP], np.full(HOP, 123.0)) for i in range(0, SR, HOP)])
+    np.testing.assert_allclose(out[123:], x[:-123], atol=1e-12)
+    with pytest.raises(ValueError, match="longer than max_block"):
+        line.process(x[: HOP + 1], np.zeros(HOP + 1))
+
+
+def run_aligner(x, estimates):
+    """Feed the aligner block by block; ``estimates[k]`` is the estimate for block k or None."""
+    al = ReferenceAligner(4000, HOP)
+    out, applied = [], []
+    for k, i in enumerate(range(0, len(x), HOP)):
+        out.append(al.process(x[i : i + HOP], estimates[k]))
+        applied.append(al.delay_samples)
+    return al, np.concatenate(out), np.array(applied)
+
+
+def test_reference_aligner_follows_clock_drift_smoothly_and_ignores_an_outlier(rng):
+    blocks = 10 * SR // HOP
+    ppm = 120.0
+    truth = 500.0 + ppm * 1e-6 * HOP * (np.arange(blocks) + 1)
+    est = [None] * blocks
+    for k in range(0, blocks, 12):  # about 4 estimates a second, with a little noise
+        est[k] = truth[k] + 0.2 * rng.standard_normal()
+    est[300] = truth[300] + 9.0  # one bad window (double talk): left out
+    al, _, applied = run_aligner(rng.standard_normal(blocks * HOP), est)
+    assert al.rate_ppm == pytest.approx(ppm, abs=10)
+    assert al.restarts == 0
+    late = slice(blocks // 2, blocks)
+    # A constant offset does not matter; what is left after removing it is what the filter would see move.
+    wander = (applied - truth)[late] - np.mean((applied - truth)[late])
+    assert np.max(np.abs(wander)) < 0.3
+    assert np.max(np.abs(np.diff(applied[late]))) < 0.1  # no steps
+    assert abs(applied[301] - truth[301]) < GATE_SAMPLES
+
+
+def test_reference_aligner_restarts_on_a_jump_with_a_crossfade(rng):
+    x = rng.standard_normal(SR)
+    blocks = SR // HOP
+    est = [100.0 if k < 25 else 300.0 for k in range(blocks)]
+    al, out, applied = run_aligner(x, est)
+    assert al.restarts == 1 and applied[-1] == pytest.approx(300.0)
+    np.testing.assert_allclose(out[HOP:8000], x[HOP - 100 : 8000 - 100], atol=1e-9)
+    np.testing.assert_allclose(out[8000 + HOP :], x[8000 + HOP - 300 : SR - 300], atol=1e-9)
     ramp = (np.arange(HOP) + 1.0) / HOP
-    np.testing.assert_allclose(cross, (1 - ramp) * x[7900 : 7900 + HOP] + ramp * x[7700 : 7700 + HOP])
+    np.testing.assert_allclose(out[8000 : 8000 + HOP], (1 - ramp) * x[7900 : 7900 + HOP] + ramp * x[7700 : 7700 + HOP],
+                               atol=1e-9)
     with pytest.raises(ValueError, match="blocks of 320"):
-        line.process(x[:100], 0)
+        ReferenceAligner(4000, HOP).process(x[:100], None)
+
+
+def test_reference_aligner_restarts_after_agreeing_outliers_below_the_jump_size(rng):
+    blocks = 4 * SR // HOP
+    est = [None] * blocks
+    for k in range(0, blocks, 10):
+        est[k] = 200.0 if k < 100 else 208.0  # an 8-sample move: three agreeing windows re-align
+    al, _, applied = run_aligner(rng.standard_normal(blocks * HOP), est)
+    assert al.restarts == 1 and applied[-1] == pytest.approx(208.0, abs=0.01)
+
+
+@pytest.mark.parametrize("room", [dict(delay_ms=30, rt60_s=0.6), dict(delay_ms=250, rt60_s=0.8, mic_pos_m=[3.5, 1.2, 1.4])])
+def test_tde_on_band_limited_speech_in_a_reverberant_room(rng, room):
+    # Speech with little energy above 3.5 kHz (like espeak's) once gave sharp false peaks at lag 0 (both
+    # windows end at the newest sample) and, with the mic far from the loudspeaker, a reflection 14 ms
+    # after the direct path; the estimate must stay on the direct path.
+    ref = scipy.signal.sosfilt(scipy.signal.butter(8, 3500, fs=SR, output="sos"), speechlike(rng, 12.0))
+    r = SimulatedRoom(build(RoomConfig, {"nonlinearity": False, "volume": 1.0, **room}))
+    mic, truth = r.run(ref.astype(np.float32))
+    est = run_tde(mic, ref)
+    later = range(int(1.0 * SR / HOP), len(est))
+    assert all(est[i] is not None and abs(est[i] - truth["echo_delay_samples"][i]) <= 2 for i in later)
 
 
 def test_tde_config_changes_the_search_range(rng):
@@ -111,3 +182,21 @@ def test_tde_config_changes_the_search_range(rng):
     mic = np.concatenate([np.zeros(4000), ref])[: len(ref)].astype(np.float32)  # 250 ms
     assert run_tde(mic, ref)[-1] == pytest.approx(4000, abs=0.5)
     assert all(d is None or abs(d - 4000) > 10 for d in run_tde(mic, ref, build(TdeConfig, {"max_delay_ms": 200})))
+
+
+def test_tde_refocus_finds_a_jumped_delay_from_the_audio_after_the_jump(rng):
+    mic, ref, truth = room_scene(rng, delay_ms=100, delay_jumps=[{"at_s": 4.0, "delay_ms": 300}], nonlinearity=False)
+    tde = GccPhatDelayEstimator()
+    jump = int(4.0 * SR / HOP)
+    found = []
+    for b, i in enumerate(range(0, len(ref) - HOP + 1, HOP)):
+        tde.update(mic[i : i + HOP], ref[i : i + HOP])
+        if b == jump - 10:
+            assert tde.refocus(10 * HOP) is None  # nothing moved: the same delay
+        if jump <= b < jump + 15:
+            since = (b + 1 - jump) * HOP
+            found.append(tde.refocus(since))
+    assert found[:3] == [None] * 3  # under 80 ms of audio: no estimate
+    first = next(i for i, d in enumerate(found) if d is not None)
+    assert first <= 10  # within 220 ms (measured 180 ms; the sliding window alone needs about 0.66 s)
+    assert abs(found[first] - truth[jump + first]) <= 2 and abs(tde.delay_samples - truth[jump + 15]) <= 2
