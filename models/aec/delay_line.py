@@ -51,8 +51,8 @@ class FractionalDelayLine:
     """Time-varying delay ``y[t] = x[t − d(t)]``, d in samples (0 … ``max_delay_samples``, float).
 
     ``phases=None`` computes the interpolation weights for every output sample (exact; the room uses it);
-    ``phases=N`` rounds the position to 1/N sample and looks the weights up in a table (several times
-    faster; at N = 4096 the rounding error is far below what an adaptive filter reaches).
+    ``phases=N`` rounds the position to 1/N sample and looks the weights up in a table (no Bessel function per
+    sample; at N = 4096 the output is within −60 dB of the exact one, tested).
     """
 
     def __init__(self, max_delay_samples: int, max_block: int, taps: int = SINC_TAPS,
