@@ -125,6 +125,9 @@ class LaecConfig:
     """Linear echo canceller (frequency-domain adaptive filter)."""
 
     tail_ms: float = setting(256.0, "Echo tail covered by the filter after alignment, ms.", min=40, max=1000)
+    nonlinear_tail_ms: float = setting(
+        128.0, "Tail of the Hammerstein branch fed with the rectified reference |x| (asymmetric loudspeaker "
+        "distortion), ms; 0 = linear filter only.", min=0, max=1000)
 
 
 @dataclass(frozen=True)

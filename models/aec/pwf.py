@@ -17,13 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 from agent.config import PwfConfig
+from models.aec.stft import power
 
 MEAN_SMOOTHING = 0.95  # slow means of the powers, per bin
 COV_SMOOTHING = 0.95  # smoothing of the leakage regression
 LEAK_RANGE = (0.005, 0.5)  # bounds of the leakage factor (speex uses similar bounds)
 RESIDUAL_DECAY = 0.6  # per 20 ms: the residual echo estimate may fall by at most this factor (about 90 ms RT)
-OVER_SUBTRACTION = 2.0  # residual echo is over-estimated by this factor (echo is worse than a little noise)
+OVER_SUBTRACTION = 3.0  # residual echo is over-estimated by this factor (echo is worse than a little noise)
 MASK_FLOOR = 1e-3
+LEAK_FALL = 0.9  # per 20 ms: the leakage falls by at most this factor (-0.46 dB)
 LEAK_BANDS = 8
 SMOOTH_BINS = 15  # width of the across-frequency smoothing of the echo estimate power (375 Hz)
 BROADBAND_SHARE = 0.3  # share of the broadband mean in the residual model
@@ -53,12 +55,24 @@ class LeakageMaskEstimator:
         self._residual = np.zeros(self.bins)
         self.leak = np.full(len(self._bands), LEAK_RANGE[0])  # per band
 
-    def process(self, e_spec: np.ndarray, y_spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        e_pow = np.abs(e_spec) ** 2
+    def process(self, e_spec: np.ndarray, y_spec: np.ndarray, adapt: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Masks for one frame; ``adapt=False`` keeps the leakage as it is (the echo path just moved: the error
+        then says nothing about the leak, and the means it leaves behind would bias the regression for a second)."""
+        e_pow = power(e_spec)
         # Nonlinear echo (loudspeaker distortion) spreads over neighbouring and harmonic bins, so the
         # residual is modelled on the echo estimate power smoothed across frequency plus its broadband mean.
-        y_raw = np.abs(y_spec) ** 2
+        y_raw = power(y_spec)
         y_pow = (1 - BROADBAND_SHARE) * np.convolve(y_raw, self._kernel, "same") + BROADBAND_SHARE * float(y_raw.mean())
+        if adapt:
+            self._update_leak(e_pow, y_pow)
+        leak_bins = self.leak[self._band_of_bin]
+        self._residual = np.maximum(OVER_SUBTRACTION * leak_bins * y_pow, RESIDUAL_DECAY * self._residual)
+        ratio = np.minimum(self._residual / (e_pow + 1e-12), 1.0)
+        m_r = np.sqrt(ratio)
+        m_x = np.sqrt(np.maximum(1.0 - ratio, MASK_FLOOR**2))
+        return m_x, m_r
+
+    def _update_leak(self, e_pow: np.ndarray, y_pow: np.ndarray) -> None:
         self._mean_e = MEAN_SMOOTHING * self._mean_e + (1 - MEAN_SMOOTHING) * e_pow
         self._mean_y = MEAN_SMOOTHING * self._mean_y + (1 - MEAN_SMOOTHING) * y_pow
         de, dy = e_pow - self._mean_e, y_pow - self._mean_y
@@ -68,13 +82,10 @@ class LeakageMaskEstimator:
         self._cov = COV_SMOOTHING * self._cov + (1 - COV_SMOOTHING) * cov
         self._var = COV_SMOOTHING * self._var + (1 - COV_SMOOTHING) * var
         known = self._var > 1e-12
-        self.leak[known] = np.clip(self._cov[known] / self._var[known], *LEAK_RANGE)
-        leak_bins = self.leak[self._band_of_bin]
-        self._residual = np.maximum(OVER_SUBTRACTION * leak_bins * y_pow, RESIDUAL_DECAY * self._residual)
-        ratio = np.minimum(self._residual / (e_pow + 1e-12), 1.0)
-        m_r = np.sqrt(ratio)
-        m_x = np.sqrt(np.maximum(1.0 - ratio, MASK_FLOOR**2))
-        return m_x, m_r
+        # One block of an error far above the usual (the echo path moving) can pull the covariance negative for a
+        # second: the leakage may fall only gradually, while it may rise at once (more suppression is safe).
+        fresh = np.clip(self._cov[known] / self._var[known], *LEAK_RANGE)
+        self.leak[known] = np.maximum(fresh, LEAK_FALL * self.leak[known])
 
     @property
     def residual_power(self) -> np.ndarray:

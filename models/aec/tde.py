@@ -11,8 +11,11 @@ estimate is refreshed ``updates_per_s`` times a second and only when
 
 with hysteresis: a new delay far from the current one must be seen in two consecutive updates
 (a single bad window during double talk does not move it) unless its peak is very sharp, while
-small moves (clock drift) are followed at once. Recent samples weigh more in the window. ``update()`` returns the delay in samples (float, sub-sample by a parabolic
-fit), or ``None`` while there is no confident estimate.
+small moves (clock drift) are followed at once. Recent samples weigh more in the window; its newest 10 ms
+fade out (else the two windows' shared edge correlates at lag 0); of peaks within 30 ms the earliest that
+reaches half the highest is taken (the direct path, not a reflection). :meth:`refocus` re-estimates from only
+the audio since the echo path moved (the chain calls it after a delay jump). ``update()`` returns the delay
+in samples (float, sub-sample by a parabolic fit), or ``None`` while there is no confident estimate.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ REFOCUS_MIN_S = 0.08  # a refocused estimate needs this much mic audio after the
 FOLLOW_SAMPLES = 8.0  # moves up to this many samples are followed at once (drift)
 
 
+def _fade_in(n: int) -> np.ndarray:
+    """Raised-cosine ramp of ``n`` samples from just above 0 to 1 (1 − it: a fade-out ending at 0)."""
+    return 0.5 * (1.0 - np.cos(np.pi * (np.arange(n) + 1) / n)) if n > 0 else np.ones(0)
+
+
 @dataclass(frozen=True)
 class TdeResult:
     """One GCC-PHAT evaluation (for diagnostics and tests)."""
@@ -57,7 +65,9 @@ class GccPhatDelayEstimator:
         self.window = int(config.window_s * sample_rate)
         self.max_lag = int(config.max_delay_ms * sample_rate / 1000)
         self.update_every = max(1, int(sample_rate / config.updates_per_s))
-        self.nfft = scipy.fft.next_fast_len(self.window + self.max_lag + self.window, real=True)
+        # r[k] = Σ_i mic[i]·ref[i + k] for k in 0 … max_lag never reaches past the reference buffer (window + max_lag
+        # samples), so a circular correlation of that length has no wrap-around at the lags searched.
+        self.nfft = scipy.fft.next_fast_len(self.window + self.max_lag, real=True)
         self._mic = np.zeros(self.window)
         # Recent samples weigh more (a ramp from RAMP_START to 1 over the window), so a new delay wins the
         # correlation sooner after a jump while the whole window still averages out double talk.
@@ -65,7 +75,7 @@ class GccPhatDelayEstimator:
         # Both windows end at the newest sample: cut off there, the whitened spectra would share that edge
         # and correlate at lag 0 (a sharp false "delay 0" while the far end is loud at the window's end).
         fade = int(FADE_OUT_S * sample_rate)
-        self._taper[-fade:] *= 0.5 * (1.0 + np.cos(np.pi * (np.arange(fade) + 1) / fade))
+        self._taper[-fade:] *= 1.0 - _fade_in(fade)
         self._ref = np.zeros(self.window + self.max_lag)
         self.reset()
 
@@ -134,7 +144,7 @@ class GccPhatDelayEstimator:
             taper = np.zeros(self.window)
             taper[-n:] = 1.0
             fade = min(n // 2, int(FADE_OUT_S * self.sample_rate))
-            ramp = 0.5 * (1.0 - np.cos(np.pi * (np.arange(fade) + 1) / fade)) if fade else np.ones(0)
+            ramp = _fade_in(fade)
             taper[self.window - n : self.window - n + fade] *= ramp
             taper[self.window - fade :] *= ramp[::-1]
         ref_span = self._ref[self.max_lag :]  # reference over the same time span as the mic window

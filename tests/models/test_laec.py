@@ -122,3 +122,47 @@ def test_reset_behaves_like_a_new_filter(rng):
     e_used, _ = run(used, mic[2 * SR :], ref[2 * SR :])
     e_new, _ = run(PbfdkfEchoCanceller(), mic[2 * SR :], ref[2 * SR :])
     np.testing.assert_array_equal(e_used, e_new)
+
+
+def nonlinear_room_echo(rng, seconds):
+    """Echo of a loud speech-like reference through the room's asymmetric loudspeaker model, aligned as TDE would."""
+    ref = speechlike(rng, seconds) * 2.0
+    r = SimulatedRoom(build(RoomConfig, {"nonlinearity": True, "volume": 1.0, "rt60_s": 0.3, "delay_ms": 50}))
+    mic, truth = r.run(ref)
+    d = int(truth["echo_delay_samples"][0]) - 48
+    return mic, np.concatenate([np.zeros(d), ref])[: len(ref)], truth
+
+
+def test_hammerstein_branch_cancels_asymmetric_loudspeaker_distortion(rng):
+    mic, ref, truth = nonlinear_room_echo(rng, 12.0)
+    steady = slice(6 * SR, 12 * SR - BLOCK)
+    erle = {}
+    for tail in (0.0, 128.0):
+        aec = PbfdkfEchoCanceller(build(LaecConfig, {"nonlinear_tail_ms": tail}))
+        e, _ = run(aec, mic, ref)
+        erle[tail] = erle_db(truth["echo"][steady], e[steady])
+        assert aec.resets == 0
+    assert PbfdkfEchoCanceller(build(LaecConfig, {"nonlinear_tail_ms": 128})).nonlinear_partitions == 7
+    assert erle[128.0] >= erle[0.0] + 5.0, erle
+
+
+def test_hammerstein_branch_costs_little_on_a_linear_echo(rng):
+    mic, ref, truth = aligned_room_echo(rng, 12.0)
+    steady = slice(8 * SR, 12 * SR - BLOCK)
+    erle = {}
+    for tail in (0.0, 128.0):
+        e, _ = run(PbfdkfEchoCanceller(build(LaecConfig, {"nonlinear_tail_ms": tail})), mic, ref)
+        erle[tail] = erle_db(truth["echo"][steady], e[steady])
+    assert erle[128.0] >= 30 and erle[128.0] >= erle[0.0] - 6.0, erle
+
+
+def test_snapshot_and_restore_put_the_taps_back(rng):
+    mic, ref, _ = aligned_room_echo(rng, 2.0)
+    aec = PbfdkfEchoCanceller()
+    run(aec, mic[:SR], ref[:SR])
+    snap = aec.snapshot()
+    taps = aec.impulse_response().copy()
+    run(aec, mic[SR:], ref[SR:])
+    assert not np.array_equal(aec.impulse_response(), taps)
+    aec.restore(snap)
+    np.testing.assert_array_equal(aec.impulse_response(), taps)

@@ -16,6 +16,7 @@ from training.data.corpus import CorpusSpec, build_corpus
 from training.res.__main__ import main as res_main
 from training.res.data import SceneCrops, istft, list_scenes, stft
 from training.res.losses import ModulationLoss, PmsqeLoss, snr_loss
+from training.res import scenes
 from training.res.scenes import STREAMS, build_scenes, device_profiles, load_utterances, make_scene
 
 SR = 16000
@@ -36,21 +37,35 @@ def test_device_profiles_are_many_and_distinct():
     assert device_profiles(seed=1)[0] != profiles[0]  # held-out devices
 
 
-def test_laec_output_splits_exactly_into_near_end_and_residual(corpus):
+def test_laec_output_splits_exactly_into_near_end_and_residual(corpus, monkeypatch):
     """X_laec = near + noise + R_laec, where R_laec is the *same* filter trajectory applied to the echo alone."""
+    trajectory = []  # the taps and the aligned reference block the scene's LAEC filtered each block with
+
+    class RecordingChain(scenes.EchoCanceller):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            filter_block = self.laec.filter
+
+            def recording_filter(m, r):
+                trajectory.append((self.laec._W.copy(), r.copy()))
+                return filter_block(m, r)
+
+            self.laec.filter = recording_filter
+
+    monkeypatch.setattr(scenes, "EchoCanceller", RecordingChain)
     utts = load_utterances(corpus, "train")
     streams, meta = make_scene(3, utts, device_profiles(), seconds=4.0,
                                room_overrides={"noise": "pink", "snr_db": 20.0})
     mic, ref, e, near, noise = (streams[k].astype(np.float64) for k in STREAMS)
     echo = mic - near - noise
-    laec = PbfdkfEchoCanceller()
-    shadow = PbfdkfEchoCanceller()
+    assert len(trajectory) == len(mic) // 320
+    laec, shadow = PbfdkfEchoCanceller(), PbfdkfEchoCanceller()
     e_mix, e_echo = np.zeros_like(mic), np.zeros_like(mic)
-    for i in range(0, len(mic), 320):
-        shadow._W = laec._W.copy()  # the taps the mixture's filter uses for this block
-        e_mix[i : i + 320], _ = laec.filter(mic[i : i + 320], ref[i : i + 320])
-        laec.adapt()
-        e_echo[i : i + 320], _ = shadow.filter(echo[i : i + 320], ref[i : i + 320])
+    for (taps, r), i in zip(trajectory, range(0, len(mic), 320), strict=True):
+        assert np.max(np.abs(r - ref[i : i + 320])) < 1e-6  # the stored reference is what the LAEC saw
+        laec._W, shadow._W = taps.copy(), taps.copy()
+        e_mix[i : i + 320], _ = laec.filter(mic[i : i + 320], r)
+        e_echo[i : i + 320], _ = shadow.filter(echo[i : i + 320], r)
     assert np.max(np.abs(e_mix - e)) < 1e-5  # the stored X_laec is the LAEC's output on this reference
     assert np.max(np.abs(e_mix - (near + noise + e_echo))) < 1e-9
     residual = e - near - noise
