@@ -147,9 +147,8 @@ class EchoCanceller:
         """
         delay = self.tde.update(mic, ref)
         since_move = self._samples + HOP - self._moved_at if self._moved_at is not None else None
-        refocused_now = False
         if since_move is not None and not self._refocused:
-            self._refocused = refocused_now = self.tde.refocus(since_move) is not None
+            self._refocused = self.tde.refocus(since_move) is not None
             delay = self.tde.delay_samples
             if self._refocused:
                 self._restore_taps_before(self._moved_at)
@@ -157,14 +156,11 @@ class EchoCanceller:
                 self._hold_until = self._samples + self.laec.partitions * HOP
         elif self._moved_at is None and self._samples % (SNAPSHOT_EVERY * HOP) == 0:
             self._snapshots.append((self._samples, self.laec.snapshot()))
-        fresh, jump = None, 0
+        fresh = None
         if delay is not None and self.tde.estimates != self._tde_estimates:
             self._tde_estimates = self.tde.estimates
             fresh = max(0.0, delay - PRE_DELAY)
-            if refocused_now:
-                # A delay jump moves the whole echo path by whole samples: the trajectory moves by just that.
-                jump = int(round(fresh - self.aligner.delay_samples))
-        aligned = self.aligner.process(ref, fresh, jump)
+        aligned = self.aligner.process(ref, fresh)
         e, y_hat = self.laec.process(mic, aligned)
         self._ref_pow = mean_square(ref)
         self._track_settling(self._ref_pow > FAR_END_FLOOR, mic, e, y_hat)

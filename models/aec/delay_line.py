@@ -134,22 +134,13 @@ class ReferenceAligner:
     def rate_ppm(self) -> float:
         return self._rate * 1e6
 
-    def process(self, ref: np.ndarray, estimate: float | None = None, jump: int = 0) -> np.ndarray:
-        """One block delayed along the trajectory. ``jump``: the device's delay stepped by this many whole
-        samples (known from elsewhere): the trajectory moves by exactly that, keeping its fractional part and
-        its drift, so a filter adapted to it fits again (``estimate`` is then ignored)."""
+    def process(self, ref: np.ndarray, estimate: float | None = None) -> np.ndarray:
         if ref.shape != (self.block,):
             raise ValueError(f"ReferenceAligner expects blocks of {self.block} samples, got {ref.shape}")
         self.line.push(np.asarray(ref, dtype=np.float64))
         old = self.delay_samples
         target, restarted = old + self._rate * self.block, False
-        if jump and self._level is not None:
-            target, restarted = target + jump, True
-            self._history = deque((t, d + jump) for t, d in self._history)
-            self._outliers = []
-            self.restarts += 1
-            log.debug("reference re-aligned by %d samples", jump)
-        elif estimate is not None:
+        if estimate is not None:
             target, restarted = self._observe(float(estimate), target)
         elif self._level is None:
             target = 0.0  # nothing to follow yet
