@@ -155,13 +155,16 @@ def test_a_delay_jump_is_flagged_and_refocused_at_once(rng):
 def test_after_a_delay_jump_the_old_taps_fit_again(rng):
     """Re-aligned and with the taps from before the jump back, the echo is cancelled within a few blocks."""
     mic, ref, _ = linear_scene(rng, delay_ms=100, delay_jumps=[{"at_s": 8.0, "delay_ms": 300}])
-    vad = run_chain(mic, ref, CLASSICAL).vad
+    out = run_chain(mic, ref, CLASSICAL)
     k = 8 * SR
-    first_second = 10 * np.log10(np.sum(mic[k : k + SR] ** 2) / np.sum(vad[k : k + SR] ** 2))
-    late = slice(k + SR // 2, k + SR)
-    after_half_a_second = 10 * np.log10(np.sum(mic[late] ** 2) / np.sum(vad[late] ** 2))
-    assert first_second >= 10, first_second  # measured 12.3 dB
-    assert after_half_a_second >= 30, after_half_a_second
+
+    def erle(x, a, b):
+        return 10 * np.log10(np.sum(mic[k + a : k + b] ** 2) / np.sum(x[k + a : k + b] ** 2))
+
+    assert erle(out.vad, 0, SR) >= 10  # measured 13.7 dB (the VAD output is turned down while unsettled)
+    # The ASR output is not turned down: 250-500 ms after the jump it shows the filter itself (measured 62.4 dB;
+    # 57.5 dB when the taps adapted to the misaligned reference are kept instead of the restored ones).
+    assert erle(out.asr, SR // 4, SR // 2) >= 60
 
 
 def test_no_bin_of_the_laec_output_is_louder_than_the_mic(rng):
