@@ -18,6 +18,8 @@ import numpy as np
 
 from agent.config import AecConfig
 from models.aec.delay_line import ReferenceAligner
+from models.aec.fft import rfft
+from models.aec.kernels import fits_badly, store_fit
 from models.aec.laec import PbfdkfEchoCanceller
 from models.aec.pwf import LeakageMaskEstimator, PostWienerFilter
 from models.aec.res.runtime import SHIPPED_MODEL, ResidualEchoSuppressor
@@ -125,6 +127,7 @@ class EchoCanceller:
         self._settling: deque[tuple[float, float]] = deque(maxlen=SETTLING_BLOCKS)  # mic, e powers per far-end block
         self._fit = np.zeros((FIT_BLOCKS, 3, HOP // 2 + 1))  # per block and bin: Re(ŷ·mic*), |ŷ|², |mic|²
         self._fit_blocks = 0
+        self._pair = np.zeros((2, HOP))  # mic and ŷ of a block, transformed together
         self._snapshots: deque[tuple[int, tuple[np.ndarray, np.ndarray]]] = deque(maxlen=SNAPSHOTS)
         self._worse_run = 0  # far-end blocks in a row with the error louder than the mic
         self._moved_at: int | None = None  # mic sample where the echo path is thought to have moved
@@ -235,15 +238,16 @@ class EchoCanceller:
             if self._unsettled:
                 self._unsettled += 1
             return
-        m_spec, y_spec = np.fft.rfft(mic), np.fft.rfft(y_hat)
+        self._pair[0], self._pair[1] = mic, y_hat
+        m_spec, y_spec = rfft(self._pair)
         slot = self._fit_blocks % FIT_BLOCKS  # a ring: the newest block's row
-        self._fit[slot] = ((y_spec * m_spec.conj()).real, power(y_spec), power(m_spec))
+        store_fit(self._fit, slot, m_spec, y_spec)
         self._fit_blocks += 1
         self._settling.append((mic_pow, e_pow))
         self._worse_run = self._worse_run + 1 if e_pow > mic_pow else 0
-        mic_s, e_s = np.sum(self._settling, axis=0)
-        suspect = self._fit_blocks >= SUSPECT_BLOCKS and self._fits_badly(self._fit[[slot - k for k in range(SUSPECT_BLOCKS)]])
-        excess = self._fit_blocks >= FIT_BLOCKS and self._fits_badly(self._fit)
+        mic_s, e_s = sum(m for m, _ in self._settling), sum(x for _, x in self._settling)
+        suspect = self._fit_blocks >= SUSPECT_BLOCKS and self._fits_badly(slot, SUSPECT_BLOCKS)
+        excess = self._fit_blocks >= FIT_BLOCKS and self._fits_badly(slot, FIT_BLOCKS)
         if (suspect or excess) and self._moved_at is None:
             # The move began with the run of blocks whose error is above the mic; the delay estimator starts
             # looking at the audio since then at once, on the quick test (a false alarm costs only that search).
@@ -266,15 +270,10 @@ class EchoCanceller:
             self._moved_at = None
             self._converged = self._converged or (len(self._settling) == SETTLING_BLOCKS and e_s < SETTLED_RATIO * mic_s)
 
-    @staticmethod
-    def _fits_badly(fit: np.ndarray) -> bool:
-        """The per-bin regression of the mic on ŷ over these blocks (median over the bins where ŷ is a real
-        part of the mic) is far below 1; False where too few such bins exist to tell."""
-        cross, y_pow, m_pow = fit.sum(axis=0)
-        bins = y_pow > MIN_ESTIMATE_SHARE * m_pow
-        n = np.count_nonzero(bins)
-        # The median of cross/|ŷ|² is below MOVED_FIT when more than half of those bins are (no sort needed).
-        return n >= MIN_FIT_BINS and 2 * np.count_nonzero(bins & (cross < MOVED_FIT * y_pow)) > n
+    def _fits_badly(self, newest: int, blocks: int) -> bool:
+        """The per-bin regression of the mic on ŷ over the ``blocks`` newest blocks (median over the bins where ŷ
+        is a real part of the mic) is far below 1; False where too few such bins exist to tell."""
+        return fits_badly(self._fit, newest, blocks, MOVED_FIT, MIN_ESTIMATE_SHARE, MIN_FIT_BINS)
 
 
 @dataclass

@@ -26,6 +26,8 @@ from collections import deque
 
 import numpy as np
 
+from models.aec.kernels import interpolate
+
 log = logging.getLogger(__name__)
 
 SINC_TAPS = 32  # interpolator length
@@ -82,14 +84,14 @@ class FractionalDelayLine:
     def read(self, delays: np.ndarray) -> np.ndarray:
         """The last pushed block delayed by ``delays`` (one per sample of that block)."""
         n = self._n
+        if self.phases is not None:
+            return interpolate(self._hist, float(self.hist_len - n), np.asarray(delays, dtype=np.float64),
+                               float(self.max_delay), self._offsets, self._table, self.phases)
         pos = (self.hist_len - n + np.arange(n)) - np.clip(delays, 0.0, self.max_delay)
         base = np.floor(pos).astype(np.int64)
         frac = pos - base
         idx = np.clip(base[:, None] + self._offsets[None, :], 0, self.hist_len - 1)
-        if self.phases is None:
-            w = _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
-        else:
-            w = self._table[np.rint(frac * self.phases).astype(np.int64)]
+        w = _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
         return np.einsum("ij,ij->i", self._hist[idx], w)
 
     def process(self, x: np.ndarray, delays: np.ndarray) -> np.ndarray:

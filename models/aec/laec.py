@@ -19,6 +19,10 @@ the echo is modelled as h₁ * x + h₂ * |x|, still linear in the taps, so the 
 both (x and |x| are uncorrelated for symmetric signals, which the per-partition update assumes anyway).
 The echo estimate still depends on the reference only.
 
+Each partition must stay a 320-tap filter (overlap-save): the update is unconstrained and a few rows of W are
+projected back onto that constraint per block, in turn (the alternating constraint of Soo & Pang's AUMDF, "Multidelay
+block frequency domain adaptive filter", IEEE TASSP 1990, which speex's MDF uses too).
+
 ``filter()`` computes the error and the echo estimate with the current taps without changing them;
 ``adapt()`` then updates the taps from that error. ``process()`` does both. A divergence guard
 resets the filter (and logs it) when its estimate runs far above the microphone signal.
@@ -32,7 +36,8 @@ import logging
 import numpy as np
 
 from agent.config import LaecConfig
-from models.aec.stft import power
+from models.aec.fft import irfft, rfft
+from models.aec.kernels import echo_spectrum, kalman_finish, kalman_gain, push_spectra
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ INITIAL_UNCERTAINTY = 1.0  # P_p at start: the taps are unknown, of order 1
 NONLINEAR_UNCERTAINTY = 0.3  # the same for the Hammerstein branch's taps (smaller, as the distortion is)
 DIVERGENCE_RATIO = 8.0  # echo estimate this much louder (power) than mic for DIVERGENCE_BLOCKS blocks -> reset
 DIVERGENCE_BLOCKS = 10
+ROTATING_CONSTRAINED = 2  # rows of W projected onto 320-tap filters per block, besides each branch's first
 DIVERGENCE_FLOOR = 1e-4 * BLOCK  # estimate energy (sum of squares) below this never counts as divergence
 PATH_CHANGE_BLOCKS = 5  # error louder than the mic this many blocks in a row -> the echo path changed
 PATH_CHANGE_UNCERTAINTY = 0.5  # P is raised to at least this (times INITIAL_UNCERTAINTY) on a path change
@@ -72,7 +78,17 @@ class PbfdkfEchoCanceller:
         self._P0[self.partitions :] = NONLINEAR_UNCERTAINTY
         self._P = np.repeat(self._P0, bins, axis=1)
         self._psi_ss = np.zeros(bins)
+        # Rows projected onto the constraint at each turn: each branch's first partition (the direct path) every
+        # block, the others ROTATING_CONSTRAINED at a time in turn.
+        firsts = [0, self.partitions] if self.nonlinear_partitions else [0]
+        others = [r for r in range(total) if r not in firsts]
+        turns = max(1, -(-len(others) // ROTATING_CONSTRAINED))
+        self._constrained = [np.array(firsts + others[t * ROTATING_CONSTRAINED : (t + 1) * ROTATING_CONSTRAINED])
+                             for t in range(turns)]
+        self._turn = 0
         self._ref_prev = np.zeros(BLOCK)
+        self._frame = np.zeros((2 if self.nonlinear_partitions else 1, NFFT))  # [x, |x|] over the last two blocks
+        self._padded = np.zeros(NFFT)  # [0, e]: the error block zero-padded for the overlap-save update
         self._E: np.ndarray | None = None
         self._diverging = 0
         self._error_above_mic = 0
@@ -90,6 +106,7 @@ class PbfdkfEchoCanceller:
         self._W[:] = 0
         self._P[:] = self._P0
         self._psi_ss[:] = 0
+        self._turn = 0
         self._ref_prev[:] = 0
         self._E = None
         self._diverging = 0
@@ -100,19 +117,20 @@ class PbfdkfEchoCanceller:
         if mic.shape[0] != BLOCK or ref.shape[0] != BLOCK:
             raise ValueError(f"the LAEC takes blocks of {BLOCK} samples")
         p = self.partitions
-        frame = np.concatenate([self._ref_prev, ref])
-        X, X_pow = self._X, self._X_pow
-        X[1:p], X_pow[1:p] = X[: p - 1], X_pow[: p - 1]
-        X[0] = np.fft.rfft(frame)
-        X_pow[0] = power(X[0])
+        frame = self._frame
+        frame[0, :BLOCK], frame[0, BLOCK:] = self._ref_prev, ref
         if self.nonlinear_partitions:
-            X[p + 1 :], X_pow[p + 1 :] = X[p:-1], X_pow[p:-1]
-            X[p] = np.fft.rfft(np.abs(frame))
-            X_pow[p] = power(X[p])
+            np.abs(frame[0], out=frame[1])
+            lin, rect = rfft(frame)
+            push_spectra(self._X, self._X_pow, p, self.nonlinear_partitions, rect)
+        else:
+            lin = rfft(frame[0])
+        push_spectra(self._X, self._X_pow, 0, p, lin)
         self._ref_prev[:] = ref
-        y_hat = np.fft.irfft(np.sum(self._X * self._W, axis=0), NFFT)[BLOCK:]
+        y_hat = irfft(echo_spectrum(self._X, self._W), NFFT)[BLOCK:]
         e = mic - y_hat
-        self._E = np.fft.rfft(np.concatenate([np.zeros(BLOCK), e]))
+        self._padded[BLOCK:] = e
+        self._E = rfft(self._padded)
         self._check_divergence(mic, y_hat)
         self._check_path_change(mic, e, y_hat)
         return e, y_hat
@@ -121,22 +139,23 @@ class PbfdkfEchoCanceller:
         """Kalman update of the taps from the error of the last :meth:`filter` call."""
         if self._E is None:
             return
-        X, P, E = self._X, self._P, self._E
-        x_pow = self._X_pow
-        e_pow = power(E)
-        # Error power: rises at once, decays slowly. Smoothing it up from zero instead makes the first
+        # Error power Ψ_ss: rises at once, decays slowly. Smoothing it up from zero instead makes the first
         # steps far too large and the uncertainty P collapse, after which the filter never adapts.
-        self._psi_ss = np.maximum(e_pow, ERROR_SMOOTHING * self._psi_ss + (1 - ERROR_SMOOTHING) * e_pow)
-        # mu_p |X_p|^2 stays below 1 (a normalised step of at most one); the overlap-save factor
-        # R/N = 0.5 belongs only to the uncertainty update below.
-        denom = np.sum(x_pow * P, axis=0) + self._psi_ss + 1e-10
-        mu = P / denom
-        update = mu * np.conj(X) * E
-        # Gradient constraint: each partition stays a 320-tap filter (zero the wrapped half in time).
-        w_time = np.fft.irfft(update, NFFT, axis=1)
+        # μ_p |X_p|² stays below 1 (a normalised step of at most one); the overlap-save factor R/N = 0.5
+        # belongs only to the uncertainty update.
+        update, mu = kalman_gain(self._X, self._X_pow, self._P, self._E, self._psi_ss, ERROR_SMOOTHING)
+        # Constraint (alternating, as speex's MDF does; Soo & Pang's AUMDF): the rows of W picked this block are
+        # projected back onto 320-tap filters (the wrapped half zeroed in time) after the update; the others
+        # take the unconstrained update and are projected on a later turn. Projecting every row every block cost
+        # 80 µs a frame (40 FFTs of 640) and cancelled slightly less echo (44.5 against 46.4 dB, AEC benchmark).
+        rows = self._constrained[self._turn % len(self._constrained)]
+        self._turn += 1
+        w_time = irfft(self._W[rows] + update[rows], NFFT)
         w_time[:, BLOCK:] = 0.0
-        self._W = TRANSITION * (self._W + np.fft.rfft(w_time, axis=1))
-        self._P = TRANSITION**2 * (1 - 0.5 * mu * x_pow) * P + (1 - TRANSITION**2) * power(self._W)
+        self._W[rows] = rfft(w_time)
+        update[rows] = 0.0
+        # W ← A (W + ΔW); P ← A² (1 − ½ μ |X|²) P + (1 − A²) |W|² (process noise keeps it tracking).
+        kalman_finish(self._W, self._P, update, mu, self._X_pow, TRANSITION)
         self._E = None
 
     def process(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.config import PwfConfig
-from models.aec.stft import power
+from models.aec.kernels import leakage_masks, wiener_outputs
 
 MEAN_SMOOTHING = 0.95  # slow means of the powers, per bin
 COV_SMOOTHING = 0.95  # smoothing of the leakage regression
@@ -58,34 +58,15 @@ class LeakageMaskEstimator:
     def process(self, e_spec: np.ndarray, y_spec: np.ndarray, adapt: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Masks for one frame; ``adapt=False`` keeps the leakage as it is (the echo path just moved: the error
         then says nothing about the leak, and the means it leaves behind would bias the regression for a second)."""
-        e_pow = power(e_spec)
-        # Nonlinear echo (loudspeaker distortion) spreads over neighbouring and harmonic bins, so the
-        # residual is modelled on the echo estimate power smoothed across frequency plus its broadband mean.
-        y_raw = power(y_spec)
-        y_pow = (1 - BROADBAND_SHARE) * np.convolve(y_raw, self._kernel, "same") + BROADBAND_SHARE * float(y_raw.mean())
-        if adapt:
-            self._update_leak(e_pow, y_pow)
-        leak_bins = self.leak[self._band_of_bin]
-        self._residual = np.maximum(OVER_SUBTRACTION * leak_bins * y_pow, RESIDUAL_DECAY * self._residual)
-        ratio = np.minimum(self._residual / (e_pow + 1e-12), 1.0)
-        m_r = np.sqrt(ratio)
-        m_x = np.sqrt(np.maximum(1.0 - ratio, MASK_FLOOR**2))
-        return m_x, m_r
-
-    def _update_leak(self, e_pow: np.ndarray, y_pow: np.ndarray) -> None:
-        self._mean_e = MEAN_SMOOTHING * self._mean_e + (1 - MEAN_SMOOTHING) * e_pow
-        self._mean_y = MEAN_SMOOTHING * self._mean_y + (1 - MEAN_SMOOTHING) * y_pow
-        de, dy = e_pow - self._mean_e, y_pow - self._mean_y
-        n_bands = len(self._bands)
-        cov = np.bincount(self._band_of_bin, de * dy, n_bands)
-        var = np.bincount(self._band_of_bin, dy * dy, n_bands)
-        self._cov = COV_SMOOTHING * self._cov + (1 - COV_SMOOTHING) * cov
-        self._var = COV_SMOOTHING * self._var + (1 - COV_SMOOTHING) * var
-        known = self._var > 1e-12
-        # One block of an error far above the usual (the echo path moving) can pull the covariance negative for a
-        # second: the leakage may fall only gradually, while it may rise at once (more suppression is safe).
-        fresh = np.clip(self._cov[known] / self._var[known], *LEAK_RANGE)
-        self.leak[known] = np.maximum(fresh, LEAK_FALL * self.leak[known])
+        # Nonlinear echo (loudspeaker distortion) spreads over neighbouring and harmonic bins, so the residual is
+        # modelled on the echo estimate power smoothed across frequency (SMOOTH_BINS) plus its broadband mean. The
+        # leakage per band is the regression of the error power on that (means removed, smoothed over time); it
+        # may fall only by LEAK_FALL per frame (one block of an error far above the usual, the echo path moving,
+        # can pull the covariance negative for a second) while it may rise at once (more suppression is safe).
+        return leakage_masks(e_spec, y_spec, self._kernel, BROADBAND_SHARE, self._band_of_bin, self.leak,
+                             self._mean_e, self._mean_y, self._cov, self._var, self._residual, adapt,
+                             MEAN_SMOOTHING, COV_SMOOTHING, LEAK_RANGE[0], LEAK_RANGE[1], LEAK_FALL,
+                             OVER_SUBTRACTION, RESIDUAL_DECAY, MASK_FLOOR)
 
     @property
     def residual_power(self) -> np.ndarray:
@@ -104,5 +85,4 @@ class PostWienerFilter:
         return (m_x / (m_x + m_r + 1e-12)) ** 2
 
     def process(self, x_laec: np.ndarray, m_x: np.ndarray, m_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        g = self.gain(m_x, m_r)
-        return g**self.config.beta_vad * x_laec, g**self.config.beta_asr * x_laec
+        return wiener_outputs(x_laec, m_x, m_r, self.config.beta_vad, self.config.beta_asr)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.aec.fft import irfft, rfft
+
 WINDOW = 640
 HOP = 320
 BINS = WINDOW // 2 + 1
@@ -44,7 +46,7 @@ class StftAnalyzer:
         """Spectrum (complex128, shape (321,)) of the window ending with ``block`` (shape (320,))."""
         self._frame[:HOP] = self._frame[HOP:]
         self._frame[HOP:] = block
-        return np.fft.rfft(self._frame * self._win)
+        return rfft(self._frame * self._win)
 
     def reset(self) -> None:
         self._frame[:] = 0.0
@@ -62,7 +64,7 @@ class StftSynthesizer:
 
     def process(self, spectrum: np.ndarray) -> np.ndarray:
         """Time block (float64, shape (320,)) from a 321-bin spectrum."""
-        y = np.fft.irfft(spectrum, WINDOW) * self._win
+        y = irfft(spectrum, WINDOW) * self._win
         out = self._tail + y[:HOP]
         self._tail = y[HOP:].copy()
         return out

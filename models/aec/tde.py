@@ -26,6 +26,8 @@ import numpy as np
 import scipy.fft
 
 from agent.config import TdeConfig
+from models.aec.fft import irfft, rfft
+from models.aec.kernels import phat_spectrum
 
 SAMPLE_RATE = 16000
 ACTIVE_FRAME_DB = -55.0  # a 20 ms reference frame above this level (dBFS) counts as far-end activity
@@ -46,11 +48,40 @@ def _fade_in(n: int) -> np.ndarray:
     return 0.5 * (1.0 - np.cos(np.pi * (np.arange(n) + 1) / n)) if n > 0 else np.ones(0)
 
 
+class SlidingWindow:
+    """The newest ``length`` samples of a stream (``view()``), in a buffer with room for ``slack`` more, so a push
+    copies only its own samples (the window is moved back to the start once the room is used up)."""
+
+    def __init__(self, length: int, slack: int) -> None:
+        self.length = int(length)
+        self._buf = np.zeros(self.length + max(int(slack), 1))
+        self._end = self.length
+
+    def push(self, x: np.ndarray) -> None:
+        n = x.shape[0]
+        if n > self._buf.shape[0] - self.length:
+            raise ValueError(f"block of {n} samples is longer than the window's room")
+        if self._end + n > self._buf.shape[0]:
+            keep = self.length - n
+            self._buf[:keep] = self._buf[self._end - keep : self._end]
+            self._end = keep
+        self._buf[self._end : self._end + n] = x
+        self._end += n
+
+    def view(self) -> np.ndarray:
+        """The window, oldest sample first (a view: valid until the next push)."""
+        return self._buf[self._end - self.length : self._end]
+
+    def reset(self) -> None:
+        self._buf[:] = 0.0
+        self._end = self.length
+
+
 @dataclass(frozen=True)
 class TdeResult:
     """One GCC-PHAT evaluation (for diagnostics and tests)."""
 
-    delay_samples: float
+    delay_samples: float  # nan when the far end was not active (the correlation is then not computed)
     sharpness: float
     far_end_active: bool
 
@@ -68,7 +99,7 @@ class GccPhatDelayEstimator:
         # r[k] = Σ_i mic[i]·ref[i + k] for k in 0 … max_lag never reaches past the reference buffer (window + max_lag
         # samples), so a circular correlation of that length has no wrap-around at the lags searched.
         self.nfft = scipy.fft.next_fast_len(self.window + self.max_lag, real=True)
-        self._mic = np.zeros(self.window)
+        self._mic = SlidingWindow(self.window, slack=self.window)
         # Recent samples weigh more (a ramp from RAMP_START to 1 over the window), so a new delay wins the
         # correlation sooner after a jump while the whole window still averages out double talk.
         self._taper = np.linspace(RAMP_START, 1.0, self.window)
@@ -76,12 +107,12 @@ class GccPhatDelayEstimator:
         # and correlate at lag 0 (a sharp false "delay 0" while the far end is loud at the window's end).
         fade = int(FADE_OUT_S * sample_rate)
         self._taper[-fade:] *= 1.0 - _fade_in(fade)
-        self._ref = np.zeros(self.window + self.max_lag)
+        self._ref = SlidingWindow(self.window + self.max_lag, slack=self.window)
         self.reset()
 
     def reset(self) -> None:
-        self._mic[:] = 0.0
-        self._ref[:] = 0.0
+        self._mic.reset()
+        self._ref.reset()
         self._since_update = 0
         self.delay_samples: float | None = None
         self._candidate: float | None = None
@@ -90,16 +121,10 @@ class GccPhatDelayEstimator:
         self._refocus_candidate: float | None = None
         self._focus: int | None = None  # after a refocus: the regular updates also use only the audio since the move
 
-    @staticmethod
-    def _push(buf: np.ndarray, x: np.ndarray) -> None:
-        n = x.shape[0]
-        buf[:-n] = buf[n:]
-        buf[-n:] = x
-
     def update(self, mic: np.ndarray, ref: np.ndarray) -> float | None:
         """Feed one block of mic and reference (same length); returns the current delay estimate in samples."""
-        self._push(self._mic, mic)
-        self._push(self._ref, ref)
+        self._mic.push(mic)
+        self._ref.push(ref)
         self._since_update += mic.shape[0]
         if self._focus is not None:
             self._focus += mic.shape[0]
@@ -138,28 +163,28 @@ class GccPhatDelayEstimator:
 
         ``recent_samples``: use only the newest that many mic samples, with equal weight (after a jump of the
         delay, the part of the window before it only holds the old delay)."""
-        taper = self._taper
-        if recent_samples is not None:
-            n = int(min(max(recent_samples, 1), self.window))
-            taper = np.zeros(self.window)
-            taper[-n:] = 1.0
-            fade = min(n // 2, int(FADE_OUT_S * self.sample_rate))
-            ramp = _fade_in(fade)
-            taper[self.window - n : self.window - n + fade] *= ramp
-            taper[self.window - fade :] *= ramp[::-1]
-        ref_span = self._ref[self.max_lag :]  # reference over the same time span as the mic window
+        ref, mic = self._ref.view(), self._mic.view()
+        ref_span = ref[self.max_lag :]  # reference over the same time span as the mic window
         frame = self.sample_rate // 50
         n_frames = ref_span.shape[0] // frame
         energy = np.mean(ref_span[: n_frames * frame].reshape(n_frames, frame) ** 2, axis=1)
         active = np.mean(energy > 10 ** (ACTIVE_FRAME_DB / 10)) >= MIN_ACTIVE_FRACTION
+        if not active:  # nothing to correlate with (the result would be ignored)
+            self.last = TdeResult(float("nan"), 0.0, False)
+            return self.last
 
-        a = scipy.fft.rfft(self._ref, self.nfft)
-        b = scipy.fft.rfft(self._mic * taper, self.nfft)
-        g = np.conj(b) * a
-        mag = np.abs(g)
+        start, taper, nfft = 0, self._taper, self.nfft
+        if recent_samples is not None:  # the newest n mic samples, faded in and out, and the reference they can meet
+            n = int(min(max(recent_samples, 1), self.window))
+            start, taper = self.window - n, np.ones(n)
+            fade = min(n // 2, int(FADE_OUT_S * self.sample_rate))
+            ramp = _fade_in(fade)
+            taper[:fade] *= ramp
+            taper[n - fade :] *= ramp[::-1]
+            nfft = scipy.fft.next_fast_len(n + self.max_lag, real=True)
         # Whiten where there is energy; bins far below the strongest carry only noise and are left out.
-        g = np.where(mag > mag.max() * 1e-6, g / (mag + 1e-30), 0.0)
-        r = scipy.fft.irfft(g, self.nfft)[: self.max_lag + 1]  # r[k]: mic[i] against ref[i + k]
+        g = phat_spectrum(rfft(ref[start:], nfft), rfft(mic[start:] * taper, nfft), 1e-6)
+        r = irfft(g, nfft)[: self.max_lag + 1]  # r[k]: mic[i] against ref[i + k]
         k = int(np.argmax(r))
         rms = float(np.sqrt(np.mean(r**2))) + 1e-30
         sharpness = float(r[k] / rms)

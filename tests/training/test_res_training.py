@@ -13,10 +13,10 @@ from models.aec.laec import PbfdkfEchoCanceller
 from models.aec.metrics import pesq_wb
 from models.aec.res.runtime import ResidualEchoSuppressor
 from training.data.corpus import CorpusSpec, build_corpus
+from training.res import scenes
 from training.res.__main__ import main as res_main
 from training.res.data import SceneCrops, istft, list_scenes, stft
 from training.res.losses import ModulationLoss, PmsqeLoss, snr_loss
-from training.res import scenes
 from training.res.scenes import STREAMS, build_scenes, device_profiles, load_utterances, make_scene
 
 SR = 16000
