@@ -11,14 +11,15 @@ def test_aec_benchmark_quick(tmp_path, monkeypatch):
     import aec_bench
 
     out = tmp_path / "aec.json"
-    assert aec_bench.main(["--quick", "--json", str(out)]) == 0
+    assert aec_bench.main(["--quick", "--cpu-runs", "2", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     res = report["results"]
     assert set(res) == {"passthrough", "ours", "ours_res", "aec3", "speex"}
     for system in res.values():
         assert set(system["scenes"]) >= {"single_linear", "single_nonlinear", "drift", "near_only", "delay_jump", "path_change",
                                          "double_talk_-20dB", "double_talk_+10dB"}
-        assert system["cpu_ms_per_s"] >= 0
+        assert system["cpu_ms_per_s"] >= 0 and len(system["cpu_ms_per_s_runs"]) == 2
+        assert system["cpu_ratio_to_aec3"] == system["cpu_ms_per_s"] / res["aec3"]["cpu_ms_per_s"]
     ours, raw = res["ours"]["scenes"], res["passthrough"]["scenes"]
     assert raw["single_linear"]["erle_db"] == 0.0
     assert ours["single_linear"]["erle_db"] > 25

@@ -142,6 +142,11 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
     assert (run / "vad_dfsmn.onnx").exists() and (run / "curves.png").exists()
     vals = [json.loads(line) for line in (run / "valid.jsonl").read_text().splitlines()]
     assert [v["step"] for v in vals] == [20, 40] and all(0 <= v["dcf"] <= 1 for v in vals)
+    # every validation's weights are kept, and any of them exports
+    kept = sorted(p.name for p in run.glob("valid_step_*.pt"))
+    assert kept == ["valid_step_00020.pt", "valid_step_00040.pt"]
+    assert main(["export", "--checkpoint", str(run / kept[0]), "--out", str(d / "step20.onnx")]) == 0
+    assert (d / "step20.onnx").stat().st_size > 0
     # resume: 10 more steps continue from the checkpoint at step 40
     assert main([*args, "--set", "train.steps=50", "--no-progress"]) == 0
     steps = [int(r["step"]) for r in csv.DictReader((run / "log.csv").open())]

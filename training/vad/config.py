@@ -56,6 +56,9 @@ class VadTrainConfig:
         "weights).",
         min=0, max=0.99999)
     valid_every: int = setting(250, "Validation every N steps.", min=1)
+    keep_validated: bool = setting(
+        True, "Keep the validated weights of every validation as valid_step_NNNNN.pt (about 0.5 MB each; any of them "
+        "exports with `python -m training.vad export`), not only the best by the selection rule.")
     checkpoint_every: int = setting(250, "Checkpoint every N steps.", min=1)
     log_every: int = setting(25, "Training-loss log every N steps.", min=1)
     seed: int = setting(0, "Random seed.", min=0)

@@ -262,10 +262,12 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
             with (out / "valid.jsonl").open("a") as fh:
                 fh.write(json.dumps(metrics) + "\n")
             score = selection_score(metrics)
+            validated = {"model": scored.state_dict(), "step": step, "metrics": json.dumps(metrics)}
+            if t.keep_validated:  # the rule picks one; the benchmark may prefer another trade-off
+                save_atomic(validated, out / f"valid_step_{step:05d}.pt")
             if best is None or score < best["score"]:
                 best = {**metrics, "score": score}
-                save_atomic({"model": scored.state_dict(), "step": step, "metrics": json.dumps(metrics)},
-                            out / "best.pt")
+                save_atomic(validated, out / "best.pt")
             plot_curves(out)
             bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
         if step % t.checkpoint_every == 0 or step == t.steps:
