@@ -15,6 +15,9 @@ about half a window late) into a smooth trajectory d(t) = level + rate · t:
   trajectory restarts there (so does one further than ``REALIGN_SAMPLES``, a delay jump, at once if the
   TDE gave it) and the block cross-fades from the old delay to the new one.
 
+:class:`SlidingWindow` keeps the newest samples of a stream with a copy of only each new block (the delay
+line's history and the delay estimator's windows).
+
 A constant offset between the trajectory and the true delay does not matter (the adaptive filter absorbs
 it); what matters is that the path the filter sees stays still while the clocks drift.
 """
@@ -42,6 +45,35 @@ CONFIRM = 3  # consecutive agreeing outliers that restart the trajectory
 REALIGN_SAMPLES = 16.0  # an estimate this far from the trajectory restarts it at once
 
 
+class SlidingWindow:
+    """The newest ``length`` samples of a stream (``view()``), in a buffer with room for ``slack`` more, so a push
+    copies only its own samples (the window is moved back to the start once the room is used up)."""
+
+    def __init__(self, length: int, slack: int) -> None:
+        self.length = int(length)
+        self._buf = np.zeros(self.length + max(int(slack), 1))
+        self._end = self.length
+
+    def push(self, x: np.ndarray) -> None:
+        n = x.shape[0]
+        if n > self._buf.shape[0] - self.length:
+            raise ValueError(f"block of {n} samples is longer than the window's room")
+        if self._end + n > self._buf.shape[0]:
+            keep = self.length - n
+            self._buf[:keep] = self._buf[self._end - keep : self._end]
+            self._end = keep
+        self._buf[self._end : self._end + n] = x
+        self._end += n
+
+    def view(self) -> np.ndarray:
+        """The window, oldest sample first (a view: valid until the next push)."""
+        return self._buf[self._end - self.length : self._end]
+
+    def reset(self) -> None:
+        self._buf[:] = 0.0
+        self._end = self.length
+
+
 def _kaiser_sinc(t: np.ndarray, half: int) -> np.ndarray:
     """Interpolation weights at distances ``t`` (samples) from the wanted position, normalised per row."""
     window = np.i0(KAISER_BETA * np.sqrt(np.clip(1.0 - (t / half) ** 2, 0.0, 1.0))) / np.i0(KAISER_BETA)
@@ -64,7 +96,7 @@ class FractionalDelayLine:
         self.max_delay = int(max_delay_samples)
         self.max_block = int(max_block)
         self.hist_len = self.max_delay + self.max_block + self.taps + 1
-        self._hist = np.zeros(self.hist_len, dtype=np.float64)
+        self._hist = SlidingWindow(self.hist_len, slack=4 * self.max_block)
         self._offsets = np.arange(-self.half + 1, self.half + 1)  # tap offsets around floor(position)
         self.phases = phases
         if phases is not None:
@@ -77,22 +109,21 @@ class FractionalDelayLine:
         n = x.shape[0]
         if n > self.max_block:
             raise ValueError(f"block of {n} samples is longer than max_block={self.max_block}")
-        self._hist[:-n] = self._hist[n:]
-        self._hist[-n:] = x
+        self._hist.push(x)
         self._n = n
 
     def read(self, delays: np.ndarray) -> np.ndarray:
         """The last pushed block delayed by ``delays`` (one per sample of that block)."""
         n = self._n
         if self.phases is not None:
-            return interpolate(self._hist, float(self.hist_len - n), np.asarray(delays, dtype=np.float64),
+            return interpolate(self._hist.view(), float(self.hist_len - n), np.asarray(delays, dtype=np.float64),
                                float(self.max_delay), self._offsets, self._table, self.phases)
         pos = (self.hist_len - n + np.arange(n)) - np.clip(delays, 0.0, self.max_delay)
         base = np.floor(pos).astype(np.int64)
         frac = pos - base
         idx = np.clip(base[:, None] + self._offsets[None, :], 0, self.hist_len - 1)
         w = _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
-        return np.einsum("ij,ij->i", self._hist[idx], w)
+        return np.einsum("ij,ij->i", self._hist.view()[idx], w)
 
     def process(self, x: np.ndarray, delays: np.ndarray) -> np.ndarray:
         """Delay block ``x`` by ``delays`` (samples, one per sample of ``x``)."""
@@ -100,7 +131,7 @@ class FractionalDelayLine:
         return self.read(delays)
 
     def reset(self) -> None:
-        self._hist[:] = 0.0
+        self._hist.reset()
         self._n = 0
 
 

@@ -5,7 +5,7 @@ overhead (1–3 µs) than in arithmetic: the Kalman update alone was some twenty
 bins, each making a temporary. These functions do the same arithmetic in one pass each, in the same order of
 operations as the numpy expressions they replaced (the outputs agree to rounding; ``tests/models/test_kernels.py``
 checks each against its numpy form). FFTs stay in numpy/scipy. The callers own all state; these functions
-only read and write the arrays they are given (no allocation other than their results).
+read and write the arrays they are given and allocate only their results and per-call scratch arrays.
 """
 
 from __future__ import annotations
@@ -158,16 +158,14 @@ def leakage_masks(e_spec: np.ndarray, y_spec: np.ndarray, kernel: np.ndarray, br
 
 
 @njit(**_JIT)
-def wiener_outputs(x_laec: np.ndarray, m_x: np.ndarray, m_r: np.ndarray, beta_vad: float,
-                   beta_asr: float) -> tuple[np.ndarray, np.ndarray]:
-    """(X_vad, X_asr) = (M_pwf^β_vad · X_laec, M_pwf^β_asr · X_laec) with M_pwf = (M_x / (M_x + M_r))²."""
+def wiener_outputs(x_laec: np.ndarray, gain: np.ndarray, beta_vad: float, beta_asr: float) -> tuple[np.ndarray, np.ndarray]:
+    """(X_vad, X_asr) = (gain^β_vad · X_laec, gain^β_asr · X_laec), per bin."""
     bins = x_laec.shape[0]
     x_vad = np.empty(bins, dtype=np.complex128)
     x_asr = np.empty(bins, dtype=np.complex128)
     for k in range(bins):
-        g = (m_x[k] / (m_x[k] + m_r[k] + 1e-12)) ** 2
-        x_vad[k] = g**beta_vad * x_laec[k]
-        x_asr[k] = g**beta_asr * x_laec[k]
+        x_vad[k] = gain[k] ** beta_vad * x_laec[k]
+        x_asr[k] = gain[k] ** beta_asr * x_laec[k]
     return x_vad, x_asr
 
 

@@ -85,4 +85,4 @@ class PostWienerFilter:
         return (m_x / (m_x + m_r + 1e-12)) ** 2
 
     def process(self, x_laec: np.ndarray, m_x: np.ndarray, m_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return wiener_outputs(x_laec, m_x, m_r, self.config.beta_vad, self.config.beta_asr)
+        return wiener_outputs(x_laec, self.gain(m_x, m_r), self.config.beta_vad, self.config.beta_asr)

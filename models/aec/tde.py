@@ -26,6 +26,7 @@ import numpy as np
 import scipy.fft
 
 from agent.config import TdeConfig
+from models.aec.delay_line import SlidingWindow
 from models.aec.fft import irfft, rfft
 from models.aec.kernels import phat_spectrum
 
@@ -46,35 +47,6 @@ FOLLOW_SAMPLES = 8.0  # moves up to this many samples are followed at once (drif
 def _fade_in(n: int) -> np.ndarray:
     """Raised-cosine ramp of ``n`` samples from just above 0 to 1 (1 − it: a fade-out ending at 0)."""
     return 0.5 * (1.0 - np.cos(np.pi * (np.arange(n) + 1) / n)) if n > 0 else np.ones(0)
-
-
-class SlidingWindow:
-    """The newest ``length`` samples of a stream (``view()``), in a buffer with room for ``slack`` more, so a push
-    copies only its own samples (the window is moved back to the start once the room is used up)."""
-
-    def __init__(self, length: int, slack: int) -> None:
-        self.length = int(length)
-        self._buf = np.zeros(self.length + max(int(slack), 1))
-        self._end = self.length
-
-    def push(self, x: np.ndarray) -> None:
-        n = x.shape[0]
-        if n > self._buf.shape[0] - self.length:
-            raise ValueError(f"block of {n} samples is longer than the window's room")
-        if self._end + n > self._buf.shape[0]:
-            keep = self.length - n
-            self._buf[:keep] = self._buf[self._end - keep : self._end]
-            self._end = keep
-        self._buf[self._end : self._end + n] = x
-        self._end += n
-
-    def view(self) -> np.ndarray:
-        """The window, oldest sample first (a view: valid until the next push)."""
-        return self._buf[self._end - self.length : self._end]
-
-    def reset(self) -> None:
-        self._buf[:] = 0.0
-        self._end = self.length
 
 
 @dataclass(frozen=True)
