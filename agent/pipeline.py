@@ -20,7 +20,13 @@ import numpy as np
 from agent.config import AgentConfig
 from audio_io.frames import SAMPLE_RATE, DuplexBlock
 from models.aec.chain import ChainStats, EchoCanceller, resolve_res_model
-from models.asr.paraformer import AsrModelError, AsrStream, ParaformerRecognizer, resolve_asr_model
+from models.asr.paraformer import (
+    AsrModelError,
+    AsrStream,
+    Recognizer,
+    recognizer_from_config,
+    resolve_asr_model,
+)
 from models.vad.endpointer import Endpointer, VadEvent
 from models.vad.runtime import SemanticVad, VadModelError, resolve_vad_model
 
@@ -80,7 +86,7 @@ def _hint(kind: str) -> str:
     }[kind]
 
 
-def load_models(config: AgentConfig) -> tuple[EchoCanceller, SemanticVad, ParaformerRecognizer]:
+def load_models(config: AgentConfig) -> tuple[EchoCanceller, SemanticVad, Recognizer]:
     """The echo chain, the VAD and the ASR that ``config`` asks for, or a :class:`ModelLoadError`."""
     try:
         chain = EchoCanceller(config.aec)
@@ -94,7 +100,7 @@ def load_models(config: AgentConfig) -> tuple[EchoCanceller, SemanticVad, Parafo
         raise ModelLoadError(f"VAD model {vad_path}: {exc}; {_hint('vad')}") from None
     asr_path = resolve_asr_model(config.asr.model_dir)
     try:
-        asr = ParaformerRecognizer.from_config(config.asr)
+        asr = recognizer_from_config(config.asr)
     except (AsrModelError, OSError, ValueError) as exc:
         raise ModelLoadError(f"ASR model {asr_path}: {exc}; {_hint('asr')}") from None
     return chain, vad, asr
@@ -104,7 +110,7 @@ class ListeningPipeline:
     """See the module doc. Not thread-safe: one worker thread calls every method."""
 
     def __init__(self, config: AgentConfig, chain: EchoCanceller, vad: SemanticVad,
-                 recognizer: ParaformerRecognizer) -> None:
+                 recognizer: Recognizer) -> None:
         self.config = config
         self.chain = chain
         self.vad = vad
@@ -126,7 +132,7 @@ class ListeningPipeline:
 
     @property
     def model_paths(self) -> dict[str, str]:
-        return {"res": self.chain.mask_source, "vad": str(self.vad.path), "asr": str(self.recognizer.model_dir)}
+        return {"res": self.chain.mask_source, "vad": str(self.vad.path), "asr": f"{self.recognizer.model_dir} ({self.recognizer.backend})"}
 
     def process(self, block: DuplexBlock) -> BlockResult:
         """One 320-sample duplex block; see :class:`BlockResult`."""

@@ -1,6 +1,6 @@
 """ASR benchmark: error rates clean and after the echo chain, real-time factor, first-partial latency.
 
-    python benchmarks/asr_bench.py [--quick] [--json OUT.json] [--model FOLDER]
+    python benchmarks/asr_bench.py [--quick] [--json OUT.json] [--model FOLDER] [--backend onnx|torch]
 
 Test material (built here, offline, cached in ``cache/asr/bench``): a spoken-only corpus of its own
 seed (``python -m training.data.corpus --spoken-only``), of which only the **test voices** are used
@@ -19,6 +19,10 @@ Metrics: CER (Bangla, code points without spaces), WER (English), the echo/clean
 factor on one thread (median over utterances; the one-call whole-file path of the same recogniser is
 run in the same process as the baseline); first-partial latency = speech onset → the end of the audio
 block after which the first non-empty partial was available, plus the compute of that block.
+
+Backends: the recogniser under test runs on ``--backend`` (default onnx, the agent's default); the other
+backend streams every clean clip in the same process as the baseline, and the report says on how many
+clips both gave the same text.
 
 Speed anchor (full runs; ``--no-anchor`` skips it): a Paraformer with the body of FunASR's released
 streaming model (paraformer-zh-streaming: encoder 50 x 512, decoder 16 blocks) and random weights, built
@@ -43,6 +47,7 @@ import numpy as np  # noqa: E402
 
 from audio_io.wav import read_wav, write_wav  # noqa: E402
 from models.asr.metrics import error_counts  # noqa: E402
+from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export  # noqa: E402
 from models.asr.paraformer import SHIPPED_MODEL, ParaformerRecognizer  # noqa: E402
 from models.asr.tokens import normalize_transcript  # noqa: E402
 
@@ -163,18 +168,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a small test set (smoke test)")
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="FunASR model folder (default: the shipped one)")
+    p.add_argument("--backend", choices=["onnx", "torch"], default="onnx",
+                   help="backend under test (the other one runs on the clean clips as the baseline)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-anchor", action="store_true",
                    help="skip the random-weight Paraformer of FunASR's released size (always skipped with --quick)")
     args = p.parse_args(argv)
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
     logging.getLogger("audio_io.room").setLevel(logging.ERROR)
-    rec = ParaformerRecognizer(args.model, threads=1)
+    recs = {"torch": ParaformerRecognizer(args.model, threads=1),
+            "onnx": OnnxParaformerRecognizer(cached_export(args.model), threads=1)}
+    rec, baseline = recs[args.backend], recs["torch" if args.backend == "onnx" else "onnx"]
     rows = build_material(120 if args.quick else 1500, not args.no_progress)
     if args.quick:
         rows = rows[:8]
     conditions: dict[str, dict] = {}
-    rtf, rtf_whole, latency, latency_cost = [], [], [], []
+    rtf, rtf_whole, rtf_base, latency, latency_cost = [], [], [], [], []
+    same_text = 0
     for cond in ("clean", "ser_-10dB"):
         hyps = {}
         for r in rows:
@@ -186,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 rec.transcribe(audio)
                 rtf_whole.append((time.perf_counter() - t0) / (audio.shape[0] / SR))
+                base_text, base_cost, _, _ = run_streaming(baseline, audio)
+                rtf_base.append(base_cost / (audio.shape[0] / SR))
+                same_text += base_text == text
                 if first is not None:
                     latency.append(1000 * (first - r["speech_start_s"] + first_cost))
                     latency_cost.append(1000 * first_cost)
@@ -200,9 +213,16 @@ def main(argv: list[str] | None = None) -> int:
              "first_partial_ms_median": statistics.median(latency) if latency else None,
              "first_partial_ms_p90": float(np.percentile(latency, 90)) if latency else None,
              "first_partial_compute_ms_median": statistics.median(latency_cost) if latency_cost else None,
-             "utterances_with_a_partial": len(latency)}
+             "utterances_with_a_partial": len(latency),
+             "backend": args.backend,
+             "baseline_backend": baseline.backend,
+             "rtf_streaming_baseline_median": statistics.median(rtf_base),
+             "over_baseline": statistics.median(rtf) / max(statistics.median(rtf_base), 1e-12),
+             "same_text_as_baseline": same_text, "clips_compared": len(rtf_base)}
     if not (args.quick or args.no_anchor):
-        speed["anchor_released_size"] = anchor_speed(rows, speed["rtf_streaming_median"], 20)
+        # The anchor runs on torch (a 212 M-parameter export would be 0.8 GB), so ours on torch is compared with it.
+        torch_rtf = statistics.median(rtf if args.backend == "torch" else rtf_base)
+        speed["anchor_released_size"] = anchor_speed(rows, torch_rtf, 20)
     n_bn = sum(r["language"] == "bn" for r in rows)
     print(f"\nASR benchmark ({'quick' if args.quick else 'full'}): {len(rows)} test-voice utterances "
           f"({n_bn} Bangla, {len(rows) - n_bn} English), model {args.model}")
@@ -216,14 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"real-time factor, one thread (median): streaming 20 ms blocks {speed['rtf_streaming_median']:.4f}, "
           f"whole file in one call {speed['rtf_whole_file_median']:.4f} "
           f"(ratio {speed['streaming_over_whole_file']:.2f})")
+    print(f"backend {args.backend}: streaming RTF {speed['rtf_streaming_median']:.4f} vs {baseline.backend} "
+          f"{speed['rtf_streaming_baseline_median']:.4f} in the same process ({speed['over_baseline']:.2f}x its time); "
+          f"same text on {same_text}/{len(rtf_base)} clips")
     if "anchor_released_size" in speed:
         a = speed["anchor_released_size"]
         print(f"anchor: FunASR's released streaming size ({a['parameters'] / 1e6:.0f} M parameters, random weights): "
-              f"streaming RTF {a['rtf_streaming_median']:.4f}; ours takes {a['ours_over_anchor']:.2f}x its time")
+              f"streaming RTF {a['rtf_streaming_median']:.4f} (torch); ours on torch takes {a['ours_over_anchor']:.2f}x its time")
     if latency:
         print(f"first partial after speech onset: median {speed['first_partial_ms_median']:.0f} ms, "
               f"p90 {speed['first_partial_ms_p90']:.0f} ms ({len(latency)}/{len(rows)} utterances had one)")
-    report = {"quick": args.quick, "model": str(args.model), "utterances": len(rows), "conditions": conditions,
+    report = {"quick": args.quick, "model": str(args.model), "backend": args.backend, "utterances": len(rows), "conditions": conditions,
               "echo_over_clean": ratio, "speed": speed}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,7 @@ def test_asr_benchmark_quick(tmp_path, monkeypatch, asr_model_folder):
     """The ASR benchmark end to end on a random-weight folder: the report's shape and its sanity, not its numbers."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     monkeypatch.chdir(tmp_path)  # its test corpus goes to ./cache/asr/bench
+    monkeypatch.setenv("DUPLEX_AGENT_CACHE", str(tmp_path / "cache"))  # the folder's ONNX export
     import asr_bench
 
     out = tmp_path / "asr.json"
@@ -76,7 +77,10 @@ def test_asr_benchmark_quick(tmp_path, monkeypatch, asr_model_folder):
         rates = [v for k, v in cond.items() if k.startswith(("cer_", "wer_")) and v is not None]
         assert rates and all(r >= 0 for r in rates)
         assert all(ex["ref"] for ex in cond["examples"])
-    assert report["speed"]["rtf_streaming_median"] > 0 and report["speed"]["rtf_whole_file_median"] > 0
+    speed = report["speed"]
+    assert speed["rtf_streaming_median"] > 0 and speed["rtf_whole_file_median"] > 0
+    assert (speed["backend"], speed["baseline_backend"]) == ("onnx", "torch") and speed["over_baseline"] > 0
+    assert speed["same_text_as_baseline"] == speed["clips_compared"] == report["utterances"]
     sys.modules.pop("asr_bench", None)
 
 

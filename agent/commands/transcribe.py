@@ -10,7 +10,7 @@ from pathlib import Path
 from agent.config import AgentConfig
 from audio_io.frames import SAMPLE_RATE
 from audio_io.wav import read_wav
-from models.asr.paraformer import ParaformerRecognizer
+from models.asr.paraformer import recognizer_from_config
 
 BLOCK = 320  # feed the recogniser 20 ms at a time, as the agent does
 
@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     config: AgentConfig = args.config
     audio = read_wav(args.input, SAMPLE_RATE)
-    recognizer = ParaformerRecognizer.from_config(config.asr)
+    recognizer = recognizer_from_config(config.asr)
     stream = recognizer.stream()
     partials: list[tuple[float, str]] = []
     t0 = time.perf_counter()
@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     if not args.quiet:
         print(f"({seconds:.2f} s of audio in {elapsed:.2f} s, real-time factor {elapsed / max(seconds, 1e-9):.3f}; "
-              f"model {recognizer.model_dir})")
+              f"model {recognizer.model_dir}, {recognizer.backend})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"text": text, "partials": partials, "duration_s": round(seconds, 3),
-                   "elapsed_s": round(elapsed, 3), "model": str(recognizer.model_dir)}
+                   "elapsed_s": round(elapsed, 3), "model": str(recognizer.model_dir), "backend": recognizer.backend}
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -217,6 +217,10 @@ class AsrConfig:
     encoder_chunk_look_back: int = setting(4, "Encoder look-back in chunks.", min=0, max=64)
     decoder_chunk_look_back: int = setting(1, "Decoder look-back in chunks.", min=0, max=64)
     ncpu: int = setting(1, "CPU threads for the recogniser.", min=1, max=64)
+    backend: Literal["auto", "onnx", "torch"] = setting(
+        "auto", "Recogniser backend: 'onnx' (onnxruntime; the folder's encoder.onnx/decoder.onnx, or an export made "
+        "once into cache/asr_onnx/), 'torch' (FunASR's model), or 'auto' (onnx, and torch with a warning when the "
+        "model cannot be exported). Both give the same text.")
 
     def validate(self) -> None:
         if self.chunk_size[1] < 1:

@@ -93,8 +93,52 @@ def _quiet():
         logging.disable(previous)
 
 
-class ParaformerRecognizer:
+def join_tokens(tokens: list[str], project_tokens: bool) -> str:
+    """Text of a token sequence: this project's rules for its own token lists (one token per code point and
+    ``<space>``), FunASR's joining for other FunASR models (Chinese characters, English word pieces with @@)."""
+    if project_tokens:
+        return tokens_to_text(tokens)
+    from funasr.utils.postprocess_utils import sentence_postprocess
+
+    return sentence_postprocess(list(tokens))[0].strip() if tokens else ""
+
+
+class Recognizer:
+    """What every recogniser backend offers: ``stream()`` per utterance, ``transcribe(audio)``, ``text_of``.
+
+    A backend implements ``new_state()`` (the caches of a fresh utterance) and
+    ``run_chunk(state, samples, is_final) -> tokens`` (one chunk of 16 kHz samples, FunASR's streaming step)."""
+
+    model_dir: Path
+    options: StreamingOptions
+    project_tokens: bool
+    backend = "?"
+
+    def text_of(self, tokens: list[str]) -> str:
+        """Text of a token sequence, joined by the rules of this model's token list."""
+        return join_tokens(tokens, self.project_tokens)
+
+    def stream(self) -> AsrStream:
+        """A new utterance."""
+        return AsrStream(self)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        """Text of a whole recording (16 kHz mono float32), through the same streaming path."""
+        s = self.stream()
+        s.accept(audio)
+        return s.finish()
+
+    def new_state(self) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def run_chunk(self, state: dict, chunk: np.ndarray, is_final: bool) -> list[str]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class ParaformerRecognizer(Recognizer):
     """A streaming Paraformer loaded from a local FunASR model folder (torch, CPU)."""
+
+    backend = "torch"
 
     def __init__(self, model_dir: str | Path, options: StreamingOptions | None = None, threads: int = 1):
         folder = check_model_folder(model_dir)
@@ -123,50 +167,43 @@ class ParaformerRecognizer:
         self.run_kwargs = {k: v for k, v in self.kwargs.items() if k not in ("tokenizer", "frontend", "cache", "key")}
         self.run_kwargs.update(chunk_size=list(o.chunk_size), encoder_chunk_look_back=o.encoder_chunk_look_back,
                                decoder_chunk_look_back=o.decoder_chunk_look_back, device="cpu")
-        # This project's folders use one token per code point and <space>; other FunASR models (Chinese
-        # characters, English word pieces with @@) get FunASR's own joining.
         self.project_tokens = SPACE in (self.kwargs.get("token_list") or [])
 
-    def text_of(self, tokens: list[str]) -> str:
-        """Text of a token sequence, joined by the rules of this model's token list."""
-        if self.project_tokens:
-            return tokens_to_text(tokens)
-        from funasr.utils.postprocess_utils import sentence_postprocess
+    def new_state(self) -> dict:
+        cache: dict = {}
+        self.model.init_cache(cache, **self.run_kwargs)
+        return cache
 
-        return sentence_postprocess(list(tokens))[0].strip() if tokens else ""
+    def run_chunk(self, state: dict, chunk: np.ndarray, is_final: bool) -> list[str]:
+        import torch
+        from funasr.utils.load_utils import extract_fbank
 
-    @classmethod
-    def from_config(cls, config) -> ParaformerRecognizer:  # noqa: ANN001 (agent.config.AsrConfig)
-        """The recogniser that the ``asr`` config section describes."""
-        options = StreamingOptions(tuple(config.chunk_size), config.encoder_chunk_look_back,
-                                   config.decoder_chunk_look_back)
-        return cls(resolve_asr_model(config.model_dir), options, config.ncpu)
-
-    def stream(self) -> AsrStream:
-        """A new utterance."""
-        return AsrStream(self)
-
-    def transcribe(self, audio: np.ndarray) -> str:
-        """Text of a whole recording (16 kHz mono float32), through the same streaming path."""
-        s = self.stream()
-        s.accept(audio)
-        return s.finish()
+        with torch.no_grad(), _quiet():
+            if is_final and chunk.shape[0] < LFR_HOP_SAMPLES:
+                # Too short for a feature frame: FunASR closes the stream on the cached features.
+                state["encoder"]["tail_chunk"] = True
+                speech = state["encoder"]["feats"]
+                lengths = torch.tensor([speech.shape[1]], dtype=torch.int64)
+            else:
+                speech, lengths = extract_fbank([torch.from_numpy(chunk.copy())], data_type="sound",
+                                                frontend=self.frontend, cache=state["frontend"], is_final=is_final)
+            return self.model.generate_chunk(speech, lengths, key=["utt"], tokenizer=self.tokenizer,
+                                             frontend=self.frontend, cache=state, **self.run_kwargs,
+                                             is_final=is_final)
 
 
 @dataclass
 class AsrStream:
     """One utterance: ``accept`` samples as they arrive (partial text), ``finish`` for the final text."""
 
-    recognizer: ParaformerRecognizer
+    recognizer: Recognizer
     tokens: list[str] = field(default_factory=list)
     samples_in: int = 0
     finished: bool = False
 
     def __post_init__(self) -> None:
-        r = self.recognizer
         self._pending = np.zeros(0, np.float32)
-        self._cache: dict = {}
-        r.model.init_cache(self._cache, **r.run_kwargs)
+        self._state = self.recognizer.new_state()
 
     @property
     def text(self) -> str:
@@ -187,31 +224,35 @@ class AsrStream:
         step = self.recognizer.options.chunk_samples
         while self._pending.shape[0] >= step:
             chunk, self._pending = self._pending[:step], self._pending[step:]
-            self._run(chunk, is_final=False)
+            self.tokens.extend(self.recognizer.run_chunk(self._state, chunk, is_final=False))
         return self.text
 
     def finish(self) -> str:
         """Flush the rest with the look-ahead closed; return the final text."""
         if not self.finished:
-            self._run(self._pending, is_final=True)
+            self.tokens.extend(self.recognizer.run_chunk(self._state, self._pending, is_final=True))
             self._pending = np.zeros(0, np.float32)
             self.finished = True
         return self.text
 
-    def _run(self, chunk: np.ndarray, is_final: bool) -> None:
-        import torch
-        from funasr.utils.load_utils import extract_fbank
 
-        r = self.recognizer
-        with torch.no_grad(), _quiet():
-            if is_final and chunk.shape[0] < LFR_HOP_SAMPLES:
-                # Too short for a feature frame: FunASR closes the stream on the cached features.
-                self._cache["encoder"]["tail_chunk"] = True
-                speech = self._cache["encoder"]["feats"]
-                lengths = torch.tensor([speech.shape[1]], dtype=torch.int64)
-            else:
-                speech, lengths = extract_fbank([torch.from_numpy(chunk.copy())], data_type="sound",
-                                                frontend=r.frontend, cache=self._cache["frontend"], is_final=is_final)
-            new = r.model.generate_chunk(speech, lengths, key=["utt"], tokenizer=r.tokenizer, frontend=r.frontend,
-                                         cache=self._cache, **r.run_kwargs, is_final=is_final)
-        self.tokens.extend(new)
+def recognizer_from_config(config) -> Recognizer:  # noqa: ANN001 (agent.config.AsrConfig)
+    """The recogniser that the ``asr`` config section describes (``asr.backend``: auto, onnx or torch)."""
+    options = StreamingOptions(tuple(config.chunk_size), config.encoder_chunk_look_back,
+                               config.decoder_chunk_look_back)
+    folder = check_model_folder(resolve_asr_model(config.model_dir))
+    backend = getattr(config, "backend", "auto")
+    if backend == "torch":
+        return ParaformerRecognizer(folder, options, config.ncpu)
+    from models.asr.onnx_export import UnsupportedForOnnx
+    from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export
+
+    try:
+        rec = OnnxParaformerRecognizer(cached_export(folder), options, config.ncpu)
+        rec.model_dir = folder  # the folder the user named; the graphs may live in the cache
+        return rec
+    except (UnsupportedForOnnx, ValueError) as exc:
+        if backend == "onnx":
+            raise AsrModelError(f"{folder}: no ONNX backend for this model: {exc}") from None
+        log.warning("ASR: %s cannot run on onnxruntime (%s); using torch", folder, exc)
+        return ParaformerRecognizer(folder, options, config.ncpu)

@@ -4,6 +4,7 @@
     python -m training.asr export --checkpoint cache/asr/run/best.pt --out models/weights/asr_paraformer_bn_en
     python -m training.asr evaluate --model models/weights/asr_paraformer_bn_en [--split test]
     python -m training.asr jsonl --corpus cache/corpus/asr --split train --out train.jsonl
+    python -m training.asr onnx --model models/weights/asr_paraformer_bn_en [--out FOLDER]
 
 Training builds what is missing first (the spoken-only corpus, then every utterance clean, in a
 simulated room and with the agent talking through the echo chain; all resumable), resumes from
@@ -36,6 +37,24 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = export_folder(args.checkpoint, args.out)
         print(f"wrote {folder}")
+        return 0
+    if argv[:1] == ["onnx"]:
+        ap = argparse.ArgumentParser(prog="python -m training.asr onnx",
+                                     description="Write encoder.onnx, decoder.onnx and onnx.json (the ONNX backend) "
+                                                 "for a FunASR streaming Paraformer folder, checked against torch.")
+        ap.add_argument("--model", type=Path, required=True, help="FunASR model folder")
+        ap.add_argument("--out", type=Path, default=None, help="folder to write (default: the model folder)")
+        args = ap.parse_args(argv[1:])
+        from models.asr.onnx_export import UnsupportedForOnnx, write_onnx
+        from models.asr.paraformer import AsrModelError
+
+        try:
+            meta = write_onnx(args.model, args.out)
+        except (AsrModelError, UnsupportedForOnnx, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.out or args.model}: {meta['encoder']}, {meta['decoder']} "
+              f"(tokens equal to torch on the check signal: {meta['check_tokens']})")
         return 0
     if argv[:1] == ["jsonl"]:
         ap = argparse.ArgumentParser(prog="python -m training.asr jsonl",

@@ -18,6 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
+from models.cache import project_cache
 from models.tts.voice import VoiceError
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,7 @@ WARN_DIFFERENCE = 1e-4  # above this (−80 dB re full scale) the conversion say
 
 def cache_root() -> Path:
     """Where converted voices are kept: ``$DUPLEX_AGENT_CACHE/voices`` or ``cache/voices`` in the repository."""
-    env = os.environ.get("DUPLEX_AGENT_CACHE")
-    base = Path(env) if env else Path(__file__).resolve().parents[3] / "cache"
-    return base / "voices"
+    return project_cache("voices")
 
 
 def source_files(kind: str, path: Path) -> list[Path]:
