@@ -107,7 +107,7 @@ def test_divergence_guard_resets_and_logs(rng, caplog):
     aec = PbfdkfEchoCanceller()
     run(aec, mic[:SR], ref[:SR])
     aec._W *= 1e3  # a corrupted filter
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="models.aec.laec"):
         for i in range(SR, SR + (DIVERGENCE_BLOCKS + 2) * BLOCK, BLOCK):
             aec.filter(mic[i : i + BLOCK], ref[i : i + BLOCK])
     assert aec.resets == 1 and "LAEC diverged" in caplog.text
