@@ -115,6 +115,8 @@ class OnnxParaformerRecognizer(Recognizer):
             self.decoder = ort.InferenceSession(str(folder / DECODER_FILE), so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise AsrModelError(f"onnxruntime could not load the graphs in {folder}: {exc}") from None
+        self._enc_names = [i.name for i in self.encoder.get_inputs()]
+        self._dec_names = [i.name for i in self.decoder.get_inputs()]
         config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
         conf = dict(config.get("frontend_conf") or {})
         if int(conf.get("fs", SAMPLE_RATE)) != SAMPLE_RATE:
@@ -166,8 +168,7 @@ class OnnxParaformerRecognizer(Recognizer):
             x = np.concatenate([state["feats"], x.astype(np.float32)])
             # FunASR's slice, kept as it is: without look-ahead (-0:) the whole chunk stays.
             state["feats"] = x[-(c[0] + c[2]):]
-        enc_names = [i.name for i in self.encoder.get_inputs()]
-        outs = self.encoder.run(None, dict(zip(enc_names, [x[None], *state["enc_kv"]], strict=True)))
+        outs = self.encoder.run(None, dict(zip(self._enc_names, [x[None], *state["enc_kv"]], strict=True)))
         enc, alphas, new_kv = outs[0], outs[1][0].copy(), outs[2:]
         look = o.encoder_chunk_look_back
         if look > 0 or look == -1:
@@ -187,9 +188,8 @@ class OnnxParaformerRecognizer(Recognizer):
         embeds = cif_chunk(hidden, alphas, m["cif_threshold"], state)
         if embeds.shape[0] < 1:
             return []
-        dec_names = [i.name for i in self.decoder.get_inputs()]
         feeds = [enc, embeds[None], *state["fsmn"], *state["dec_kv"]]
-        outs = self.decoder.run(None, dict(zip(dec_names, feeds, strict=True)))
+        outs = self.decoder.run(None, dict(zip(self._dec_names, feeds, strict=True)))
         n = m["decoder_layers"]
         ids, state["fsmn"], new_kv = outs[0][0], list(outs[1:1 + n]), outs[1 + n:]
         look = o.decoder_chunk_look_back

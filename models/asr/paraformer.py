@@ -240,19 +240,17 @@ def recognizer_from_config(config) -> Recognizer:  # noqa: ANN001 (agent.config.
     """The recogniser that the ``asr`` config section describes (``asr.backend``: auto, onnx or torch)."""
     options = StreamingOptions(tuple(config.chunk_size), config.encoder_chunk_look_back,
                                config.decoder_chunk_look_back)
-    folder = check_model_folder(resolve_asr_model(config.model_dir))
-    backend = getattr(config, "backend", "auto")
-    if backend == "torch":
+    folder = check_model_folder(resolve_asr_model(config.model_dir))  # a bad folder is an error on every backend
+    if config.backend == "torch":
         return ParaformerRecognizer(folder, options, config.ncpu)
-    from models.asr.onnx_export import UnsupportedForOnnx
     from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export
 
     try:
         rec = OnnxParaformerRecognizer(cached_export(folder), options, config.ncpu)
-        rec.model_dir = folder  # the folder the user named; the graphs may live in the cache
-        return rec
-    except (UnsupportedForOnnx, ValueError) as exc:
-        if backend == "onnx":
+    except (ValueError, OSError, AsrModelError) as exc:  # not exportable, a cache that cannot be written, bad graphs
+        if config.backend == "onnx":
             raise AsrModelError(f"{folder}: no ONNX backend for this model: {exc}") from None
         log.warning("ASR: %s cannot run on onnxruntime (%s); using torch", folder, exc)
         return ParaformerRecognizer(folder, options, config.ncpu)
+    rec.model_dir = folder  # the folder the user named; the graphs may live in the cache
+    return rec

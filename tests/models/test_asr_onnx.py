@@ -143,6 +143,25 @@ def test_config_backends_and_the_cached_export(asr_model_folder: Path, tmp_path:
     assert rec.transcribe(audio) == torch_rec.transcribe(audio)
 
 
+def test_auto_falls_back_to_torch_when_the_cache_cannot_be_written(asr_model_folder: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A read-only install (the cache is not writable): auto runs on torch with a warning, onnx is an error."""
+    import logging
+
+    from agent.config import AgentConfig, build
+    from models.asr.paraformer import AsrModelError, recognizer_from_config
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("DUPLEX_AGENT_CACHE", str(blocker))
+    with caplog.at_level(logging.WARNING, logger="models.asr.paraformer"):
+        rec = recognizer_from_config(build(AgentConfig, {"asr": {"model_dir": str(asr_model_folder)}}).asr)
+    assert rec.backend == "torch" and "using torch" in caplog.text
+    with pytest.raises(AsrModelError, match="no ONNX backend"):
+        recognizer_from_config(build(AgentConfig, {"asr": {"model_dir": str(asr_model_folder), "backend": "onnx"}}).asr)
+
+
 def test_onnx_cli_writes_a_complete_folder(asr_model_folder: Path, tmp_path: Path) -> None:
     import logging
 
