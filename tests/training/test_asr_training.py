@@ -110,6 +110,27 @@ def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> No
     audio = np.zeros(16000, np.float32)
     assert isinstance(rec.transcribe(audio), str)
 
+    # warm start: a new run from the exported folder starts where the first left off, not from random weights
+    warm = [o for o in overrides if not o.startswith("train.out_dir")] + [f"train.out_dir={tmp_path / 'warm'}",
+                                                                          f"train.init_from={out}"]
+    sets = [*warm, "train.steps=5", "train.valid_every=1000"]
+    res = subprocess.run([python, "-m", "training.asr", "--no-progress"] + [a for o in sets for a in ("--set", o)],
+                         cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "warm start from" in res.stderr
+    warm_loss = float(next(csv.DictReader((tmp_path / "warm" / "log.csv").open()))["loss"])
+    assert warm_loss < 0.9 * losses[0], (warm_loss, losses)
+    with np.load(tmp_path / "warm" / "cmvn.npz") as z:  # the folder's normalisation, which its weights expect
+        from training.asr.folder import read_cmvn
+
+        assert np.allclose(z["mean"], read_cmvn(out / "am.mvn")[0])
+    # another network: a clear error naming a weight, exit code 2
+    other = [o for o in warm if not o.startswith(("model.dim", "train.out_dir"))] + [
+        "model.dim=32", f"train.out_dir={tmp_path / 'other'}", "train.steps=5"]
+    res = subprocess.run([python, "-m", "training.asr", "--no-progress"] + [a for o in other for a in ("--set", o)],
+                         cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 2 and "another network" in res.stderr, res.stderr[-2000:]
+
 
 def test_funasr_jsonl_lines_keep_word_boundaries(tmp_path: Path) -> None:
     from training.asr.jsonl import jsonl_line

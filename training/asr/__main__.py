@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rows = prepare_data(cfg, not args.no_progress)
-    best = train(cfg, rows, progress=not args.no_progress)
+    try:
+        best = train(cfg, rows, progress=not args.no_progress)
+    except ValueError as exc:  # e.g. train.init_from names another network
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     folder = export_folder(best, Path(cfg.train.out_dir) / "model")
     print(f"best checkpoint {best}; model folder {folder}")
     return 0

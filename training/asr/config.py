@@ -42,6 +42,10 @@ class AsrTrainConfig:
     """Optimisation, logging and checkpoints."""
 
     out_dir: str = setting("cache/asr/run", "Run folder: checkpoints, log.csv, valid.jsonl, curves.png, model/.")
+    init_from: str | None = setting(
+        None, "Start a new run from the weights and am.mvn of this FunASR model folder (e.g. the shipped "
+        "models/weights/asr_paraformer_bn_en, to train it further) instead of random weights; the model section must "
+        "build the same network (a mismatch is an error naming the first differing weight). Ignored when resuming.")
     steps: int = setting(5000, "Training steps.", min=1)
     batch_s: float = setting(60.0, "Audio per step, s (utterances are added until it is reached).", min=1)
     lr: float = setting(0.001, "Adam peak learning rate.", min=1e-6, max=1)

@@ -89,6 +89,46 @@ def write_cmvn(path: Path, mean: np.ndarray, std: np.ndarray) -> None:
         f"<Rescale> {dim} {dim}\n<LearnRateCoef> 0 [ {scale} ]\n</Nnet>\n", encoding="utf-8")
 
 
+def read_cmvn(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) from a Kaldi-nnet ``am.mvn`` (AddShift = −mean, Rescale = 1/std); ValueError when unreadable."""
+    import re
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+
+    def values(tag: str) -> np.ndarray:
+        m = re.search(rf"<{tag}>\s*\d+\s+\d+\s*(?:<LearnRateCoef>\s*[-\d.eE+]+\s*)?\[([^\]]*)\]", text)
+        if m is None:
+            raise ValueError(f"{path}: no <{tag}> values")
+        return np.array([float(v) for v in m.group(1).split()], np.float64)
+
+    shift, scale = values("AddShift"), values("Rescale")
+    if shift.shape != scale.shape or not shift.size or np.any(scale == 0):
+        raise ValueError(f"{path}: <AddShift> and <Rescale> must be non-empty, of one length, scale non-zero")
+    return -shift, 1.0 / scale
+
+
+def read_model_folder(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor], np.ndarray, np.ndarray]:
+    """(config, float32 state dict, mean, std) of a FunASR model folder written by :func:`write_model_folder`
+    (or FunASR's own); ValueError naming the file when one is missing or unreadable."""
+    folder = Path(folder)
+    missing = [n for n in ("config.yaml", "model.pt", "am.mvn") if not (folder / n).is_file()]
+    if missing:
+        raise ValueError(f"{folder} is not a FunASR model folder (missing {', '.join(missing)})")
+    try:
+        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"cannot read the model in {folder}: {exc}") from None
+    if isinstance(weights, dict) and "model" in weights and isinstance(weights["model"], dict):
+        weights = weights["model"]
+    state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+    mean, std = read_cmvn(folder / "am.mvn")
+    return config, state, mean, std
+
+
 def write_model_folder(out: str | Path, config: dict, state_dict: dict, mean: np.ndarray, std: np.ndarray,
                        card: dict | None = None) -> Path:
     """Write a FunASR model folder (``config.yaml``, ``model.pt``, ``tokens.json``, ``am.mvn``[, ``card.json``])."""

@@ -28,7 +28,13 @@ from models.asr.metrics import error_counts
 from models.asr.tokens import TokenTable, normalize_transcript, token_inventory
 from training.asr.config import AsrTrainingConfig
 from training.asr.data import VERSIONS, fbank_lfr, load_examples, load_manifest, sentence_heldout
-from training.asr.folder import build_model, paraformer_config, write_model_folder
+from training.asr.folder import (
+    FEATURE_DIM,
+    build_model,
+    paraformer_config,
+    read_model_folder,
+    write_model_folder,
+)
 from training.common.loop import resume_or_start, save_atomic, truncate_logs
 
 FRAME_S = 0.06  # one LFR feature vector
@@ -163,6 +169,24 @@ def valid_rows(rows: list[dict], n: int) -> list[dict]:
     return bn[:k] + en[: max(1, n - k)]
 
 
+def warm_start(model: torch.nn.Module, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Load a FunASR model folder's weights into ``model`` (same network, else ValueError naming the first
+    difference); returns the folder's (mean, std) feature statistics, the normalisation those weights expect."""
+    _, state, mean, std = read_model_folder(folder)
+    own = model.state_dict()
+    for name in sorted(set(own) | set(state)):
+        if name not in state or name not in own or own[name].shape != state[name].shape:
+            have = tuple(state[name].shape) if name in state else "missing"
+            want = tuple(own[name].shape) if name in own else "missing"
+            raise ValueError(f"train.init_from: {folder} holds another network than the model section builds: "
+                             f"{name} is {have} there, {want} here")
+    model.load_state_dict(state)
+    if mean.shape[0] != FEATURE_DIM:
+        raise ValueError(f"train.init_from: {folder}/am.mvn has {mean.shape[0]} values, the features {FEATURE_DIM}")
+    log.info("warm start from %s", folder)
+    return mean, std
+
+
 def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Path:
     """Train (resuming from ``out_dir/checkpoint.pt``); returns the path of the best checkpoint.
 
@@ -189,7 +213,10 @@ def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Pa
     stats_path = out / "cmvn.npz"
 
     def init() -> None:
-        mean, std = feature_stats(store, train_rows)
+        if t.init_from:
+            mean, std = warm_start(model, Path(t.init_from))
+        else:
+            mean, std = feature_stats(store, train_rows)
         np.savez(stats_path, mean=mean, std=std)
         truncate_logs(out, -1)
 
