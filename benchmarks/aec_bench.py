@@ -165,19 +165,72 @@ def fmt(v, digits=1):
     return "  -  " if v is None else f"{v:.{digits}f}"
 
 
+def speech_frames(near: np.ndarray, below_peak_db: float = 35.0) -> np.ndarray:
+    """Per 20 ms frame: the near end is talking (frame RMS within ``below_peak_db`` of its loudest frame)."""
+    frames = near.shape[0] // 320
+    rms = np.sqrt(np.mean(near[: frames * 320].astype(np.float64).reshape(frames, 320) ** 2, axis=1))
+    return rms > rms.max() * 10 ** (-below_peak_db / 20) if frames and rms.max() > 0 else np.zeros(frames, bool)
+
+
+def vad_dcf(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+    """Frame DCF (0.75·P_false + 0.25·P_miss, %) of the shipped VAD at its speech threshold over (VAD output,
+    echo estimate, per-frame truth) triples."""
+    from agent.config import VadConfig
+    from models.vad.metrics import frame_dcf
+    from models.vad.runtime import SemanticVad
+
+    vad, threshold = SemanticVad(), VadConfig().speech_threshold
+    decisions, truth = [], []
+    for out, echo, speech in pairs:
+        vad.reset()
+        p = np.array([vad.process(out[i : i + 320].astype(np.float64), echo[i : i + 320].astype(np.float64))[0]
+                      for i in range(0, speech.shape[0] * 320, 320)])
+        decisions.append(p >= threshold)
+        truth.append(speech)
+    return 100 * frame_dcf(np.concatenate(decisions), np.concatenate(truth))["dcf"]
+
+
+def asr_transcripts(audios: list[np.ndarray]) -> list[str]:
+    """Transcripts of the agent's default recogniser (``asr.*`` defaults; the shipped model)."""
+    from agent.config import load_config
+    from models.asr.paraformer import recognizer_from_config
+
+    rec = recognizer_from_config(load_config().asr)
+    return [rec.transcribe(a.astype(np.float32)) for a in audios]
+
+
 def beta_sweep(scenes: dict[str, dict]) -> dict[str, dict]:
     """ours_res with one PWF β for both outputs: steady-state ERLE (linear and nonlinear scenes), PESQ and
-    STOI averaged over the four SERs, near-end-only PESQ."""
+    STOI averaged over the four SERs, near-end-only PESQ; and the VAD and ASR columns of the paper's Table IV:
+    the shipped VAD's frame DCF on the VAD output (and the chain's echo estimate) over the four double-talk scenes
+    and the linear echo-only scene (truth: the near end's active frames), and the character difference between
+    the shipped recogniser's transcripts of the ASR output and of the clean near-end speech over each double-talk
+    stretch (``asr_cer_vs_clean``: the scenes tile their sentences, so the recogniser's own reading of the clean
+    speech is the reference; with the shipped early ASR model, CER 44 % on clean speech, this measures how far
+    the echo chain moves it, not absolute accuracy)."""
+    from models.aec.chain import run_chain
+    from models.asr.metrics import error_rate
+
+    dt_names = [f"double_talk_{x:+d}dB" for x in SERS]
+    clean_text = asr_transcripts([scenes[n]["near"][scenes[n]["dt"]] for n in dt_names])
     table = {}
-    print(f"\n{'β':<6}{'ERLE lin':>10}{'ERLE nl':>10}{'PESQ dt':>10}{'STOI dt':>10}{'PESQ near':>10}")
+    print(f"\n{'β':<6}{'ERLE lin':>10}{'ERLE nl':>10}{'PESQ dt':>10}{'STOI dt':>10}{'PESQ near':>10}"
+          f"{'VAD DCF%':>10}{'ASR CER':>10}")
     for beta in BETAS:
-        s = {name: score(scene, run_ours(scene["mic"], scene["ref"], RES_MODEL, (beta, beta)))
-             for name, scene in scenes.items() if name.startswith(("single", "double", "near"))}
-        dt = [s[f"double_talk_{x:+d}dB"] for x in SERS]
+        config = build(AecConfig, {"res_model": RES_MODEL, "pwf": {"beta_vad": beta, "beta_asr": beta}})
+        outs = {name: run_chain(scene["mic"], scene["ref"], config)
+                for name, scene in scenes.items() if name.startswith(("single", "double", "near"))}
+        s = {name: score(scenes[name], {"asr": o.asr, "vad": o.vad}) for name, o in outs.items()}
+        dt = [s[n] for n in dt_names]
+        frames = scenes["single_linear"]["mic"].shape[0] // 320
+        vad_pairs = [(outs[n].vad, outs[n].echo, speech_frames(scenes[n]["near"])) for n in dt_names]
+        vad_pairs.append((outs["single_linear"].vad, outs["single_linear"].echo, np.zeros(frames, bool)))
+        heard = asr_transcripts([outs[n].asr[scenes[n]["dt"]] for n in dt_names])
         row = {"erle_linear_db": s["single_linear"]["erle_db"], "erle_nonlinear_db": s["single_nonlinear"]["erle_db"],
                "pesq_double_talk": float(np.mean([d["pesq"] for d in dt if d["pesq"] is not None])),
                "stoi_double_talk": float(np.mean([d["stoi"] for d in dt if d["stoi"] is not None])),
-               "pesq_near_only": s["near_only"]["pesq"]}
+               "pesq_near_only": s["near_only"]["pesq"], "vad_dcf_pct": vad_dcf(vad_pairs),
+               "asr_cer_vs_clean": error_rate(list(zip(clean_text, heard, strict=True)), "bn")}
         table[str(beta)] = row
         print(f"{beta:<6}" + "".join(f"{fmt(v, 2):>10}" for v in row.values()))
     return table

@@ -1,11 +1,13 @@
 """VAD benchmark: the semantic VAD against webrtcvad and Silero VAD, side by side in one run.
 
-    python benchmarks/vad_bench.py [--quick] [--json OUT.json] [--model PATH] [--sweep] [--no-cache]
+    python benchmarks/vad_bench.py [--quick] [--json OUT.json] [--model PATH] [--res-model M] [--sweep] [--no-cache]
 
 Test material (built here, offline, from voices and devices never used in training): user turns of
 the test voices (:mod:`training.vad.turns`, pauses of 150–700 ms inside sentences) in simulated rooms
 (:mod:`training.vad.examples`), all passed through the echo chain; every system sees the chain's VAD
-output (β_vad), as in the agent.
+output (β_vad), as in the agent. ``--res-model`` chooses the chain's residual echo masks (its ``aec.res_model``:
+``shipped``, ``null`` for the classical masks, or a path; default: the agent's default), so a VAD is measured on
+the chain it was trained for.
 
 Conditions:
 - ``listen``: the agent is silent (noise, reverberation);
@@ -59,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from agent.config import VadConfig  # noqa: E402
+from agent.config import AecConfig, VadConfig  # noqa: E402
 from models.vad.endpointer import Endpointer  # noqa: E402
 from models.vad.metrics import (  # noqa: E402
     barge_in_metrics,
@@ -212,10 +214,10 @@ def false_onsets(system: str, probs: list[np.ndarray], examples: list[dict], bas
 AGENT_SCENARIO = ROOT / "configs" / "scenarios" / "long" / "monologue_30min.yaml"
 
 
-def agent_voice_material(minutes: float) -> list[dict]:
+def agent_voice_material(minutes: float, res_model: str | None = None) -> list[dict]:
     """``minutes`` of the agent's own default voice (``tts.*`` defaults: the VITS demo voice) reading what it reads
     in the 30-minute monologue scenario (the project's Bangla sentences), played at 100 % volume in the default
-    room with nobody else, through the echo chain."""
+    room with nobody else, through the echo chain (``aec.res_model`` = ``res_model``)."""
     from agent.config import AecConfig, RoomConfig, build, load_config
     from agent.simulate import load_scenario
     from agent.speech_out import build_engine
@@ -234,7 +236,7 @@ def agent_voice_material(minutes: float) -> list[dict]:
     room = SimulatedRoom(build(RoomConfig, {"seed": 0, "volume": 1.0}))
     _, truth = room.run(far.astype(np.float32))
     mic = truth["echo"].astype(np.float64) + truth["noise"].astype(np.float64)
-    chain = run_chain(mic, far, AecConfig())
+    chain = run_chain(mic, far, dataclasses.replace(AecConfig(), res_model=res_model))
     frames = chain.vad.shape[0] // HOP
     seen = chain.stats[1 : frames + 1]
     return [{"audio": chain.vad.astype(np.float64), "echo": chain.echo.astype(np.float64),
@@ -243,14 +245,20 @@ def agent_voice_material(minutes: float) -> list[dict]:
              "speech": np.zeros(frames, np.int8), "placed": []}]
 
 
-def material_key(count: int, echo_minutes: float) -> str:
+def material_key(count: int, echo_minutes: float, res_model: str | None = None) -> str:
     """Size and a digest of the code that builds the material (a change of it builds the material anew): the
-    modules it uses and :func:`build_material` itself (not the rest of this file, so scoring changes keep it)."""
+    modules it uses and :func:`build_material` itself (not the rest of this file, so scoring changes keep it), and
+    the chain's ``res_model`` (with the model file's bytes)."""
     h = hashlib.sha1(inspect.getsource(build_material).encode())
     for name in MATERIAL_CODE:
         path = ROOT / name
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    if res_model is not None:
+        from models.aec.chain import resolve_res_model
+
+        path = resolve_res_model(res_model)
+        h.update(b"res\0" + (path.read_bytes() if path is not None and path.is_file() else str(res_model).encode()))
     return f"n{count}_echo{echo_minutes:g}min_{h.hexdigest()[:12]}"
 
 
@@ -272,21 +280,23 @@ def load_material(folder: Path) -> dict[str, list[dict]]:
                        for i, pl in enumerate(items)] for cond, items in placed.items()}
 
 
-def cached_material(count: int, echo_minutes: float, progress: bool, use_cache: bool = True) -> dict[str, list[dict]]:
+def cached_material(count: int, echo_minutes: float, progress: bool, use_cache: bool = True,
+                    res_model: str | None = None) -> dict[str, list[dict]]:
     """:func:`build_material`, kept in :data:`MATERIAL_CACHE` (see the module doc)."""
-    folder = MATERIAL_CACHE / material_key(count, echo_minutes)
+    folder = MATERIAL_CACHE / material_key(count, echo_minutes, res_model)
     if use_cache and (folder / "placed.json").exists():
         try:
             return load_material(folder)
         except (OSError, ValueError, KeyError) as exc:
             print(f"rebuilding the test material: {folder} is unreadable ({exc})", file=sys.stderr)
-    material = build_material(count, echo_minutes, progress)
+    material = build_material(count, echo_minutes, progress, res_model)
     if use_cache:
         save_material(material, folder)
     return material
 
 
-def build_material(count: int, echo_minutes: float, progress: bool) -> dict[str, list[dict]]:
+def build_material(count: int, echo_minutes: float, progress: bool, res_model: str | None = None
+                   ) -> dict[str, list[dict]]:
     from training.vad.examples import make_example
     from training.vad.turns import build_turns
 
@@ -305,7 +315,7 @@ def build_material(count: int, echo_minutes: float, progress: bool) -> dict[str,
         kind = {"listen": "listen", "ser_-20dB": "double", "echo_only": "echo_only"}[cond]
         arrays, meta = make_example(2_000_000 + 1000 * list(out).index(cond) + i, turns, TEST_TURNS, utts,
                                     profile_seed=2, kind=kind, ser_db=-20.0 if kind == "double" else None,
-                                    room_overrides=over)
+                                    room_overrides=over, res_model=res_model)
         out[cond].append({"audio": arrays["vad_out"].astype(np.float64), "speech": arrays["speech"],
                           "echo": arrays["echo"].astype(np.float64), "echo_dominant": arrays["echo_dominant"],
                           "far_active": arrays["far_active"],
@@ -341,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="VAD model (default: the shipped one)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ", ".join(SYSTEMS))
+    p.add_argument("--res-model", default=AecConfig().res_model,
+                   help="the echo chain's aec.res_model for the material: shipped, null (classical masks) or a path "
+                   "(default: the agent's default)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-cache", action="store_true", help="build the test material in memory only")
     p.add_argument("--sweep", action="store_true", help="also sweep the barge-in settings for ours (see the doc)")
@@ -352,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     count, echo_min = (6, 1.0) if args.quick else (48, 10.0)
-    material = cached_material(count, echo_min, not args.no_progress, not args.no_cache)
-    material["agent_voice"] = agent_voice_material(1.0 if args.quick else 10.0)
+    res_model = None if str(args.res_model).strip().lower() in ("", "none", "null") else args.res_model
+    material = cached_material(count, echo_min, not args.no_progress, not args.no_cache, res_model)
+    material["agent_voice"] = agent_voice_material(1.0 if args.quick else 10.0, res_model)
     vad = SemanticVad(args.model)
     silero = Silero() if any(s.startswith("silero") for s in systems) else None
     base = VadConfig()
@@ -377,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                                    base)
     timing = speed(vad, silero)
 
-    print(f"\nVAD benchmark ({'quick' if args.quick else 'full'}): {count} examples per condition, "
+    print(f"\nVAD benchmark ({'quick' if args.quick else 'full'}; chain's residual echo masks: "
+          f"{res_model or 'classical'}): {count} examples per condition, "
           f"{material['echo_only'] and results[systems[0]]['echo_only']['minutes']:.1f} min echo-only at 100 % volume")
     head = (f"{'system':<10} {'DCF% listen':>11} {'DCF% -20dB':>10} {'rev% -20dB':>10} {'EoT med ms':>10} "
             f"{'EoT p90':>8} {'premature%':>10} {'gap EoT%':>8} {'missed%':>7} {'onset ms':>8} {'false onsets':>12}")
@@ -408,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     if "ours" in results and "webrtc1" in results:
         ratio = results["ours"]["ser_-20dB"]["dcf"] / max(results["webrtc1"]["ser_-20dB"]["dcf"], 1e-9)
         print(f"DCF at SER -20 dB, ours / webrtc mode 1: {ratio:.2f}")
-    report = {"quick": args.quick, "examples_per_condition": count, "model": str(args.model),
+    report = {"quick": args.quick, "examples_per_condition": count, "model": str(args.model), "res_model": res_model,
               "dcf_weights": {"false": 0.75, "miss": 0.25}, "results": results, "speed_ms_per_10ms": timing}
     if args.sweep and "ours" in results:
         print(f"\nbarge-in settings for ours: false barge-ins in {sweep[0]['echo_minutes']:.1f} min of echo only and "

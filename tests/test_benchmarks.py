@@ -137,3 +137,32 @@ def test_tts_comparison_runs_every_system_and_skips_missing_ones(tmp_path, monke
     assert report["systems"]["vits"]["mcd_db"] < report["systems"]["aligntts_hifigan"]["mcd_db"]
     assert tts_compare.main(["--features", str(tmp_path / "nothing"), "--no-asr"]) == 1
     sys.modules.pop("tts_compare", None)
+
+
+def test_vad_benchmark_material_is_keyed_by_the_chains_residual_echo_masks(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import vad_bench
+
+    classical = vad_bench.material_key(6, 1.0)
+    assert vad_bench.material_key(6, 1.0, None) == classical
+    shipped = vad_bench.material_key(6, 1.0, "shipped")
+    assert shipped != classical and shipped.startswith("n6_echo1min_")
+    assert vad_bench.material_key(6, 1.0, "/elsewhere/res.onnx") not in (classical, shipped)
+    sys.modules.pop("vad_bench", None)
+
+
+def test_aec_beta_sweep_has_the_vad_and_asr_columns(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import aec_bench
+
+    monkeypatch.setattr(aec_bench, "BETAS", (0.2, 0.8))
+    scenes = aec_bench.make_scenes(10.0)
+    table = aec_bench.beta_sweep(scenes)
+    assert set(table) == {"0.2", "0.8"}
+    low, high = table["0.2"], table["0.8"]
+    assert high["erle_linear_db"] >= low["erle_linear_db"]  # more suppression with a larger β
+    for row in table.values():
+        assert 0 <= row["vad_dcf_pct"] < 50 and 0 <= row["asr_cer_vs_clean"] < 2
+    frames = aec_bench.speech_frames(scenes["double_talk_+0dB"]["near"])
+    assert 0 < frames.mean() < 0.5  # the near end talks in the second half only
+    sys.modules.pop("aec_bench", None)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from models.dfsmn import DfsmnLayer
-from models.vad.features import FEATURES
+from models.vad.features import FEATURES, POWER_FLOOR
 
 DIM = 64
 HIDDEN = 128
@@ -31,6 +31,7 @@ class VadDfsmn(nn.Module):
     def __init__(self, echo_input: bool = False) -> None:
         super().__init__()
         self.echo_input = echo_input
+        self.power_floor = POWER_FLOOR  # the feature floor it is trained for (models.vad.power_floor; not a weight)
         self.in_features = FEATURES * (2 if echo_input else 1)
         self.register_buffer("feature_mean", torch.zeros(self.in_features))
         self.register_buffer("feature_std", torch.ones(self.in_features))

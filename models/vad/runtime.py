@@ -20,7 +20,8 @@ from agent.config import VadConfig
 from models.aec.stft import HOP
 from models.onnx_model import open_onnx_model, state_shape_from
 from models.vad.endpointer import Endpointer, VadEvent
-from models.vad.features import FEATURES, SAMPLE_RATE, VadFeatures
+from models.vad.features import FEATURES, POWER_FLOOR, SAMPLE_RATE, VadFeatures
+from models.vad.power_floor import raise_floor
 
 FORMAT_VERSION = "1"
 SHIPPED_MODEL = Path(__file__).with_name("vad_dfsmn.onnx")
@@ -50,6 +51,13 @@ class SemanticVad:
         self.state_shape = state_shape_from(self.metadata, path, VadModelError)
         self.path = path
         self.echo_aware = self.metadata.get("echo_features", "0") == str(FEATURES)
+        try:  # the model's feature floor (models.vad.power_floor); models without the key use the default
+            self.power_floor = float(self.metadata.get("power_floor", POWER_FLOOR))
+            if not self.power_floor >= POWER_FLOOR:
+                raise ValueError(self.power_floor)
+        except ValueError:
+            raise VadModelError(f"{path}: metadata power_floor {self.metadata.get('power_floor')!r} is not a number "
+                                f">= {POWER_FLOOR:g}") from None
         names = [i.name for i in self.session.get_inputs()]
         want = ["features", "echo", "state"] if self.echo_aware else ["features", "state"]
         if names != want:
@@ -78,11 +86,14 @@ class SemanticVad:
         if block.shape != (HOP,):
             raise ValueError(f"the VAD takes blocks of {HOP} samples, not {block.shape}")
         if not self.echo_aware:
-            return self.step(self.features.process(block))
+            return self.step(self._floored(self.features.process(block)))
         if echo is not None and echo.shape != (HOP,):
             raise ValueError(f"the echo estimate comes in blocks of {HOP} samples, not {echo.shape}")
-        e = self.echo_features.process(self._silence if echo is None else echo)
-        return self.step(self.features.process(block), e)
+        e = self._floored(self.echo_features.process(self._silence if echo is None else echo))
+        return self.step(self._floored(self.features.process(block)), e)
+
+    def _floored(self, features: np.ndarray) -> np.ndarray:
+        return features if self.power_floor == POWER_FLOOR else raise_floor(features, self.power_floor)
 
 
 @dataclass

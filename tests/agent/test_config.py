@@ -111,3 +111,12 @@ def test_docs_file_is_generated_from_schema():
     assert docs == config_docs_markdown(), "docs/config.md is stale: python -m agent config --docs > docs/config.md"
     for key in ("room.rt60_s", "aec.pwf.beta_vad", "mqtt.site_id", "audio.backend"):
         assert f"`{key}`" in docs
+
+
+def test_exponent_numbers_without_a_dot_are_numbers():
+    # YAML 1.1 reads 1e-2 as a string; a float setting takes it as the number it means, a word stays an error
+    assert load_config(overrides=["vad.speech_threshold=5e-1"]).vad.speech_threshold == 0.5
+    with pytest.raises(ConfigError, match="is not a number"):
+        load_config(overrides=["vad.speech_threshold=5e-1x"])
+    with pytest.raises(ConfigError, match="is not an integer"):
+        load_config(overrides=["mqtt.port=1e3"])

@@ -110,6 +110,41 @@ def test_echo_aware_model_exports_and_reads_the_echo_estimate(tmp_path: Path) ->
     assert np.abs(whole[: heard.shape[0]] - heard).max() <= 1e-4
 
 
+def test_a_raised_power_floor_is_exact_and_travels_with_the_model(tmp_path: Path) -> None:
+    from models.aec.stft import StftAnalyzer
+    from models.vad.features import POWER_FLOOR, vad_mel_matrix
+    from models.vad.power_floor import raise_floor
+
+    rng = np.random.default_rng(3)
+    audio = rng.standard_normal(SR // 2) * np.repeat(10 ** rng.uniform(-6, -1, 25), 320)  # quiet to loud
+    stft, mel = StftAnalyzer(), vad_mel_matrix().T.astype(np.float64)
+    power = np.stack([np.abs(stft.process(audio[i : i + 320])) ** 2 @ mel for i in range(0, audio.shape[0], 320)])
+    np.testing.assert_allclose(raise_floor(file_features(audio), 1e-5), np.log(power + 1e-5), atol=1e-4)
+    np.testing.assert_array_equal(raise_floor(file_features(audio), POWER_FLOOR), file_features(audio))
+    with pytest.raises(ValueError, match="at least"):
+        raise_floor(file_features(audio), 1e-12)
+    # the floor is the model's: exported in its metadata, applied by the runtime, torch and ONNX agree
+    model = random_model(4, echo_input=True)
+    model.power_floor = 1e-5
+    path = export_onnx(model, tmp_path / "floored.onnx")
+    vad = SemanticVad(path)
+    assert vad.power_floor == 1e-5 and float(vad.metadata["power_floor"]) == 1e-5
+    assert max_difference(model, path) <= 1e-4
+    assert SemanticVad(SHIPPED_MODEL).power_floor == POWER_FLOOR  # models from before the key: the default
+    # sounds far below the floor look like silence to such a model, not to one with the default floor
+    whisper = rng.standard_normal(SR // 2) * 10 ** (-95 / 20)
+    default = export_onnx(random_model(4, echo_input=True), tmp_path / "default.onnx")
+
+    def spread(p: Path) -> float:
+        v = SemanticVad(p)
+        quiet = np.array([v.process(whisper[i : i + 320]) for i in range(0, SR // 2, 320)])
+        v.reset()
+        silent = np.array([v.process(np.zeros(320)) for _ in range(0, SR // 2, 320)])
+        return float(np.abs(quiet - silent).max())
+
+    assert spread(path) < 0.1 * spread(default)
+
+
 def test_bad_model_files_give_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(VadModelError, match="not found"):
         SemanticVad(tmp_path / "missing.onnx")

@@ -89,6 +89,53 @@ def test_recipe_shares_and_delay_jumps(tmp_path: Path) -> None:
         check_recipe(tmp_path, {"echo_only_share": 0.25, "delay_jump_share": 0.3})
     check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0})
     assert json.loads((tmp_path / "recipe.json").read_text())["delay_jump_share"] == 0.0
+    # keys added later count as what older folders used: the classical masks and no agent voice
+    check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0, "res_model": None,
+                            "agent_voice_share": 0.0})
+    with pytest.raises(ValueError, match="built with"):
+        check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0, "res_model": "shipped"})
+    with pytest.raises(ValueError, match="built with"):
+        check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0, "agent_voice_share": 0.3})
+
+
+def test_agent_voice_text_is_never_a_listed_sentence() -> None:
+    from training.data.corpus import spoken_sentences
+    from training.vad.agent_voice import recombined_sentences
+
+    listed = {" ".join(t.split()) for _, t in spoken_sentences("bn")}
+    texts = recombined_sentences(300)
+    assert len(texts) == 300 and not set(texts) & listed
+    assert all(len(t.split()) >= 2 for t in texts)
+    assert recombined_sentences(300) == texts and recombined_sentences(300, seed=1) != texts
+    with pytest.raises(ValueError, match="count"):
+        recombined_sentences(0)
+
+
+def test_examples_draw_the_agent_voice_from_their_own_stream(tmp_path: Path) -> None:
+    from audio_io.wav import write_wav
+    from training.vad.examples import agent_speech, make_example
+
+    turns = [build_turn(tmp_path / "turns", "valid", i) for i in range(3)]
+    rng = np.random.default_rng(0)
+    own = []
+    for i in range(2):  # stand-ins for the agent's voice: tone bursts no turn voice sounds like
+        t = np.arange(SR) / SR
+        own.append(write_wav(tmp_path / "own" / f"{i}.wav", 0.3 * np.sin(2 * np.pi * (300 + 100 * i) * t)
+                             * (rng.random(SR) > 0.01), SR))
+    utts = agent_speech(turns, tmp_path / "turns")
+    common = dict(turns=turns, turn_dir=tmp_path / "turns", agent_utts=utts, seconds=4.0, kind="echo_only")
+    a, meta_a = make_example(3, **common)
+    b, meta_b = make_example(3, **common, own_voice=own, agent_voice_share=0.0)
+    assert np.array_equal(a["far"], b["far"]) and not meta_b["agent_voice"]  # share 0: earlier recipes' examples
+    c, meta_c = make_example(3, **common, own_voice=own, agent_voice_share=1.0)
+    assert meta_c["agent_voice"] and not np.array_equal(a["far"], c["far"])
+    power = np.abs(np.fft.rfft(c["far"])) ** 2
+    hz = np.fft.rfftfreq(c["far"].shape[0], 1 / SR)
+    assert power[(hz > 250) & (hz < 450)].sum() > 0.5 * power.sum()  # its far end is the tones
+    listen, meta_l = make_example(3, **{**common, "kind": "listen"}, own_voice=own, agent_voice_share=1.0)
+    assert not meta_l["agent_voice"] and not listen["far"].any()
+    with pytest.raises(ValueError, match="agent voice"):
+        make_example(3, **common, agent_voice_share=1.0)
 
 
 def test_weight_average_follows_the_weights_slowly() -> None:
@@ -154,7 +201,20 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
     ckpt = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
     assert ckpt["step"] == 50
     metas = [json.loads(p.read_text()) for p in (d / "ex_train").glob("0*.json")]
-    assert len(metas) == 6 and all("delay_jumps" in m for m in metas)
+    assert len(metas) == 6 and all("delay_jumps" in m and m["res_model"] is None for m in metas)
+    # the recipe with the neural RES and the agent's own voice: the voice is synthesised first, the chain uses the RES
+    from training.vad.config import load_vad_config
+    from training.vad.prepare import prepare_data
+
+    cfg = load_vad_config(None, [*base, f"data.train_dir={d / 'ex_res'}", f"data.valid_dir={d / 'ex_res_valid'}",
+                                 "data.train_examples=3", "data.valid_examples=1", "data.res_model=shipped",
+                                 "data.agent_voice_share=1.0", "data.agent_voice_utterances=2",
+                                 f"data.agent_voice_dir={d / 'agent_voice'}"])
+    train_paths, _ = prepare_data(cfg, progress=False)
+    assert len(list((d / "agent_voice").glob("*.wav"))) == 2
+    metas = [json.loads(p.with_suffix(".json").read_text()) for p in train_paths]
+    assert len(metas) == 3 and all(m["res_model"] == "shipped" for m in metas)
+    assert all(m["agent_voice"] == (m["kind"] != "listen") for m in metas)
     # the example folders keep their recipe: another one is refused with a clear error
     assert main([*args, "--set", "data.delay_jump_share=0.9", "--no-progress"]) == 2
 
@@ -168,3 +228,24 @@ def test_bad_config_and_bad_checkpoint(tmp_path: Path, capsys: pytest.CaptureFix
     bad.write_bytes(b"garbage")
     assert main(["export", "--checkpoint", str(bad), "--out", str(tmp_path / "x.onnx")]) == 1
     assert "not a VAD checkpoint" in capsys.readouterr().err
+
+
+def test_pause_weight_weighs_the_silent_frames_of_pauses_inside_sentences() -> None:
+    from training.vad.train import vad_loss
+
+    speech = torch.tensor([[1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]])
+    eot = torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, -1.0]])  # frames 2-3: a pause inside a sentence
+    logits = torch.zeros(1, 8, 2)
+    logits[..., 0] = torch.where(speech > 0, 5.0, -5.0)
+    logits[0, :, 1] = torch.tensor([-5.0, -5.0, 3.0, 3.0, -5.0, 5.0, 5.0, 0.0])  # wrong only in the pause
+
+    def model(_: torch.Tensor) -> torch.Tensor:
+        return logits
+
+    eots = [vad_loss(model, torch.zeros(1, 8, 80), speech, eot, torch.zeros(1, 8), 1.0, 1.0, w)[1]["eot"]
+            for w in (1.0, 4.0)]
+    assert eots[1] > 1.5 * eots[0]  # the pause's errors count more
+    logits[0, 2:4, 1] = -5.0  # right in the pause too: the weight changes (almost) nothing
+    eots = [vad_loss(model, torch.zeros(1, 8, 80), speech, eot, torch.zeros(1, 8), 1.0, 1.0, w)[1]["eot"]
+            for w in (1.0, 4.0)]
+    assert abs(eots[1] - eots[0]) < 0.01

@@ -25,6 +25,15 @@ class VadDataConfig:
     delay_jump_share: float = setting(
         0.0, "Share of the examples with the agent's speech that get one jump of the echo path's delay (30-200 ms) "
         "while it plays.", min=0, max=1)
+    res_model: str | None = setting(
+        None, "The echo chain's residual echo masks in the examples (its aec.res_model): null = the classical masks "
+        "(the agent's default and the shipped model's recipe), 'shipped' = the shipped neural suppressor, or a path "
+        "to a RES .onnx.")
+    agent_voice_share: float = setting(
+        0.0, "Share of the examples with the agent's speech in which that speech is the agent's own default TTS voice "
+        "(the VITS demo voice) rather than a synthesiser voice of the turns.", min=0, max=1)
+    agent_voice_dir: str = setting("cache/vad/agent_voice", "The agent voice's utterances (built when missing).")
+    agent_voice_utterances: int = setting(400, "Utterances of the agent's voice to synthesise.", min=1)
     workers: int = setting(2, "Processes that build turns and examples.", min=1, max=64)
 
 
@@ -39,6 +48,10 @@ class VadTrainConfig:
     echo_gain_db: float = setting(
         3.0, "Random level change of the echo-estimate features against the output's, ± dB (the estimate's scale "
         "varies with the echo canceller's state).", min=0, max=30)
+    power_floor: float = setting(
+        1e-10, "Floor added to the mel band powers before the log (models.vad.power_floor; 1e-10 = the features' own, "
+        "below any sound): a higher one makes sounds far quieter than it look like silence to the model, e.g. the "
+        "neural RES's rare leaks on the agent's echo. Kept in the checkpoint and the ONNX metadata.", min=1e-10, max=1)
     steps: int = setting(4000, "Training steps.", min=1)
     batch: int = setting(32, "Crops per step.", min=1)
     crop_s: float = setting(8.0, "Crop length, s.", min=1, max=60)
@@ -48,6 +61,9 @@ class VadTrainConfig:
     echo_weight: float = setting(
         1.0, "Weight of the speech loss on frames of the agent's echo with no user (false barge-ins) against other "
         "frames.", min=0.1, max=100)
+    pause_weight: float = setting(
+        1.0, "Weight of the end-of-turn loss on the silent frames of pauses inside sentences (where a premature end "
+        "of turn would be decided) against other labelled frames.", min=0.1, max=100)
     gain_db: float = setting(12.0, "Random level change of a crop, ± dB (features are log powers).", min=0, max=60)
     grad_clip: float = setting(5.0, "Gradient norm clip.", min=0.01)
     ema_decay: float = setting(

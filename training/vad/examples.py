@@ -12,9 +12,13 @@ One example (``make_example(seed, ...)``) is ``seconds`` of 16 kHz audio:
   gives the examples of earlier recipes; the VAD learns that the agent's voice is still its voice while
   the echo canceller's estimate is misaligned;
 - user turns (:mod:`training.vad.turns`) placed one after another, and the agent's speech (turns of
-  the same split, other voices) played through the loudspeaker;
+  the same split, other voices) played through the loudspeaker; with the share ``agent_voice_share`` of the
+  examples where the agent speaks (its own random stream, so 0 gives the examples of earlier recipes), the
+  agent's speech is its own default TTS voice instead (:mod:`training.vad.agent_voice`), the voice it
+  must never mistake for the user;
 - the capture run through the real echo chain (:func:`models.aec.chain.run_chain`, default
-  configuration); the VAD learns on the chain's **VAD output** (β_vad), as in the agent, so it meets
+  configuration but ``aec.res_model`` = ``res_model``: the classical residual-echo masks for ``None``, the
+  neural suppressor for ``"shipped"`` or a path); the VAD learns on the chain's **VAD output** (β_vad), as in the agent, so it meets
   the residual echo and the chain's distortion of the user's speech, and (echo-aware model) on the
   chain's echo estimate ŷ, which shows it what the agent's voice sounds like at the microphone.
 
@@ -32,6 +36,7 @@ levels and the turn ids. Folders built before ``echo_features`` existed are refu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -114,7 +119,8 @@ def delay_jumps(seed: int, delay_ms: float, seconds: float, share: float) -> lis
 def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[str, list[Path]],
                  profile_seed: int = 0, seconds: float = 16.0, kind: str | None = None, ser_db: float | None = None,
                  room_overrides: dict | None = None, echo_only_share: float = KIND_P[2],
-                 delay_jump_share: float = 0.0) -> tuple[dict, dict]:
+                 delay_jump_share: float = 0.0, res_model: str | None = None,
+                 own_voice: list[Path] | None = None, agent_voice_share: float = 0.0) -> tuple[dict, dict]:
     """Simulate one example; returns (arrays, metadata). See the module doc.
 
     Arrays: ``features``, ``echo_features``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
@@ -122,7 +128,8 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     no double talk).
 
     ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn;
-    ``echo_only_share`` and ``delay_jump_share``: see the module doc.
+    ``echo_only_share``, ``delay_jump_share``, ``res_model`` and ``agent_voice_share`` (drawing from
+    ``own_voice``, the agent voice's files): see the module doc.
     """
     rng = np.random.default_rng(seed)
     n = int(round(seconds * SR / HOP)) * HOP
@@ -136,9 +143,13 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
                       {"talker_level_dbfs": float(rng.uniform(-45, -18)), **(room_overrides or {})})
     room = SimulatedRoom(cfg)
     far = np.zeros(n)
+    own = kind != "listen" and agent_voice_share > 0 and np.random.default_rng([seed, 11]).random() < agent_voice_share
+    if own and not own_voice:
+        raise ValueError("agent_voice_share > 0 needs the agent voice's files (training.vad.agent_voice)")
     if kind != "listen":
         voices = sorted(agent_utts)
-        far = speech_track(rng, agent_utts[voices[int(rng.integers(len(voices)))]], n, (0.05, 0.8))
+        pool = own_voice if own else agent_utts[voices[int(rng.integers(len(voices)))]]
+        far = speech_track(rng, pool, n, (0.05, 0.8))
         far = np.clip(far * 10 ** (rng.uniform(-26, -12) / 20), -1, 1)
     placed: list = []
     if kind != "echo_only":
@@ -157,7 +168,7 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     peak = float(np.max(np.abs(mic)))
     if peak > 0.99:
         mic *= 0.99 / peak
-    chain = run_chain(mic, far, AecConfig())
+    chain = run_chain(mic, far, dataclasses.replace(AecConfig(), res_model=res_model))
     vad_out = chain.vad
     feats = file_features(vad_out)
     # the chain's view of each output frame (its outputs lag by one block)
@@ -167,7 +178,8 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     speech, eot = frame_labels(feats.shape[0], placed)
     meta = {"seed": int(seed), "kind": kind, "ser_db": ser, "rt60_s": cfg.rt60_s, "volume": cfg.volume,
             "noise": cfg.noise, "snr_db": cfg.snr_db, "talker_level_dbfs": cfg.talker_level_dbfs,
-            "turns": [[int(p), t["id"]] for p, t in placed], "delay_ms": delay_ms, "delay_jumps": jumps}
+            "turns": [[int(p), t["id"]] for p, t in placed], "delay_ms": delay_ms, "delay_jumps": jumps,
+            "agent_voice": bool(own), "res_model": res_model}
     return {"features": feats.astype(np.float16), "echo_features": file_features(chain.echo).astype(np.float16),
             "speech": speech, "eot": eot, "far_active": far_active,
             "vad_out": vad_out.astype(np.float32), "echo": chain.echo, "mic": mic.astype(np.float32),
@@ -199,13 +211,14 @@ def _inputs(turn_dir: Path, turn_count: int) -> tuple[list[dict], dict[str, list
 
 
 def _build_one(args: tuple) -> str | None:
-    out, seed, turn_dir, turn_count, profile_seed, seconds, recipe = args
+    out, seed, turn_dir, turn_count, profile_seed, seconds, recipe, own_voice = args
     target = out / f"{seed:07d}"
     if target.with_suffix(".json").exists():
         return None
     try:
         turns, utts = _inputs(turn_dir, turn_count)
-        arrays, meta = make_example(seed, turns, turn_dir, utts, profile_seed, seconds, **recipe)
+        arrays, meta = make_example(seed, turns, turn_dir, utts, profile_seed, seconds, **recipe,
+                                    own_voice=list(own_voice))
         tmp = target.with_suffix(".tmp.npz")
         np.savez(tmp, **{k: arrays[k] for k in SAVED})
         tmp.replace(target.with_suffix(".npz"))
@@ -218,6 +231,7 @@ def _build_one(args: tuple) -> str | None:
 
 RECIPE_FILE = "recipe.json"
 LEGACY_RECIPE = {"echo_only_share": KIND_P[2], "delay_jump_share": 0.0}  # folders built before recipe.json
+LATER_KEYS = {"res_model": None, "agent_voice_share": 0.0}  # recipe keys added later: what older folders used
 
 
 def check_recipe(out: Path, recipe: dict) -> None:
@@ -229,6 +243,7 @@ def check_recipe(out: Path, recipe: dict) -> None:
         have = LEGACY_RECIPE
     else:
         have = recipe
+    have, recipe = {**LATER_KEYS, **have}, {**LATER_KEYS, **recipe}
     if have != recipe:
         raise ValueError(f"{out} holds examples built with {have}, not {recipe}: choose another folder "
                          "(data.train_dir, data.valid_dir) or the recipe it was built with")
@@ -237,14 +252,20 @@ def check_recipe(out: Path, recipe: dict) -> None:
 
 def build_examples(out: Path, turn_dir: Path, turn_count: int, count: int, first_seed: int, profile_seed: int,
                    seconds: float, workers: int = 1, progress: bool = True, echo_only_share: float = KIND_P[2],
-                   delay_jump_share: float = 0.0) -> list[Path]:
+                   delay_jump_share: float = 0.0, res_model: str | None = None, agent_voice_share: float = 0.0,
+                   own_voice: list[Path] | None = None) -> list[Path]:
     """Build (or resume) ``count`` examples from the first ``turn_count`` turns of ``turn_dir`` into ``out``;
-    returns their paths (without suffix). The recipe (``echo_only_share``, ``delay_jump_share``; see the module
-    doc) is kept in ``out/recipe.json``; a folder is only ever extended with its own recipe."""
+    returns their paths (without suffix). The recipe (``echo_only_share``, ``delay_jump_share``, ``res_model``,
+    ``agent_voice_share``; see the module doc) is kept in ``out/recipe.json``; a folder is only ever extended
+    with its own recipe. ``own_voice``: the agent voice's files (needed when ``agent_voice_share`` > 0)."""
     out.mkdir(parents=True, exist_ok=True)
-    recipe = {"echo_only_share": float(echo_only_share), "delay_jump_share": float(delay_jump_share)}
+    if agent_voice_share > 0 and not own_voice:
+        raise ValueError("agent_voice_share > 0 needs the agent voice's files (training.vad.agent_voice)")
+    recipe = {"echo_only_share": float(echo_only_share), "delay_jump_share": float(delay_jump_share),
+              "res_model": res_model, "agent_voice_share": float(agent_voice_share)}
     check_recipe(out, recipe)
-    jobs = [(out, first_seed + i, turn_dir, turn_count, profile_seed, seconds, recipe) for i in range(count)]
+    voice = tuple(own_voice or ())
+    jobs = [(out, first_seed + i, turn_dir, turn_count, profile_seed, seconds, recipe, voice) for i in range(count)]
     todo = [j for j in jobs if not (out / f"{j[1]:07d}.json").exists()]
     failures = run_jobs(_build_one, todo, workers, f"examples {out.name}", progress)
     if failures:

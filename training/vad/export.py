@@ -2,7 +2,8 @@
 
 Graph: ``features`` (1, 40) float32 [, ``echo`` (1, 40) for an echo-aware model] and ``state``
 (1, 6, 36, 64) → ``probs`` (1, 2) [speech, end of turn] and ``state_out``. Metadata: sample_rate, hop,
-features, echo_features (40 or 0), outputs, state_shape, format_version, and the training step and
+features, echo_features (40 or 0), outputs, state_shape, format_version, power_floor (the feature floor the
+model was trained with, :mod:`models.vad.power_floor`), and the training step and
 validation metrics when known.
 """
 
@@ -42,7 +43,7 @@ def export_onnx(model: VadDfsmn, out: Path, extra_metadata: dict | None = None) 
             "state_shape": ",".join(str(s) for s in model.state_shape), "format_version": FORMAT_VERSION,
             "model": "DFSMN VAD, 6 layers, dim 64, hidden 128, memory 10 taps, strides 1,1,2,2,4,4"
                      + (", echo-aware (input: VAD output and echo estimate)" if echo else ""),
-            **(extra_metadata or {})}
+            "power_floor": repr(float(model.power_floor)), **(extra_metadata or {})}
     frame = torch.zeros(1, FEATURES)
     if echo:
         return export_step(_EchoStep(model.eval()), (frame, frame, model.init_state(1)), ["features", "echo", "state"],
@@ -55,14 +56,15 @@ def max_difference(model: VadDfsmn, onnx_path: Path, seconds: float = 3.0, seed:
     """Largest |torch − onnxruntime| over the probabilities of random audio (and a random echo estimate for an
     echo-aware model), state carried along."""
     from models.vad.features import file_features
+    from models.vad.power_floor import raise_floor
     from models.vad.runtime import SemanticVad
 
     rng = np.random.default_rng(seed)
     audio = rng.standard_normal(int(seconds * SAMPLE_RATE)) * 0.05
     echo = rng.standard_normal(audio.shape[0]) * 0.02 if model.echo_input else None
-    feats = file_features(audio)
+    feats = raise_floor(file_features(audio), model.power_floor)
     if echo is not None:
-        feats = np.concatenate([feats, file_features(echo)], axis=1)
+        feats = np.concatenate([feats, raise_floor(file_features(echo), model.power_floor)], axis=1)
     with torch.no_grad():
         ref = torch.sigmoid(model(torch.from_numpy(feats)[None]))[0].numpy()
     vad = SemanticVad(onnx_path)

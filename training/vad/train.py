@@ -34,6 +34,7 @@ from models.vad.metrics import (
     turn_metrics,
 )
 from models.vad.net import VadDfsmn
+from models.vad.power_floor import raise_floor
 from training.common.loop import (
     WeightAverage,
     cosine_lr,
@@ -69,17 +70,19 @@ def load_examples(paths: list[Path], echo_input: bool = True) -> list[dict]:
     return out
 
 
-def change_level(features: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
+def change_level(features: torch.Tensor, gain_db: torch.Tensor, floor: float = POWER_FLOOR) -> torch.Tensor:
     """Log-mel powers of the same audio ``gain_db`` louder: log(g²·(e^f − floor) + floor)."""
-    power = (torch.exp(features) - POWER_FLOOR).clamp_min(0)
-    return torch.log(power * 10 ** (gain_db / 10) + POWER_FLOOR)
+    power = (torch.exp(features) - floor).clamp_min(0)
+    return torch.log(power * 10 ** (gain_db / 10) + floor)
 
 
 class Crops:
     """Random fixed-length crops (features, speech, eot) of in-memory examples."""
 
-    def __init__(self, examples: list[dict], frames: int, gain_db: float, seed: int, echo_gain_db: float = 0.0) -> None:
+    def __init__(self, examples: list[dict], frames: int, gain_db: float, seed: int, echo_gain_db: float = 0.0,
+                 power_floor: float = POWER_FLOOR) -> None:
         self.examples = examples
+        self.power_floor = power_floor
         self.frames = frames
         self.gain_db = gain_db
         self.echo_gain_db = echo_gain_db
@@ -102,21 +105,25 @@ class Crops:
         gains = self.rng.uniform(-self.gain_db, self.gain_db, (size, 1, 1)) * np.ones((1, 1, x.shape[2]))
         if x.shape[2] == 2 * FEATURES:  # echo-aware: the estimate's own small change on top
             gains[:, :, FEATURES:] += self.rng.uniform(-self.echo_gain_db, self.echo_gain_db, (size, 1, 1))
-        return (change_level(x, torch.from_numpy(gains.astype(np.float32))), torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
+        return (change_level(x, torch.from_numpy(gains.astype(np.float32)), self.power_floor), torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
                 torch.from_numpy(np.stack([v[:f] for v in eot]).astype(np.float32)),
                 torch.from_numpy(np.stack([v[:f] for v in far]).astype(np.float32)))
 
 
 def vad_loss(model: VadDfsmn, feats: torch.Tensor, speech: torch.Tensor, eot: torch.Tensor, far: torch.Tensor,
-             eot_weight: float, echo_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+             eot_weight: float, echo_weight: float = 1.0, pause_weight: float = 1.0
+             ) -> tuple[torch.Tensor, dict[str, float]]:
     """BCE(speech) with frames of echo and no user (far end active, no speech) weighted ``echo_weight``, plus
-    ``eot_weight`` · BCE(end of turn) over labelled frames."""
+    ``eot_weight`` · BCE(end of turn) over labelled frames, the silent frames of pauses inside sentences (label 0,
+    no speech: where a premature end of turn is decided) weighted ``pause_weight``."""
     logits = model(feats)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     weights = 1.0 + (echo_weight - 1.0) * far * (1.0 - speech)
     l_speech = bce(logits[..., 0], speech, weight=weights / weights.mean())
     mask = eot >= 0
-    l_eot = bce(logits[..., 1][mask], eot[mask]) if mask.any() else logits.sum() * 0
+    pause = ((eot == 0) & (speech == 0)).float()
+    w_eot = (1.0 + (pause_weight - 1.0) * pause)[mask]
+    l_eot = bce(logits[..., 1][mask], eot[mask], weight=w_eot / w_eot.mean()) if mask.any() else logits.sum() * 0
     return l_speech + eot_weight * l_eot, {"speech": float(l_speech.detach()), "eot": float(l_eot.detach())}
 
 
@@ -189,11 +196,14 @@ def load_model(path: Path) -> VadDfsmn:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         weights = ckpt["model"] if "model" in ckpt else ckpt
         echo = int(weights["input.weight"].shape[1]) == 2 * FEATURES
+        floor = float(ckpt.get("power_floor", POWER_FLOOR)) if "model" in ckpt else POWER_FLOOR
     except FileNotFoundError:
         raise FileNotFoundError(f"VAD checkpoint not found: {path}") from None
     except Exception as exc:
         raise ValueError(f"{path} is not a VAD checkpoint: {exc}") from None
-    return load_state(VadDfsmn(echo_input=echo), path, "VAD")
+    model = load_state(VadDfsmn(echo_input=echo), path, "VAD")
+    model.power_floor = floor
+    return model
 
 
 def plot_curves(out: Path) -> None:
@@ -214,8 +224,11 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
         raise ValueError(f"no training examples in {cfg.data.train_dir}")
     train_ex = load_examples(train_paths, t.echo_input)
     valid_ex = load_examples(valid_paths, t.echo_input)
+    for ex in train_ex + valid_ex:  # the model's feature floor, applied exactly to the stored features
+        ex["features"] = raise_floor(ex["features"], t.power_floor)
     turns = load_turns(Path(cfg.data.turns_dir) / "valid")
     model = VadDfsmn(echo_input=t.echo_input)
+    model.power_floor = t.power_floor
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     ckpt_path = out / CHECKPOINT
     step, best = resume_or_start(model, opt, ckpt_path, lambda: set_feature_stats(model, *feature_stats(train_ex)))
@@ -226,7 +239,7 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
             ema.load(saved["ema"], int(saved["ema_updates"]))
     scored = VadDfsmn(echo_input=t.echo_input) if ema is not None else model  # what is validated and kept
     crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step,
-                  echo_gain_db=t.echo_gain_db)
+                  echo_gain_db=t.echo_gain_db, power_floor=t.power_floor)
     new_log = not (out / "log.csv").exists()
     log_fh = (out / "log.csv").open("a", newline="")
     writer = csv.writer(log_fh)
@@ -239,7 +252,7 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
         lr = cosine_lr(step, t.steps, t.lr, t.lr_final)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss, parts = vad_loss(model, *crops.batch(t.batch), t.eot_weight, t.echo_weight)
+        loss, parts = vad_loss(model, *crops.batch(t.batch), t.eot_weight, t.echo_weight, t.pause_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
@@ -262,7 +275,8 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
             with (out / "valid.jsonl").open("a") as fh:
                 fh.write(json.dumps(metrics) + "\n")
             score = selection_score(metrics)
-            validated = {"model": scored.state_dict(), "step": step, "metrics": json.dumps(metrics)}
+            validated = {"model": scored.state_dict(), "step": step, "metrics": json.dumps(metrics),
+                         "power_floor": t.power_floor}
             if t.keep_validated:  # the rule picks one; the benchmark may prefer another trade-off
                 save_atomic(validated, out / f"valid_step_{step:05d}.pt")
             if best is None or score < best["score"]:
@@ -280,5 +294,5 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     log_fh.close()
     if not (out / "best.pt").exists():
         final = ema.state_dict() if ema is not None else model.state_dict()
-        save_atomic({"model": final, "step": step, "metrics": "null"}, out / "best.pt")
+        save_atomic({"model": final, "step": step, "metrics": "null", "power_floor": t.power_floor}, out / "best.pt")
     return out / "best.pt"
