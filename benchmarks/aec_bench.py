@@ -172,14 +172,13 @@ def speech_frames(near: np.ndarray, below_peak_db: float = 35.0) -> np.ndarray:
     return rms > rms.max() * 10 ** (-below_peak_db / 20) if frames and rms.max() > 0 else np.zeros(frames, bool)
 
 
-def vad_dcf(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
-    """Frame DCF (0.75·P_false + 0.25·P_miss, %) of the shipped VAD at its speech threshold over (VAD output,
+def vad_dcf(vad, pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:  # noqa: ANN001 (SemanticVad)
+    """Frame DCF (0.75·P_false + 0.25·P_miss, %) of ``vad`` at the agent's speech threshold over (VAD output,
     echo estimate, per-frame truth) triples."""
     from agent.config import VadConfig
     from models.vad.metrics import frame_dcf
-    from models.vad.runtime import SemanticVad
 
-    vad, threshold = SemanticVad(), VadConfig().speech_threshold
+    threshold = VadConfig().speech_threshold
     decisions, truth = [], []
     for out, echo, speech in pairs:
         vad.reset()
@@ -188,15 +187,6 @@ def vad_dcf(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
         decisions.append(p >= threshold)
         truth.append(speech)
     return 100 * frame_dcf(np.concatenate(decisions), np.concatenate(truth))["dcf"]
-
-
-def asr_transcripts(audios: list[np.ndarray]) -> list[str]:
-    """Transcripts of the agent's default recogniser (``asr.*`` defaults; the shipped model)."""
-    from agent.config import load_config
-    from models.asr.paraformer import recognizer_from_config
-
-    rec = recognizer_from_config(load_config().asr)
-    return [rec.transcribe(a.astype(np.float32)) for a in audios]
 
 
 def beta_sweep(scenes: dict[str, dict]) -> dict[str, dict]:
@@ -208,11 +198,19 @@ def beta_sweep(scenes: dict[str, dict]) -> dict[str, dict]:
     stretch (``asr_cer_vs_clean``: the scenes tile their sentences, so the recogniser's own reading of the clean
     speech is the reference; with the shipped early ASR model, CER 44 % on clean speech, this measures how far
     the echo chain moves it, not absolute accuracy)."""
+    from agent.config import load_config
     from models.aec.chain import run_chain
     from models.asr.metrics import error_rate
+    from models.asr.paraformer import recognizer_from_config
+    from models.vad.runtime import SemanticVad
+
+    vad, rec = SemanticVad(), recognizer_from_config(load_config().asr)  # the shipped models, loaded once
+
+    def transcripts(audios: list[np.ndarray]) -> list[str]:
+        return [rec.transcribe(a.astype(np.float32)) for a in audios]
 
     dt_names = [f"double_talk_{x:+d}dB" for x in SERS]
-    clean_text = asr_transcripts([scenes[n]["near"][scenes[n]["dt"]] for n in dt_names])
+    clean_text = transcripts([scenes[n]["near"][scenes[n]["dt"]] for n in dt_names])
     table = {}
     print(f"\n{'β':<6}{'ERLE lin':>10}{'ERLE nl':>10}{'PESQ dt':>10}{'STOI dt':>10}{'PESQ near':>10}"
           f"{'VAD DCF%':>10}{'ASR CER':>10}")
@@ -225,11 +223,11 @@ def beta_sweep(scenes: dict[str, dict]) -> dict[str, dict]:
         frames = scenes["single_linear"]["mic"].shape[0] // 320
         vad_pairs = [(outs[n].vad, outs[n].echo, speech_frames(scenes[n]["near"])) for n in dt_names]
         vad_pairs.append((outs["single_linear"].vad, outs["single_linear"].echo, np.zeros(frames, bool)))
-        heard = asr_transcripts([outs[n].asr[scenes[n]["dt"]] for n in dt_names])
+        heard = transcripts([outs[n].asr[scenes[n]["dt"]] for n in dt_names])
         row = {"erle_linear_db": s["single_linear"]["erle_db"], "erle_nonlinear_db": s["single_nonlinear"]["erle_db"],
                "pesq_double_talk": float(np.mean([d["pesq"] for d in dt if d["pesq"] is not None])),
                "stoi_double_talk": float(np.mean([d["stoi"] for d in dt if d["stoi"] is not None])),
-               "pesq_near_only": s["near_only"]["pesq"], "vad_dcf_pct": vad_dcf(vad_pairs),
+               "pesq_near_only": s["near_only"]["pesq"], "vad_dcf_pct": vad_dcf(vad, vad_pairs),
                "asr_cer_vs_clean": error_rate(list(zip(clean_text, heard, strict=True)), "bn")}
         table[str(beta)] = row
         print(f"{beta:<6}" + "".join(f"{fmt(v, 2):>10}" for v in row.values()))

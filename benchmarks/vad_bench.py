@@ -254,11 +254,11 @@ def material_key(count: int, echo_minutes: float, res_model: str | None = None) 
         path = ROOT / name
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
-    if res_model is not None:
-        from models.aec.chain import resolve_res_model
+    from models.aec.chain import resolve_res_model
 
-        path = resolve_res_model(res_model)
-        h.update(b"res\0" + (path.read_bytes() if path is not None and path.is_file() else str(res_model).encode()))
+    path = resolve_res_model(res_model)  # None: the classical masks (null, none, ...)
+    if path is not None:
+        h.update(b"res\0" + (path.read_bytes() if path.is_file() else str(path).encode()))
     return f"n{count}_echo{echo_minutes:g}min_{h.hexdigest()[:12]}"
 
 
@@ -365,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     count, echo_min = (6, 1.0) if args.quick else (48, 10.0)
-    res_model = None if str(args.res_model).strip().lower() in ("", "none", "null") else args.res_model
+    from models.aec.chain import resolve_res_model
+
+    res_model = args.res_model if resolve_res_model(args.res_model) is not None else None  # null, none: classical
     material = cached_material(count, echo_min, not args.no_progress, not args.no_cache, res_model)
     material["agent_voice"] = agent_voice_material(1.0 if args.quick else 10.0, res_model)
     vad = SemanticVad(args.model)

@@ -144,7 +144,7 @@ def test_vad_benchmark_material_is_keyed_by_the_chains_residual_echo_masks(monke
     import vad_bench
 
     classical = vad_bench.material_key(6, 1.0)
-    assert vad_bench.material_key(6, 1.0, None) == classical
+    assert vad_bench.material_key(6, 1.0, None) == classical == vad_bench.material_key(6, 1.0, "null")
     shipped = vad_bench.material_key(6, 1.0, "shipped")
     assert shipped != classical and shipped.startswith("n6_echo1min_")
     assert vad_bench.material_key(6, 1.0, "/elsewhere/res.onnx") not in (classical, shipped)

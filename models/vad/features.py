@@ -1,8 +1,9 @@
 """VAD input features, shared by training and the runtime (numpy).
 
 One frame per 20 ms hop of the echo chain's STFT (640-sample √Hann window, 321 bins): 40 log-mel
-band powers, ``log(power + POWER_FLOOR)`` (natural log). The window ends with the current block, so
-a frame sees no audio after it.
+band powers, ``log(power + floor)`` (natural log; ``floor`` = ``POWER_FLOOR`` unless a model was trained with
+a higher one, :mod:`models.vad.power_floor`). The window ends with the current block, so a frame sees no audio
+after it.
 """
 
 from __future__ import annotations
@@ -25,22 +26,24 @@ def vad_mel_matrix() -> np.ndarray:
 
 
 class VadFeatures:
-    """``process(block) -> (40,) float32`` for one 320-sample block of 16 kHz audio."""
+    """``process(block) -> (40,) float32`` for one 320-sample block of 16 kHz audio; ``power_floor``: the
+    floor added to the band powers before the log."""
 
-    def __init__(self) -> None:
+    def __init__(self, power_floor: float = POWER_FLOOR) -> None:
         self.stft = StftAnalyzer()
         self.mel_t = vad_mel_matrix().T.astype(np.float64)
+        self.power_floor = power_floor
 
     def process(self, block: np.ndarray) -> np.ndarray:
         spec = self.stft.process(block)
         power = spec.real**2 + spec.imag**2
-        return np.log(power @ self.mel_t + POWER_FLOOR).astype(np.float32)
+        return np.log(power @ self.mel_t + self.power_floor).astype(np.float32)
 
     def reset(self) -> None:
         self.stft.reset()
 
 
-def file_features(audio: np.ndarray) -> np.ndarray:
+def file_features(audio: np.ndarray, power_floor: float = POWER_FLOOR) -> np.ndarray:
     """Features of a whole signal, (frames, 40): the same :class:`VadFeatures` run block by block.
 
     The last partial block is zero-padded; frame t covers samples up to (t + 1) · 320.
@@ -49,6 +52,6 @@ def file_features(audio: np.ndarray) -> np.ndarray:
     frames = -(-audio.shape[0] // HOP)
     padded = np.zeros(frames * HOP)
     padded[: audio.shape[0]] = audio
-    feats = VadFeatures()
+    feats = VadFeatures(power_floor)
     return np.stack([feats.process(padded[i * HOP : (i + 1) * HOP]) for i in range(frames)]) if frames else \
         np.zeros((0, FEATURES), dtype=np.float32)

@@ -5,8 +5,9 @@ sound). With the neural residual echo suppressor the chain's output on the agent
 most of the time, with rare leaks around −80 dBFS; a model that learnt from such output takes any energy above
 that silence for the user. A model trained with a floor ``F`` (``train.power_floor``) sees
 ``log(P + F)`` instead: everything much quieter than ``F`` looks alike. :func:`raise_floor` turns stored
-features into those exactly (``log(exp(f) − POWER_FLOOR + F)``), so training needs no new examples, and the
-runtime applies the model's floor (ONNX metadata ``power_floor``; absent = the default) after its features.
+features into those exactly (``log(exp(f) − POWER_FLOOR + F)``), so training needs no new examples; the runtime
+computes its features with the model's floor directly (``VadFeatures(power_floor)``, from the ONNX metadata
+``power_floor``; absent = the default).
 """
 
 from __future__ import annotations

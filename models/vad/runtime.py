@@ -21,7 +21,6 @@ from models.aec.stft import HOP
 from models.onnx_model import open_onnx_model, state_shape_from
 from models.vad.endpointer import Endpointer, VadEvent
 from models.vad.features import FEATURES, POWER_FLOOR, SAMPLE_RATE, VadFeatures
-from models.vad.power_floor import raise_floor
 
 FORMAT_VERSION = "1"
 SHIPPED_MODEL = Path(__file__).with_name("vad_dfsmn.onnx")
@@ -62,8 +61,8 @@ class SemanticVad:
         want = ["features", "echo", "state"] if self.echo_aware else ["features", "state"]
         if names != want:
             raise VadModelError(f"{path}: inputs {names}, expected {want}")
-        self.features = VadFeatures()
-        self.echo_features = VadFeatures()
+        self.features = VadFeatures(self.power_floor)
+        self.echo_features = VadFeatures(self.power_floor)
         self._silence = np.zeros(HOP)
         self.reset()
 
@@ -86,14 +85,11 @@ class SemanticVad:
         if block.shape != (HOP,):
             raise ValueError(f"the VAD takes blocks of {HOP} samples, not {block.shape}")
         if not self.echo_aware:
-            return self.step(self._floored(self.features.process(block)))
+            return self.step(self.features.process(block))
         if echo is not None and echo.shape != (HOP,):
             raise ValueError(f"the echo estimate comes in blocks of {HOP} samples, not {echo.shape}")
-        e = self._floored(self.echo_features.process(self._silence if echo is None else echo))
-        return self.step(self._floored(self.features.process(block)), e)
-
-    def _floored(self, features: np.ndarray) -> np.ndarray:
-        return features if self.power_floor == POWER_FLOOR else raise_floor(features, self.power_floor)
+        e = self.echo_features.process(self._silence if echo is None else echo)
+        return self.step(self.features.process(block), e)
 
 
 @dataclass

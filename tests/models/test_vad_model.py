@@ -120,6 +120,8 @@ def test_a_raised_power_floor_is_exact_and_travels_with_the_model(tmp_path: Path
     stft, mel = StftAnalyzer(), vad_mel_matrix().T.astype(np.float64)
     power = np.stack([np.abs(stft.process(audio[i : i + 320])) ** 2 @ mel for i in range(0, audio.shape[0], 320)])
     np.testing.assert_allclose(raise_floor(file_features(audio), 1e-5), np.log(power + 1e-5), atol=1e-4)
+    # training's stored-feature path and the runtime's direct features agree
+    np.testing.assert_allclose(raise_floor(file_features(audio), 1e-5), file_features(audio, 1e-5), atol=1e-4)
     np.testing.assert_array_equal(raise_floor(file_features(audio), POWER_FLOOR), file_features(audio))
     with pytest.raises(ValueError, match="at least"):
         raise_floor(file_features(audio), 1e-12)

@@ -110,23 +110,21 @@ def read_cmvn(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return -shift, 1.0 / scale
 
 
-def read_model_folder(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor], np.ndarray, np.ndarray]:
-    """(config, float32 state dict, mean, std) of a FunASR model folder written by :func:`write_model_folder`
-    (or FunASR's own); ValueError naming the file when one is missing or unreadable."""
-    folder = Path(folder)
-    missing = [n for n in ("config.yaml", "model.pt", "am.mvn") if not (folder / n).is_file()]
-    if missing:
-        raise ValueError(f"{folder} is not a FunASR model folder (missing {', '.join(missing)})")
+def read_folder_weights(folder: str | Path) -> tuple[dict[str, torch.Tensor], np.ndarray, np.ndarray]:
+    """(float32 state dict, mean, std) of a FunASR model folder (this project's or FunASR's own); ValueError
+    naming what is wrong (the runtime's :func:`~models.asr.paraformer.check_model_folder`)."""
+    from models.asr.paraformer import AsrModelError, check_model_folder
+
     try:
-        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-        weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"cannot read the model in {folder}: {exc}") from None
-    if isinstance(weights, dict) and "model" in weights and isinstance(weights["model"], dict):
+        folder = check_model_folder(folder)
+    except AsrModelError as exc:
+        raise ValueError(str(exc)) from None
+    weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    if "model" in weights and isinstance(weights["model"], dict):
         weights = weights["model"]
     state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     mean, std = read_cmvn(folder / "am.mvn")
-    return config, state, mean, std
+    return state, mean, std
 
 
 def write_model_folder(out: str | Path, config: dict, state_dict: dict, mean: np.ndarray, std: np.ndarray,

@@ -32,7 +32,7 @@ from training.asr.folder import (
     FEATURE_DIM,
     build_model,
     paraformer_config,
-    read_model_folder,
+    read_folder_weights,
     write_model_folder,
 )
 from training.common.loop import resume_or_start, save_atomic, truncate_logs
@@ -172,7 +172,7 @@ def valid_rows(rows: list[dict], n: int) -> list[dict]:
 def warm_start(model: torch.nn.Module, folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """Load a FunASR model folder's weights into ``model`` (same network, else ValueError naming the first
     difference); returns the folder's (mean, std) feature statistics, the normalisation those weights expect."""
-    _, state, mean, std = read_model_folder(folder)
+    state, mean, std = read_folder_weights(folder)
     own = model.state_dict()
     for name in sorted(set(own) | set(state)):
         if name not in state or name not in own or own[name].shape != state[name].shape:

@@ -56,15 +56,14 @@ def max_difference(model: VadDfsmn, onnx_path: Path, seconds: float = 3.0, seed:
     """Largest |torch − onnxruntime| over the probabilities of random audio (and a random echo estimate for an
     echo-aware model), state carried along."""
     from models.vad.features import file_features
-    from models.vad.power_floor import raise_floor
     from models.vad.runtime import SemanticVad
 
     rng = np.random.default_rng(seed)
     audio = rng.standard_normal(int(seconds * SAMPLE_RATE)) * 0.05
     echo = rng.standard_normal(audio.shape[0]) * 0.02 if model.echo_input else None
-    feats = raise_floor(file_features(audio), model.power_floor)
+    feats = file_features(audio, model.power_floor)
     if echo is not None:
-        feats = np.concatenate([feats, raise_floor(file_features(echo), model.power_floor)], axis=1)
+        feats = np.concatenate([feats, file_features(echo, model.power_floor)], axis=1)
     with torch.no_grad():
         ref = torch.sigmoid(model(torch.from_numpy(feats)[None]))[0].numpy()
     vad = SemanticVad(onnx_path)
