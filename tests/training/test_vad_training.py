@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from models.vad.features import file_features
-from training.vad.examples import check_recipe, delay_jumps, frame_labels, kind_shares
+from training.vad.examples import check_recipe, delay_jumps, example_res_model, frame_labels, kind_shares
 from training.vad.train import change_level
 from training.vad.turns import build_turn, split_clauses
 
@@ -96,6 +96,19 @@ def test_recipe_shares_and_delay_jumps(tmp_path: Path) -> None:
         check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0, "res_model": "shipped"})
     with pytest.raises(ValueError, match="built with"):
         check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0, "agent_voice_share": 0.3})
+    with pytest.raises(ValueError, match="built with"):
+        check_recipe(tmp_path, {"echo_only_share": 0.15, "delay_jump_share": 0.0, "res_share": 0.5})
+
+
+def test_res_share_mixes_the_mask_sources_from_its_own_stream() -> None:
+    assert all(example_res_model(s, None, 0.5) is None for s in range(50))  # classical: no share applies
+    assert all(example_res_model(s, "shipped", 1.0) == "shipped" for s in range(50))  # earlier recipes
+    assert all(example_res_model(s, "shipped", 0.0) is None for s in range(50))
+    drawn = [example_res_model(s, "x.onnx", 0.5) for s in range(400)]
+    assert set(drawn) == {"x.onnx", None} and 0.4 < drawn.count("x.onnx") / 400 < 0.6
+    assert drawn == [example_res_model(s, "x.onnx", 0.5) for s in range(400)]  # seeded per example
+    with pytest.raises(ValueError, match="res_share"):
+        example_res_model(0, "shipped", 1.5)
 
 
 def test_agent_voice_text_is_never_a_listed_sentence() -> None:

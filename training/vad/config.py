@@ -29,6 +29,10 @@ class VadDataConfig:
         None, "The echo chain's residual echo masks in the examples (its aec.res_model): null = the classical masks "
         "(the agent's default and the shipped model's recipe), 'shipped' = the shipped neural suppressor, or a path "
         "to a RES .onnx.")
+    res_share: float = setting(
+        1.0, "Share of the examples whose chain uses res_model (the others use the classical masks), so that one model "
+        "learns the residual echo of both mask sources; 1 = every example (ignored when res_model is null).",
+        min=0, max=1)
     agent_voice_share: float = setting(
         0.0, "Share of the examples with the agent's speech in which that speech is the agent's own default TTS voice "
         "(the VITS demo voice) rather than a synthesiser voice of the turns.", min=0, max=1)

@@ -18,7 +18,8 @@ One example (``make_example(seed, ...)``) is ``seconds`` of 16 kHz audio:
   must never mistake for the user;
 - the capture run through the real echo chain (:func:`models.aec.chain.run_chain`, default
   configuration but ``aec.res_model`` = ``res_model``: the classical residual-echo masks for ``None``, the
-  neural suppressor for ``"shipped"`` or a path); the VAD learns on the chain's **VAD output** (β_vad), as in the agent, so it meets
+  neural suppressor for ``"shipped"`` or a path; with ``res_share`` < 1, only that share of the examples,
+  drawn from its own random stream, uses ``res_model`` and the others the classical masks); the VAD learns on the chain's **VAD output** (β_vad), as in the agent, so it meets
   the residual echo and the chain's distortion of the user's speech, and (echo-aware model) on the
   chain's echo estimate ŷ, which shows it what the agent's voice sounds like at the microphone.
 
@@ -116,10 +117,20 @@ def delay_jumps(seed: int, delay_ms: float, seconds: float, share: float) -> lis
     return [{"at_s": float(jr.uniform(1.0, seconds - 1.0)), "delay_ms": float(np.clip(new, 0, 400))}]
 
 
+def example_res_model(seed: int, res_model: str | None, res_share: float) -> str | None:
+    """The residual-echo masks of example ``seed``: ``res_model`` with probability ``res_share`` (its own random
+    stream, so a share of 1 gives the examples of earlier recipes), else ``None`` (the classical masks)."""
+    if not 0.0 <= res_share <= 1.0:
+        raise ValueError(f"res_share must be in [0, 1], got {res_share}")
+    if res_model is None or res_share >= 1.0:
+        return res_model
+    return res_model if np.random.default_rng([seed, 13]).random() < res_share else None
+
+
 def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[str, list[Path]],
                  profile_seed: int = 0, seconds: float = 16.0, kind: str | None = None, ser_db: float | None = None,
                  room_overrides: dict | None = None, echo_only_share: float = KIND_P[2],
-                 delay_jump_share: float = 0.0, res_model: str | None = None,
+                 delay_jump_share: float = 0.0, res_model: str | None = None, res_share: float = 1.0,
                  own_voice: list[Path] | None = None, agent_voice_share: float = 0.0) -> tuple[dict, dict]:
     """Simulate one example; returns (arrays, metadata). See the module doc.
 
@@ -128,8 +139,8 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     no double talk).
 
     ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn;
-    ``echo_only_share``, ``delay_jump_share``, ``res_model`` and ``agent_voice_share`` (drawing from
-    ``own_voice``, the agent voice's files): see the module doc.
+    ``echo_only_share``, ``delay_jump_share``, ``res_model``, ``res_share`` and ``agent_voice_share`` (drawing
+    from ``own_voice``, the agent voice's files): see the module doc.
     """
     rng = np.random.default_rng(seed)
     n = int(round(seconds * SR / HOP)) * HOP
@@ -168,6 +179,7 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     peak = float(np.max(np.abs(mic)))
     if peak > 0.99:
         mic *= 0.99 / peak
+    res_model = example_res_model(seed, res_model, res_share)
     chain = run_chain(mic, far, dataclasses.replace(AecConfig(), res_model=res_model))
     vad_out = chain.vad
     feats = file_features(vad_out)
@@ -231,7 +243,7 @@ def _build_one(args: tuple) -> str | None:
 
 RECIPE_FILE = "recipe.json"
 LEGACY_RECIPE = {"echo_only_share": KIND_P[2], "delay_jump_share": 0.0}  # folders built before recipe.json
-LATER_KEYS = {"res_model": None, "agent_voice_share": 0.0}  # recipe keys added later: what older folders used
+LATER_KEYS = {"res_model": None, "res_share": 1.0, "agent_voice_share": 0.0}  # recipe keys added later: what older folders used
 
 
 def check_recipe(out: Path, recipe: dict) -> None:
@@ -252,17 +264,18 @@ def check_recipe(out: Path, recipe: dict) -> None:
 
 def build_examples(out: Path, turn_dir: Path, turn_count: int, count: int, first_seed: int, profile_seed: int,
                    seconds: float, workers: int = 1, progress: bool = True, echo_only_share: float = KIND_P[2],
-                   delay_jump_share: float = 0.0, res_model: str | None = None, agent_voice_share: float = 0.0,
-                   own_voice: list[Path] | None = None) -> list[Path]:
+                   delay_jump_share: float = 0.0, res_model: str | None = None, res_share: float = 1.0,
+                   agent_voice_share: float = 0.0, own_voice: list[Path] | None = None) -> list[Path]:
     """Build (or resume) ``count`` examples from the first ``turn_count`` turns of ``turn_dir`` into ``out``;
     returns their paths (without suffix). The recipe (``echo_only_share``, ``delay_jump_share``, ``res_model``,
-    ``agent_voice_share``; see the module doc) is kept in ``out/recipe.json``; a folder is only ever extended
+    ``res_share``, ``agent_voice_share``; see the module doc) is kept in ``out/recipe.json``; a folder is only ever extended
     with its own recipe. ``own_voice``: the agent voice's files (needed when ``agent_voice_share`` > 0)."""
     out.mkdir(parents=True, exist_ok=True)
     if agent_voice_share > 0 and not own_voice:
         raise ValueError("agent_voice_share > 0 needs the agent voice's files (training.vad.agent_voice)")
     recipe = {"echo_only_share": float(echo_only_share), "delay_jump_share": float(delay_jump_share),
-              "res_model": res_model, "agent_voice_share": float(agent_voice_share)}
+              "res_model": res_model, "res_share": float(res_share) if res_model is not None else 1.0,
+              "agent_voice_share": float(agent_voice_share)}
     check_recipe(out, recipe)
     voice = tuple(own_voice or ())
     jobs = [(out, first_seed + i, turn_dir, turn_count, profile_seed, seconds, recipe, voice) for i in range(count)]

@@ -19,7 +19,7 @@ def prepare_data(cfg: VadTrainingConfig, progress: bool = True) -> tuple[list[Pa
     build_turns(turns / "valid", "valid", d.valid_turns, 0, d.workers, progress)
     build_turns(turns / "train", "train", d.train_turns, 0, d.workers, progress)
     recipe = {"echo_only_share": d.echo_only_share, "delay_jump_share": d.delay_jump_share,
-              "res_model": d.res_model, "agent_voice_share": d.agent_voice_share}
+              "res_model": d.res_model, "res_share": d.res_share, "agent_voice_share": d.agent_voice_share}
     if d.agent_voice_share > 0:
         from training.vad.agent_voice import build_agent_voice
 
