@@ -146,8 +146,9 @@ class AecConfig:
     laec: LaecConfig = section(LaecConfig, "Linear echo canceller.")
     pwf: PwfConfig = section(PwfConfig, "Post Wiener filter.")
     res_model: str | None = setting(
-        None, "Residual echo suppressor: 'shipped' = the model in models/aec/res/ (classical masks, with a "
-        "warning, if that file is missing), a path to an ONNX model, or null = classical masks only.")
+        "shipped", "Residual echo suppressor: 'shipped' = the model in models/aec/res/ (classical masks, with a "
+        "warning, if that file is missing), a path to an ONNX model, or null = classical masks only (the shipped "
+        "VAD was chosen with the RES on and fires more often on echo with null: docs/results_vad.md).")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from models.aec.tde import GccPhatDelayEstimator
 
 log = logging.getLogger(__name__)
 
+CLASSICAL = AecConfig(res_model=None)  # the default chain with the classical residual-echo masks (no neural RES)
 PRE_DELAY = 48  # samples of the echo path kept before its main peak inside the filter (3 ms)
 ERLE_SMOOTHING = 0.98
 FAR_END_FLOOR = 1e-6  # mean square of a reference block that counts as far-end activity (-60 dBFS)

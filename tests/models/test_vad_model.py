@@ -132,7 +132,15 @@ def test_a_raised_power_floor_is_exact_and_travels_with_the_model(tmp_path: Path
     vad = SemanticVad(path)
     assert vad.power_floor == 1e-5 and float(vad.metadata["power_floor"]) == 1e-5
     assert max_difference(model, path) <= 1e-4
-    assert SemanticVad(SHIPPED_MODEL).power_floor == POWER_FLOOR  # models from before the key: the default
+    assert SemanticVad(SHIPPED_MODEL).power_floor == 1e-5  # the shipped model's recipe (its card)
+    import onnx
+
+    old = onnx.load(str(path))  # a model from before the key: the default floor
+    kept = [p for p in old.metadata_props if p.key != "power_floor"]
+    del old.metadata_props[:]
+    old.metadata_props.extend(kept)
+    onnx.save(old, str(tmp_path / "before_the_key.onnx"))
+    assert SemanticVad(tmp_path / "before_the_key.onnx").power_floor == POWER_FLOOR
     # sounds far below the floor look like silence to such a model, not to one with the default floor
     whisper = rng.standard_normal(SR // 2) * 10 ** (-95 / 20)
     default = export_onnx(random_model(4, echo_input=True), tmp_path / "default.onnx")

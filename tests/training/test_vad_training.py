@@ -192,7 +192,7 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
             f"data.valid_dir={d / 'ex_valid'}", "data.train_examples=6", "data.valid_examples=2",
             "data.example_s=6", "data.workers=1", f"train.out_dir={d / 'run'}", "train.batch=8",
             "train.crop_s=4", "train.valid_every=20", "train.checkpoint_every=20", "train.log_every=5",
-            "train.threads=1"]
+            "train.threads=1", "data.res_model=null", "data.agent_voice_share=0"]
     args = [x for kv in base for x in ("--set", kv)]
     assert main([*args, "--set", "train.steps=40", "--no-progress"]) == 0
     run = d / "run"
@@ -220,7 +220,7 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
     from training.vad.prepare import prepare_data
 
     cfg = load_vad_config(None, [*base, f"data.train_dir={d / 'ex_res'}", f"data.valid_dir={d / 'ex_res_valid'}",
-                                 "data.train_examples=3", "data.valid_examples=1", "data.res_model=shipped",
+                                 "data.train_examples=3", "data.valid_examples=1", "data.res_model=shipped", "data.res_share=1",
                                  "data.agent_voice_share=1.0", "data.agent_voice_utterances=2",
                                  f"data.agent_voice_dir={d / 'agent_voice'}"])
     train_paths, _ = prepare_data(cfg, progress=False)

@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.config import AecConfig
 from audio_io.room import SimulatedRoom
 from audio_io.wav import read_wav
-from models.aec.chain import cancel_echo
+from models.aec.chain import CLASSICAL, cancel_echo
 from models.aec.stft import HOP
 from models.asr.tokens import normalize_transcript
 from training.common.loop import run_jobs
@@ -55,7 +54,8 @@ def load_manifest(corpus: Path) -> list[dict]:
 
 def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db: float | None,
             profile_seed: int = 0) -> tuple[np.ndarray, dict]:
-    """``clean`` spoken in a random simulated room and device, through the echo chain; returns (ASR output, meta).
+    """``clean`` spoken in a random simulated room and device, through the echo chain with the classical masks (the
+    shipped ASR model's recipe and benchmark); returns (ASR output, meta).
 
     With ``agent_files`` and ``ser_db`` the loudspeaker plays speech from those files and the user's level is
     set so that the signal-to-echo ratio at the mic is ``ser_db`` (over the user's active samples).
@@ -86,7 +86,7 @@ def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db
     peak = float(np.max(np.abs(mic)))
     if peak > 0.99:
         mic *= 0.99 / peak
-    asr_out, _, _ = cancel_echo(mic, far, AecConfig())
+    asr_out, _, _ = cancel_echo(mic, far, CLASSICAL)
     meta = {"seed": int(seed), "ser_db": ser_db, "rt60_s": cfg.rt60_s, "noise": cfg.noise, "snr_db": cfg.snr_db}
     return asr_out.astype(np.float32), meta
 

@@ -30,7 +30,7 @@ import numpy as np
 from agent.config import RoomConfig, build
 from audio_io.room import SimulatedRoom, active_rms
 from audio_io.wav import read_wav
-from models.aec.chain import EchoCanceller
+from models.aec.chain import CLASSICAL, EchoCanceller
 from models.aec.stft import HOP
 from training.common.loop import run_jobs
 
@@ -177,7 +177,7 @@ def make_scene(seed: int, utterances: dict[str, list[Path]], profiles: list[Devi
     if peak > MIC_PEAK:  # a real mic would clip: turn the whole capture down instead (keeps it linear)
         echo, near, noise = (x * (MIC_PEAK / peak) for x in (echo, near, noise))
     mic = echo + near + noise
-    chain = EchoCanceller()
+    chain = EchoCanceller(CLASSICAL)  # only its linear part runs here
     ref_al, err = np.zeros(n), np.zeros(n)
     found = None
     for i in range(0, n, HOP):

@@ -14,8 +14,8 @@ class VadDataConfig:
     turns_dir: str = setting("cache/vad/turns", "User turns, one folder per split (train/, valid/).")
     train_turns: int = setting(6000, "User turns of training voices.", min=1)
     valid_turns: int = setting(150, "User turns of held-out voices.", min=1)
-    train_dir: str = setting("cache/vad/examples_train_echo", "Training examples.")
-    valid_dir: str = setting("cache/vad/examples_valid_echo", "Validation examples (held-out voices and devices).")
+    train_dir: str = setting("cache/vad/examples_train_mix", "Training examples.")
+    valid_dir: str = setting("cache/vad/examples_valid_mix", "Validation examples (held-out voices and devices).")
     train_examples: int = setting(3000, "Training examples.", min=1)
     valid_examples: int = setting(120, "Validation examples.", min=1)
     example_s: float = setting(16.0, "Length of one example, s.", min=4, max=60)
@@ -26,15 +26,14 @@ class VadDataConfig:
         0.0, "Share of the examples with the agent's speech that get one jump of the echo path's delay (30-200 ms) "
         "while it plays.", min=0, max=1)
     res_model: str | None = setting(
-        None, "The echo chain's residual echo masks in the examples (its aec.res_model): null = the classical masks "
-        "(the agent's default and the shipped model's recipe), 'shipped' = the shipped neural suppressor, or a path "
-        "to a RES .onnx.")
+        "shipped", "The echo chain's residual echo masks in the examples (its aec.res_model): 'shipped' = the shipped "
+        "neural suppressor (the agent's default), null = the classical masks only, or a path to a RES .onnx.")
     res_share: float = setting(
-        1.0, "Share of the examples whose chain uses res_model (the others use the classical masks), so that one model "
+        0.5, "Share of the examples whose chain uses res_model (the others use the classical masks), so that one model "
         "learns the residual echo of both mask sources; 1 = every example (ignored when res_model is null).",
         min=0, max=1)
     agent_voice_share: float = setting(
-        0.0, "Share of the examples with the agent's speech in which that speech is the agent's own default TTS voice "
+        0.3, "Share of the examples with the agent's speech in which that speech is the agent's own default TTS voice "
         "(the VITS demo voice) rather than a synthesiser voice of the turns.", min=0, max=1)
     agent_voice_dir: str = setting("cache/vad/agent_voice", "The agent voice's utterances (built when missing).")
     agent_voice_utterances: int = setting(400, "Utterances of the agent's voice to synthesise.", min=1)
@@ -45,7 +44,7 @@ class VadDataConfig:
 class VadTrainConfig:
     """Optimisation, logging and checkpoints."""
 
-    out_dir: str = setting("cache/vad/run_echo", "Run folder: checkpoints, log.csv, valid.jsonl, curves.png.")
+    out_dir: str = setting("cache/vad/run_mix", "Run folder: checkpoints, log.csv, valid.jsonl, curves.png.")
     echo_input: bool = setting(
         True, "Echo-aware model: it also reads the echo chain's echo estimate, so it can tell residual echo from the "
         "user (false: the output alone, as the first shipped model).")
@@ -53,8 +52,8 @@ class VadTrainConfig:
         3.0, "Random level change of the echo-estimate features against the output's, ± dB (the estimate's scale "
         "varies with the echo canceller's state).", min=0, max=30)
     power_floor: float = setting(
-        1e-10, "Floor added to the mel band powers before the log (models.vad.power_floor; 1e-10 = the features' own, "
-        "below any sound): a higher one makes sounds far quieter than it look like silence to the model, e.g. the "
+        1e-5, "Floor added to the mel band powers before the log (models.vad.power_floor; 1e-10 = the features' own, "
+        "below any sound; 1e-5 = white noise at about -83 dBFS): a higher one makes sounds far quieter than it look like silence to the model, e.g. the "
         "neural RES's rare leaks on the agent's echo. Kept in the checkpoint and the ONNX metadata.", min=1e-10, max=1)
     steps: int = setting(4000, "Training steps.", min=1)
     batch: int = setting(32, "Crops per step.", min=1)
