@@ -17,8 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=(
                            "Run the real agent (same code as on a device) in the simulated room, faster than real "
                            "time, against scripted users, and check the scenario's expectations. Writes report.json, "
-                           "report.md, events.jsonl, timeline.png and spectrograms.png per scenario. Exit code 1 "
-                           "when an expectation fails, so scenarios work as tests in CI."))
+                           "report.md, events.jsonl, timeline.png and spectrograms.png per scenario; with several, a "
+                           "summary table, summary.json and library.json (barge-in p50/p95, missed share, false "
+                           "barge-ins per hour of agent speech, end-of-turn p50, pooled over the scenarios). Exit "
+                           "code 1 when an expectation fails, so scenarios work as tests in CI."))
     p.add_argument("scenarios", nargs="*", type=Path, metavar="SCENARIO.yaml", help="scenario files")
     p.add_argument("--all", action="store_true", help=f"every scenario in {SCENARIO_DIR.relative_to(REPO_ROOT)}/")
     p.add_argument("--out", type=Path, default=Path("simulate-out"), help="report folder (default simulate-out/)")
@@ -28,7 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent.pipeline import ModelLoadError, load_models
-    from agent.simulate import load_scenario, run_scenario, summary_table, write_report
+    from agent.simulate import (
+        library_line,
+        library_metrics,
+        load_scenario,
+        run_scenario,
+        summary_table,
+        write_report,
+    )
 
     paths = list(args.scenarios) + (sorted(SCENARIO_DIR.glob("*.yaml")) if args.all else [])
     if not paths:
@@ -55,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(summary_table(results))
     if len(results) > 1:
+        pooled = library_metrics([r.metrics for r in results])
+        print()
+        print(library_line(pooled))
         (args.out / "summary.json").write_text(json.dumps([r.as_json() for r in results], ensure_ascii=False,
                                                           indent=1) + "\n", encoding="utf-8")
+        (args.out / "library.json").write_text(json.dumps(pooled, indent=1) + "\n", encoding="utf-8")
     return 0 if all(r.passed for r in results) else 1

@@ -3,8 +3,9 @@
 ``python -m agent simulate SCENARIO.yaml --out DIR`` or ``--all`` (every file in ``configs/scenarios/``).
 """
 
-from agent.simulate.report import summary_table, write_report
+from agent.simulate.report import library_line, library_metrics, summary_table, write_report
 from agent.simulate.run import ScenarioResult, run_scenario
 from agent.simulate.scenario import Scenario, load_scenario
 
-__all__ = ["Scenario", "ScenarioResult", "load_scenario", "run_scenario", "summary_table", "write_report"]
+__all__ = ["Scenario", "ScenarioResult", "library_line", "library_metrics", "load_scenario", "run_scenario",
+           "summary_table", "write_report"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.simulate.run import ScenarioResult
+from agent.simulate.run import ScenarioResult, _percentile
 
 SR = 16000
 BLOCK_S = 0.02
@@ -114,3 +114,36 @@ def summary_table(results: list[ScenarioResult]) -> str:
                     f"{m['missed_barge_ins']} | {m['false_barge_ins']} | {p50(m['end_of_turn_latency_ms'])} | "
                     f"{p50(m['response_latency_ms'])} | {m['turns']} |")
     return "\n".join(rows)
+
+
+def library_metrics(metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """The scenario library's numbers pooled over scenarios (issue 11's targets are on these): barge-in latency
+    p50/p95 over every interruption, the share of interruptions missed, false barge-ins per hour of the agent's
+    speech, and the medians of end-of-turn and response latency. ``metrics``: each scenario's ``metrics``."""
+    latencies = [v for m in metrics for v in m["barge_in_latency_ms"]]
+    interruptions = sum(m["interruptions"] for m in metrics)
+    speech_h = sum(m["agent_speech_s"] for m in metrics) / 3600
+    false = sum(m["false_barge_ins"] for m in metrics)
+    eot = [v for m in metrics for v in m["end_of_turn_latency_ms"]]
+    reply = [v for m in metrics for v in m["response_latency_ms"]]
+    pct = _percentile
+    return {"scenarios": len(metrics), "interruptions": interruptions, "barge_in_p50_ms": pct(latencies, 50),
+            "barge_in_p95_ms": pct(latencies, 95),
+            "missed_share": (round(sum(m["missed_barge_ins"] for m in metrics) / interruptions, 4)
+                             if interruptions else None),
+            "false_barge_ins": false, "agent_speech_h": round(speech_h, 4),
+            "false_barge_ins_per_h": round(false / speech_h, 2) if speech_h > 0 else None,
+            "end_of_turn_p50_ms": pct(eot, 50), "response_p50_ms": pct(reply, 50)}
+
+
+def library_line(pooled: dict[str, Any]) -> str:
+    """One printed line of :func:`library_metrics`."""
+    def f(v: Any, unit: str = "") -> str:
+        return "-" if v is None else f"{v:g}{unit}"
+
+    missed = "-" if pooled["missed_share"] is None else f"{100 * pooled['missed_share']:.1f} %"
+    return (f"library ({pooled['scenarios']} scenarios): barge-in p50 {f(pooled['barge_in_p50_ms'], ' ms')}, "
+            f"p95 {f(pooled['barge_in_p95_ms'], ' ms')} over {pooled['interruptions']} interruptions, missed {missed}; "
+            f"false barge-ins {pooled['false_barge_ins']} in {60 * pooled['agent_speech_h']:.1f} min of agent speech "
+            f"({f(pooled['false_barge_ins_per_h'])} per hour); end of turn p50 {f(pooled['end_of_turn_p50_ms'], ' ms')}; "
+            f"reply p50 {f(pooled['response_p50_ms'], ' ms')}")

@@ -11,7 +11,7 @@ import pytest
 from agent.__main__ import main
 from agent.config import ConfigError, load_config
 from agent.pipeline import load_models
-from agent.simulate import load_scenario, run_scenario, write_report
+from agent.simulate import library_line, library_metrics, load_scenario, run_scenario, write_report
 
 SHORT = """\
 description: One question after the greeting, answered by the rules responder.
@@ -63,6 +63,28 @@ def test_a_greeting_file_is_read_without_comments(tmp_path: Path) -> None:
         load_scenario(f)
 
 
+def _metrics(latencies: list[float], interruptions: int, missed: int, false: int, speech_s: float,
+             eot: list[float], reply: list[float]) -> dict:
+    return {"barge_in_latency_ms": latencies, "interruptions": interruptions, "missed_barge_ins": missed,
+            "false_barge_ins": false, "agent_speech_s": speech_s, "end_of_turn_latency_ms": eot,
+            "response_latency_ms": reply}
+
+
+def test_library_metrics_pool_the_scenarios() -> None:
+    pooled = library_metrics([_metrics([170.0, 190.0], 2, 0, 0, 600.0, [440.0], [120.0]),
+                              _metrics([240.0], 2, 1, 0, 300.0, [520.0, 580.0], [80.0]),
+                              _metrics([], 0, 0, 1, 2700.0, [], [])])
+    assert pooled["interruptions"] == 4 and pooled["missed_share"] == 0.25
+    assert pooled["barge_in_p50_ms"] == 190.0 and 230.0 < pooled["barge_in_p95_ms"] <= 240.0
+    assert pooled["agent_speech_h"] == 1.0 and pooled["false_barge_ins"] == 1 and pooled["false_barge_ins_per_h"] == 1.0
+    assert pooled["end_of_turn_p50_ms"] == 520.0 and pooled["response_p50_ms"] == 100.0
+    line = library_line(pooled)
+    assert "p50 190 ms" in line and "missed 25.0 %" in line and "60.0 min of agent speech (1 per hour)" in line
+    empty = library_metrics([_metrics([], 0, 0, 0, 0.0, [], [])])
+    assert empty["barge_in_p50_ms"] is None and empty["missed_share"] is None and empty["false_barge_ins_per_h"] is None
+    assert "p50 -" in library_line(empty)
+
+
 @pytest.mark.slow
 def test_a_short_scenario_runs_and_writes_its_report(tmp_path: Path) -> None:
     f = tmp_path / "question.yaml"
@@ -91,3 +113,12 @@ def test_cli_fails_on_an_unmet_expectation(tmp_path: Path, capsys) -> None:  # n
     assert rc == 1 and "impossible: FAIL" in out and "reply_within_ms failed" in out
     assert not (tmp_path / "out" / "timeline.png").exists()
     assert main(["simulate"]) == 2
+    # several scenarios: the summary table and the library's pooled numbers
+    g = tmp_path / "question.yaml"
+    g.write_text(SHORT, encoding="utf-8")
+    rc = main(["simulate", str(f), str(g), "--out", str(tmp_path / "two"), "--no-pictures"])
+    out = capsys.readouterr().out
+    pooled = json.loads((tmp_path / "two" / "library.json").read_text(encoding="utf-8"))
+    assert rc == 1 and "library (2 scenarios)" in out and pooled["scenarios"] == 2 and pooled["interruptions"] == 0
+    assert pooled["agent_speech_h"] > 0 and pooled["response_p50_ms"] is not None
+    assert len(json.loads((tmp_path / "two" / "summary.json").read_text(encoding="utf-8"))) == 2
