@@ -3,8 +3,10 @@
 Input (batch, frames, 40) log-mel features (:mod:`models.vad.features`) of the echo chain's VAD
 output, and for an **echo-aware** model (``echo_input=True``) 40 more of the chain's echo estimate ŷ for
 the same frame (batch, frames, 80): seeing what the agent's own voice sounds like at the microphone,
-the model can tell residual echo from the user. Features are normalised by fixed mean/std buffers;
-an input layer 40 (80) → 64; 6 DFSMN layers (hidden 128, projection 64, 10 memory
+the model can tell residual echo from the user; a **prosody-aware** model (``pitch_input=True``) also reads 3
+pitch features of the output (:mod:`models.vad.pitch`: voicing and the F0 contour, the intonation that tells a
+finished sentence from a clause that goes on), last: (batch, frames, 43 or 83). Features are normalised by
+fixed mean/std buffers; an input layer 40 (43, 80, 83) → 64; 6 DFSMN layers (hidden 128, projection 64, 10 memory
 taps with strides 1, 1, 2, 2, 4, 4 frames: a causal receptive field of 2.8 s, no look-ahead);
 an output layer 64 → 2 giving the logits of [speech, end of turn] per 20 ms frame. About 108 k
 parameters (110 k echo-aware). Streaming keeps the last 36 projections per layer: state (batch, 6, 36, 64).
@@ -17,6 +19,7 @@ from torch import nn
 
 from models.dfsmn import DfsmnLayer
 from models.vad.features import FEATURES, POWER_FLOOR
+from models.vad.pitch import PITCH_FEATURES
 
 DIM = 64
 HIDDEN = 128
@@ -28,11 +31,13 @@ OUTPUTS = ("speech", "end_of_turn")
 class VadDfsmn(nn.Module):
     """See the module doc. ``forward`` returns logits (B, T, 2)."""
 
-    def __init__(self, echo_input: bool = False) -> None:
+    def __init__(self, echo_input: bool = False, pitch_input: bool = False) -> None:
         super().__init__()
         self.echo_input = echo_input
+        self.pitch_input = pitch_input
         self.power_floor = POWER_FLOOR  # the feature floor it is trained for (models.vad.power_floor; not a weight)
-        self.in_features = FEATURES * (2 if echo_input else 1)
+        self.level_features = FEATURES * (2 if echo_input else 1)  # the log-power inputs (a level change moves them)
+        self.in_features = self.level_features + (PITCH_FEATURES if pitch_input else 0)
         self.register_buffer("feature_mean", torch.zeros(self.in_features))
         self.register_buffer("feature_std", torch.ones(self.in_features))
         self.input = nn.Linear(self.in_features, DIM)
@@ -56,7 +61,7 @@ class VadDfsmn(nn.Module):
         return self.output(m)
 
     def streaming_forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame: x (B, 40 or 80), state (B, 6, 36, 64) -> (probabilities (B, 2), new state)."""
+        """One frame: x (B, in_features), state (B, 6, 36, 64) -> (probabilities (B, 2), new state)."""
         m = self.input(self._normalise(x))
         new = []
         for i, layer in enumerate(self.layers):

@@ -3,7 +3,9 @@
 ``SemanticVad(path).process(block, echo=None) -> (p_speech, p_end_of_turn)`` computes the block's
 features, runs the exported streaming DFSMN step and keeps its state. An **echo-aware** model
 (``echo_aware``; metadata ``echo_features`` 40) also takes the echo chain's echo estimate for the same
-block (:attr:`models.aec.chain.EchoCanceller.echo_estimate`); None stands for silence (nothing played). :func:`detect` runs it and the
+block (:attr:`models.aec.chain.EchoCanceller.echo_estimate`); None stands for silence (nothing played). A
+**prosody-aware** model (metadata ``pitch_features`` 3) also gets the block's pitch features
+(:class:`models.vad.pitch.PitchTracker`, computed here from the same block). :func:`detect` runs it and the
 :class:`~models.vad.endpointer.Endpointer` over a whole signal (the same objects as the agent, so
 file and stream results are identical). The model file carries its contract as ONNX metadata; a file
 that is missing, corrupt or made for another contract gives a :class:`VadModelError`.
@@ -21,6 +23,7 @@ from models.aec.stft import HOP
 from models.onnx_model import open_onnx_model, state_shape_from
 from models.vad.endpointer import Endpointer, VadEvent
 from models.vad.features import FEATURES, POWER_FLOOR, SAMPLE_RATE, VadFeatures
+from models.vad.pitch import PITCH_FEATURES, PitchTracker
 
 FORMAT_VERSION = "1"
 SHIPPED_MODEL = Path(__file__).with_name("vad_dfsmn.onnx")
@@ -50,6 +53,10 @@ class SemanticVad:
         self.state_shape = state_shape_from(self.metadata, path, VadModelError)
         self.path = path
         self.echo_aware = self.metadata.get("echo_features", "0") == str(FEATURES)
+        pitch = self.metadata.get("pitch_features", "0")
+        if pitch not in ("0", str(PITCH_FEATURES)):
+            raise VadModelError(f"{path}: metadata pitch_features {pitch!r}, this runtime computes {PITCH_FEATURES}")
+        self.pitch_aware = pitch == str(PITCH_FEATURES)
         try:  # the model's feature floor (models.vad.power_floor); models without the key use the default
             self.power_floor = float(self.metadata.get("power_floor", POWER_FLOOR))
             if not self.power_floor >= POWER_FLOOR:
@@ -58,24 +65,30 @@ class SemanticVad:
             raise VadModelError(f"{path}: metadata power_floor {self.metadata.get('power_floor')!r} is not a number "
                                 f">= {POWER_FLOOR:g}") from None
         names = [i.name for i in self.session.get_inputs()]
-        want = ["features", "echo", "state"] if self.echo_aware else ["features", "state"]
+        want = ["features"] + ["echo"] * self.echo_aware + ["pitch"] * self.pitch_aware + ["state"]
         if names != want:
             raise VadModelError(f"{path}: inputs {names}, expected {want}")
         self.features = VadFeatures(self.power_floor)
         self.echo_features = VadFeatures(self.power_floor)
+        self.pitch = PitchTracker()
         self._silence = np.zeros(HOP)
         self.reset()
 
     def reset(self) -> None:
         self.features.reset()
         self.echo_features.reset()
+        self.pitch.reset()
         self._state = np.zeros((1, *self.state_shape), dtype=np.float32)
 
-    def step(self, features: np.ndarray, echo: np.ndarray | None = None) -> tuple[float, float]:
-        """One frame of features (40,) [and echo-estimate features (40,)] → (p_speech, p_end_of_turn)."""
+    def step(self, features: np.ndarray, echo: np.ndarray | None = None,
+             pitch: np.ndarray | None = None) -> tuple[float, float]:
+        """One frame of features (40,) [and echo-estimate features (40,)] [and pitch features (3,)] →
+        (p_speech, p_end_of_turn)."""
         feed = {"features": features[None, :], "state": self._state}
         if self.echo_aware:
             feed["echo"] = echo[None, :]
+        if self.pitch_aware:
+            feed["pitch"] = pitch[None, :].astype(np.float32)
         probs, self._state = self.session.run(None, feed)
         return float(probs[0, 0]), float(probs[0, 1])
 
@@ -84,12 +97,13 @@ class SemanticVad:
         320 samples (used by an echo-aware model, ignored by another; None = nothing played)."""
         if block.shape != (HOP,):
             raise ValueError(f"the VAD takes blocks of {HOP} samples, not {block.shape}")
+        pitch = self.pitch.process(block) if self.pitch_aware else None
         if not self.echo_aware:
-            return self.step(self.features.process(block))
+            return self.step(self.features.process(block), None, pitch)
         if echo is not None and echo.shape != (HOP,):
             raise ValueError(f"the echo estimate comes in blocks of {HOP} samples, not {echo.shape}")
         e = self.echo_features.process(self._silence if echo is None else echo)
-        return self.step(self.features.process(block), e)
+        return self.step(self.features.process(block), e, pitch)
 
 
 @dataclass

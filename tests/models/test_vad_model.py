@@ -17,9 +17,9 @@ from training.vad.export import export_onnx, max_difference
 SR = 16000
 
 
-def random_model(seed: int = 0, echo_input: bool = False) -> VadDfsmn:
+def random_model(seed: int = 0, echo_input: bool = False, pitch_input: bool = False) -> VadDfsmn:
     torch.manual_seed(seed)
-    model = VadDfsmn(echo_input=echo_input)
+    model = VadDfsmn(echo_input=echo_input, pitch_input=pitch_input)
     for layer in model.layers:  # taps start at zero; make the memory matter
         torch.nn.init.normal_(layer.taps, std=0.2)
     return model.eval()
@@ -33,9 +33,9 @@ def test_size_and_state_shape() -> None:
     assert model.state_shape == (6, 36, 64)
 
 
-@pytest.mark.parametrize("echo_input", [False, True])
-def test_streaming_equals_whole_sequence_and_is_causal(echo_input: bool) -> None:
-    model = random_model(echo_input=echo_input)
+@pytest.mark.parametrize(("echo_input", "pitch_input"), [(False, False), (True, False), (True, True)])
+def test_streaming_equals_whole_sequence_and_is_causal(echo_input: bool, pitch_input: bool) -> None:
+    model = random_model(echo_input=echo_input, pitch_input=pitch_input)
     x = torch.randn(2, 80, model.in_features)
     with torch.no_grad():
         whole = torch.sigmoid(model(x))
@@ -108,6 +108,43 @@ def test_echo_aware_model_exports_and_reads_the_echo_estimate(tmp_path: Path) ->
         both = np.concatenate([file_features(audio), file_features(echo)], axis=1)
         whole = torch.sigmoid(model(torch.from_numpy(both)[None]))[0].numpy()
     assert np.abs(whole[: heard.shape[0]] - heard).max() <= 1e-4
+
+
+def test_prosody_aware_model_exports_and_reads_the_pitch_of_its_input(tmp_path: Path) -> None:
+    from models.vad.pitch import PITCH_FEATURES, file_pitch
+
+    model = random_model(5, echo_input=True, pitch_input=True)
+    assert model.in_features == 2 * FEATURES + PITCH_FEATURES and model.level_features == 2 * FEATURES
+    path = export_onnx(model, tmp_path / "vad_pitch.onnx")
+    assert max_difference(model, path) <= 1e-4  # a gliding voiced tone in noise: voiced frames reach the model
+    vad = SemanticVad(path)
+    assert vad.pitch_aware and vad.echo_aware and vad.metadata["pitch_features"] == str(PITCH_FEATURES)
+    audio = 0.3 * np.sin(2 * np.pi * np.cumsum(np.linspace(120, 200, SR)) / SR)
+    got = np.array([vad.process(audio[i : i + 320]) for i in range(0, SR, 320)])
+    with torch.no_grad():  # the runtime computes the pitch features itself, as training stored them
+        x = np.concatenate([file_features(audio, model.power_floor), file_features(np.zeros(SR), model.power_floor),
+                            file_pitch(audio)], axis=1)
+        whole = torch.sigmoid(model(torch.from_numpy(x.astype(np.float32))[None]))[0].numpy()
+    assert np.abs(whole - got).max() <= 1e-4
+    # without the pitch input the same weights answer differently: the pitch features matter
+    zeroed = x.copy()
+    zeroed[:, -PITCH_FEATURES:] = 0
+    with torch.no_grad():
+        seen, blind = (model(torch.from_numpy(v.astype(np.float32))[None])[0].numpy() for v in (x, zeroed))
+    assert np.abs(blind - seen).max() > 0.01  # logits (a model blind to pitch: exactly 0)
+
+
+def test_a_model_with_an_unknown_pitch_contract_is_refused(tmp_path: Path) -> None:
+    import onnx
+
+    path = export_onnx(random_model(6, pitch_input=True), tmp_path / "p.onnx")
+    m = onnx.load(str(path))
+    for prop in m.metadata_props:
+        if prop.key == "pitch_features":
+            prop.value = "5"
+    onnx.save(m, str(tmp_path / "bad.onnx"))
+    with pytest.raises(VadModelError, match="pitch_features"):
+        SemanticVad(tmp_path / "bad.onnx")
 
 
 def test_a_raised_power_floor_is_exact_and_travels_with_the_model(tmp_path: Path) -> None:

@@ -183,6 +183,20 @@ def test_change_level_equals_features_of_scaled_audio() -> None:
     assert torch.allclose(change_level(f, torch.tensor(9.0)), louder, atol=1e-3)
 
 
+def test_crops_change_the_level_of_the_log_powers_only() -> None:
+    from training.vad.train import Crops
+
+    rng = np.random.default_rng(0)
+    feats = np.concatenate([rng.uniform(-20, -5, (300, 80)), rng.uniform(-1, 1, (300, 3))], axis=1).astype(np.float32)
+    ex = {"features": feats, "speech": np.zeros(300, np.int8), "eot": np.zeros(300, np.int8),
+          "far_active": np.zeros(300, np.int8)}
+    x = Crops([ex], 100, gain_db=12.0, seed=1, level_features=80).batch(4)[0].numpy()
+    starts = [int(np.flatnonzero(feats[:, -1] == row[0, -1])[0]) for row in x]
+    for row, a in zip(x, starts, strict=True):
+        np.testing.assert_array_equal(row[:, 80:], feats[a : a + 100, 80:])  # the pitch features untouched
+        assert np.abs(row[:, :80] - feats[a : a + 100, :80]).max() > 0.01  # the log powers moved
+
+
 def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
     from training.vad.__main__ import main
 
@@ -230,6 +244,25 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
     assert all(m["agent_voice"] == (m["kind"] != "listen") for m in metas)
     # the example folders keep their recipe: another one is refused with a clear error
     assert main([*args, "--set", "data.delay_jump_share=0.9", "--no-progress"]) == 2
+    # a prosody-aware model from the same examples (they carry the pitch features): it trains, exports, and the
+    # runtime feeds it the pitch of its input
+    from models.vad.runtime import SemanticVad
+
+    assert main([*args, "--set", "train.pitch_input=true", "--set", f"train.out_dir={d / 'run_pitch'}",
+                 "--set", "train.steps=20", "--no-progress"]) == 0
+    vad = SemanticVad(d / "run_pitch" / "vad_dfsmn.onnx")
+    assert vad.pitch_aware and vad.echo_aware
+    # examples without the pitch array (an older build) are refused for it, with the way out named
+    from training.vad.train import load_examples
+
+    old = d / "old" / "0000000"
+    old.parent.mkdir()
+    with np.load(d / "ex_train" / "0000000.npz") as z:
+        np.savez(old.with_suffix(".npz"), **{k: z[k] for k in z.files if k != "pitch"})
+    old.with_suffix(".json").write_text((d / "ex_train" / "0000000.json").read_text())
+    assert load_examples([old], pitch_input=False)[0]["features"].shape[1] == 80
+    with pytest.raises(ValueError, match="no pitch .*new folder"):
+        load_examples([old], pitch_input=True)
 
 
 def test_bad_config_and_bad_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

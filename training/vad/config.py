@@ -48,6 +48,10 @@ class VadTrainConfig:
     echo_input: bool = setting(
         True, "Echo-aware model: it also reads the echo chain's echo estimate, so it can tell residual echo from the "
         "user (false: the output alone, as the first shipped model).")
+    pitch_input: bool = setting(
+        False, "Prosody-aware model: it also reads 3 pitch features of the output (models.vad.pitch: voicing and the "
+        "F0 contour, the intonation that tells a finished sentence from a clause that goes on); needs examples built "
+        "with them (the 'pitch' array).")
     echo_gain_db: float = setting(
         3.0, "Random level change of the echo-estimate features against the output's, ± dB (the estimate's scale "
         "varies with the echo canceller's state).", min=0, max=30)

@@ -30,7 +30,8 @@ speech and in pauses inside sentences, and −1 (ignored) elsewhere: sentence ga
 (the model only remembers 2.8 s).
 
 Saved per example: ``features`` (frames, 40) float16 (of the chain's VAD output), ``echo_features``
-(frames, 40) float16 (of its echo estimate), ``speech``, ``eot`` and ``far_active`` (the chain saw
+(frames, 40) float16 (of its echo estimate), ``pitch`` (frames, 3) float16 (the output's prosody,
+:mod:`models.vad.pitch`), ``speech``, ``eot`` and ``far_active`` (the chain saw
 far-end activity in that frame) (frames,) int8, in one ``.npz``, plus a ``.json`` with the kind, the
 levels and the turn ids. Folders built before ``echo_features`` existed are refused by the trainer.
 """
@@ -50,6 +51,7 @@ from audio_io.wav import read_wav
 from models.aec.chain import run_chain
 from models.aec.stft import HOP
 from models.vad.features import file_features
+from models.vad.pitch import file_pitch
 from training.common.loop import run_jobs
 from training.res.scenes import device_profiles, random_geometry, room_config, speech_track
 
@@ -134,7 +136,7 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
                  own_voice: list[Path] | None = None, agent_voice_share: float = 0.0) -> tuple[dict, dict]:
     """Simulate one example; returns (arrays, metadata). See the module doc.
 
-    Arrays: ``features``, ``echo_features``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
+    Arrays: ``features``, ``echo_features``, ``pitch``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
     ``echo``, ``mic``, ``far`` (samples), and ``echo_dominant`` (per frame: the chain saw far-end activity and
     no double talk).
 
@@ -193,12 +195,12 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
             "turns": [[int(p), t["id"]] for p, t in placed], "delay_ms": delay_ms, "delay_jumps": jumps,
             "agent_voice": bool(own), "res_model": res_model}
     return {"features": feats.astype(np.float16), "echo_features": file_features(chain.echo).astype(np.float16),
-            "speech": speech, "eot": eot, "far_active": far_active,
+            "pitch": file_pitch(vad_out).astype(np.float16), "speech": speech, "eot": eot, "far_active": far_active,
             "vad_out": vad_out.astype(np.float32), "echo": chain.echo, "mic": mic.astype(np.float32),
             "far": far.astype(np.float32), "echo_dominant": echo_dominant}, meta
 
 
-SAVED = ("features", "echo_features", "speech", "eot", "far_active")  # the arrays kept in an example's .npz
+SAVED = ("features", "echo_features", "pitch", "speech", "eot", "far_active")  # the arrays kept in an example's .npz
 _CACHE: dict[tuple[Path, int], tuple] = {}
 
 

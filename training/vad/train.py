@@ -34,6 +34,7 @@ from models.vad.metrics import (
     turn_metrics,
 )
 from models.vad.net import VadDfsmn
+from models.vad.pitch import PITCH_FEATURES
 from models.vad.power_floor import raise_floor
 from training.common.loop import (
     WeightAverage,
@@ -52,18 +53,24 @@ SR = 16000
 HOP = 320
 
 
-def load_examples(paths: list[Path], echo_input: bool = True) -> list[dict]:
-    """Arrays and metadata of prepared examples (``training.vad.examples``); ``features`` holds the output's
-    features, followed by the echo estimate's for an echo-aware model (frames, 40 or 80)."""
+def load_examples(paths: list[Path], echo_input: bool = True, pitch_input: bool = False,
+                  power_floor: float = POWER_FLOOR) -> list[dict]:
+    """Arrays and metadata of prepared examples (``training.vad.examples``); ``features`` holds the model's input
+    (frames, 40, 43, 80 or 83): the output's log-mel features with ``power_floor`` (:func:`raise_floor`), the echo
+    estimate's for an echo-aware model, and the output's pitch features for a prosody-aware one."""
     out = []
     for p in paths:
         with np.load(p.with_suffix(".npz")) as z:
-            if echo_input and "echo_features" not in z.files:
-                raise ValueError(f"{p.with_suffix('.npz')} has no echo_features (built by an older version): build "
-                                 "the examples into a new folder (data.train_dir, data.valid_dir)")
+            for key, wanted in (("echo_features", echo_input), ("pitch", pitch_input)):
+                if wanted and key not in z.files:
+                    raise ValueError(f"{p.with_suffix('.npz')} has no {key} (built by an older version): build the "
+                                     "examples into a new folder (data.train_dir, data.valid_dir)")
             feats = z["features"].astype(np.float32)
             if echo_input:
                 feats = np.concatenate([feats, z["echo_features"].astype(np.float32)], axis=1)
+            feats = raise_floor(feats, power_floor)  # the model's feature floor, applied exactly to the stored ones
+            if pitch_input:
+                feats = np.concatenate([feats, z["pitch"].astype(np.float32)], axis=1)
             far = z["far_active"] if "far_active" in z.files else np.zeros(feats.shape[0], np.int8)
             out.append({"features": feats, "speech": z["speech"], "eot": z["eot"], "far_active": far,
                         "meta": json.loads(p.with_suffix(".json").read_text())})
@@ -80,8 +87,9 @@ class Crops:
     """Random fixed-length crops (features, speech, eot) of in-memory examples."""
 
     def __init__(self, examples: list[dict], frames: int, gain_db: float, seed: int, echo_gain_db: float = 0.0,
-                 power_floor: float = POWER_FLOOR) -> None:
+                 power_floor: float = POWER_FLOOR, level_features: int | None = None) -> None:
         self.examples = examples
+        self.level_features = level_features  # leading log-power features that a level change moves (None: all)
         self.power_floor = power_floor
         self.frames = frames
         self.gain_db = gain_db
@@ -102,10 +110,13 @@ class Crops:
             far.append(ex["far_active"][a : a + f])
         f = min(x.shape[0] for x in feats)
         x = torch.from_numpy(np.stack([v[:f] for v in feats]))
-        gains = self.rng.uniform(-self.gain_db, self.gain_db, (size, 1, 1)) * np.ones((1, 1, x.shape[2]))
-        if x.shape[2] == 2 * FEATURES:  # echo-aware: the estimate's own small change on top
+        level = x.shape[2] if self.level_features is None else self.level_features
+        gains = self.rng.uniform(-self.gain_db, self.gain_db, (size, 1, 1)) * np.ones((1, 1, level))
+        if level == 2 * FEATURES:  # echo-aware: the estimate's own small change on top
             gains[:, :, FEATURES:] += self.rng.uniform(-self.echo_gain_db, self.echo_gain_db, (size, 1, 1))
-        return (change_level(x, torch.from_numpy(gains.astype(np.float32)), self.power_floor), torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
+        x = torch.cat([change_level(x[..., :level], torch.from_numpy(gains.astype(np.float32)), self.power_floor),
+                       x[..., level:]], dim=-1)  # pitch features do not depend on the level
+        return (x, torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
                 torch.from_numpy(np.stack([v[:f] for v in eot]).astype(np.float32)),
                 torch.from_numpy(np.stack([v[:f] for v in far]).astype(np.float32)))
 
@@ -195,13 +206,14 @@ def load_model(path: Path) -> VadDfsmn:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         weights = ckpt["model"] if "model" in ckpt else ckpt
-        echo = int(weights["input.weight"].shape[1]) == 2 * FEATURES
+        inputs = int(weights["input.weight"].shape[1])
+        echo, pitch = inputs // FEATURES == 2, inputs % FEATURES == PITCH_FEATURES
         floor = float(ckpt.get("power_floor", POWER_FLOOR)) if "model" in ckpt else POWER_FLOOR
     except FileNotFoundError:
         raise FileNotFoundError(f"VAD checkpoint not found: {path}") from None
     except Exception as exc:
         raise ValueError(f"{path} is not a VAD checkpoint: {exc}") from None
-    model = load_state(VadDfsmn(echo_input=echo), path, "VAD")
+    model = load_state(VadDfsmn(echo_input=echo, pitch_input=pitch), path, "VAD")
     model.power_floor = floor
     return model
 
@@ -222,12 +234,10 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     out.mkdir(parents=True, exist_ok=True)
     if not train_paths:
         raise ValueError(f"no training examples in {cfg.data.train_dir}")
-    train_ex = load_examples(train_paths, t.echo_input)
-    valid_ex = load_examples(valid_paths, t.echo_input)
-    for ex in train_ex + valid_ex:  # the model's feature floor, applied exactly to the stored features
-        ex["features"] = raise_floor(ex["features"], t.power_floor)
+    train_ex = load_examples(train_paths, t.echo_input, t.pitch_input, t.power_floor)
+    valid_ex = load_examples(valid_paths, t.echo_input, t.pitch_input, t.power_floor)
     turns = load_turns(Path(cfg.data.turns_dir) / "valid")
-    model = VadDfsmn(echo_input=t.echo_input)
+    model = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input)
     model.power_floor = t.power_floor
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     ckpt_path = out / CHECKPOINT
@@ -237,9 +247,9 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         if "ema" in saved:  # else (a run begun without it) the average starts from the resumed weights
             ema.load(saved["ema"], int(saved["ema_updates"]))
-    scored = VadDfsmn(echo_input=t.echo_input) if ema is not None else model  # what is validated and kept
+    scored = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input) if ema is not None else model  # what is validated and kept
     crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step,
-                  echo_gain_db=t.echo_gain_db, power_floor=t.power_floor)
+                  echo_gain_db=t.echo_gain_db, power_floor=t.power_floor, level_features=model.level_features)
     new_log = not (out / "log.csv").exists()
     log_fh = (out / "log.csv").open("a", newline="")
     writer = csv.writer(log_fh)
