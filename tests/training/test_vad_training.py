@@ -197,7 +197,7 @@ def test_crops_change_the_level_of_the_log_powers_only() -> None:
         assert np.abs(row[:, :80] - feats[a : a + 100, :80]).max() > 0.01  # the log powers moved
 
 
-def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
+def test_vad_training_smoke_resume_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from training.vad.__main__ import main
 
     d = tmp_path
@@ -252,6 +252,20 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path) -> None:
                  "--set", "train.steps=20", "--no-progress"]) == 0
     vad = SemanticVad(d / "run_pitch" / "vad_dfsmn.onnx")
     assert vad.pitch_aware and vad.echo_aware
+    # the end-of-turn threshold sweep on the validation examples: a lower threshold never ends turns later
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from vad_eot_sweep import main as sweep_main
+
+    out = d / "sweep.json"
+    assert sweep_main(["--checkpoint", str(d / "run_pitch" / "valid_step_00020.pt"), "--valid-dir",
+                       str(d / "ex_valid"), "--turns-dir", str(d / "turns" / "valid"), "--thresholds", "0.1,0.99",
+                       "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["sweeps"][str(d / "run_pitch" / "valid_step_00020.pt")]
+    assert [r["threshold"] for r in rows] == [0.1, 0.99]
+    assert all(set(r) >= {"eot_latency_median_ms", "premature_rate"} for r in rows)
+    lat = [r["eot_latency_median_ms"] for r in rows]
+    assert not lat[0] > lat[1]  # NaN (no end decided) compares False
+    assert sweep_main(["--checkpoint", str(d / "run_pitch" / "valid_step_00020.pt"), "--valid-dir", str(d)]) == 2
     # examples without the pitch array (an older build) are refused for it, with the way out named
     from training.vad.train import load_examples
 

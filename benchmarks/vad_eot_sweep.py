@@ -1,0 +1,82 @@
+"""End of turn against premature ends: sweep ``vad.end_of_turn_threshold`` for VAD checkpoints on the validation set.
+
+    python benchmarks/vad_eot_sweep.py --checkpoint cache/vad/run_pitch/valid_step_01000.pt [--checkpoint ...]
+        [--valid-dir cache/vad/examples_valid_pitch] [--turns-dir cache/vad/turns/valid] [--json OUT.json]
+
+The end-of-turn decision is a trade-off: a lower threshold ends turns sooner and more often inside a sentence. The
+trainer validates at the agent's default threshold only; this prints, for each checkpoint and threshold, the
+median end-of-turn latency (true end of speech → decision, ms), the premature rate (ends decided in pauses inside
+sentences), the share of ends decided in gaps between sentences and the missed ends, on the validation examples
+(held-out voices and devices: chosen here, then checked once on the benchmark's material, so the choice is not
+made on test data). Everything else is the agent's default ``vad`` config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.config import VadConfig  # noqa: E402
+
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
+KEYS = ("eot_latency_median_ms", "premature_rate", "sentence_gap_eot_rate", "eot_missed_rate")
+
+
+def sweep(checkpoint: Path, valid_dir: Path, turns_dir: Path, thresholds: tuple[float, ...] = THRESHOLDS
+          ) -> list[dict]:
+    """One row per threshold: the :data:`KEYS` of :func:`training.vad.train.evaluate` (rates as shares)."""
+    from training.vad.train import evaluate, load_examples, load_model, load_turns, predict
+
+    model = load_model(checkpoint)
+    model.eval()
+    paths = sorted(p.with_suffix("") for p in valid_dir.glob("*.npz"))
+    if not paths:
+        raise FileNotFoundError(f"no examples (*.npz) in {valid_dir}")
+    examples = load_examples(paths, model.echo_input, model.pitch_input, model.power_floor)
+    turns = load_turns(turns_dir)
+    probs = [predict(model, ex["features"]) for ex in examples]
+    rows = []
+    for th in thresholds:
+        m = evaluate(probs, examples, turns, dataclasses.replace(VadConfig(), end_of_turn_threshold=th))
+        rows.append({"threshold": th, **{k: float(m[k]) for k in KEYS}})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, action="append", required=True, help="a VAD checkpoint (repeatable)")
+    p.add_argument("--valid-dir", type=Path, default=Path("cache/vad/examples_valid_pitch"))
+    p.add_argument("--turns-dir", type=Path, default=Path("cache/vad/turns/valid"))
+    p.add_argument("--thresholds", default=",".join(map(str, THRESHOLDS)), help="comma-separated")
+    p.add_argument("--json", type=Path, help="write the rows as JSON here")
+    args = p.parse_args(argv)
+    try:
+        thresholds = tuple(float(t) for t in args.thresholds.split(","))
+    except ValueError:
+        p.error(f"--thresholds: not a comma-separated list of numbers: {args.thresholds!r}")
+    out = {}
+    print(f"{'checkpoint':<44} {'threshold':>9} {'EoT med ms':>10} {'premature%':>10} {'gap EoT%':>8} {'missed%':>7}")
+    for ckpt in args.checkpoint:
+        try:
+            rows = sweep(ckpt, args.valid_dir, args.turns_dir, thresholds)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        out[str(ckpt)] = rows
+        for r in rows:
+            print(f"{str(ckpt)[-44:]:<44} {r['threshold']:>9.2f} {r['eot_latency_median_ms']:>10.0f} "
+                  f"{100 * r['premature_rate']:>10.1f} {100 * r['sentence_gap_eot_rate']:>8.1f} "
+                  f"{100 * r['eot_missed_rate']:>7.1f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"valid_dir": str(args.valid_dir), "sweeps": out}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
