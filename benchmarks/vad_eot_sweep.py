@@ -1,4 +1,5 @@
-"""End of turn against premature ends: sweep ``vad.end_of_turn_threshold`` for VAD checkpoints on the validation set.
+"""End of turn against premature ends: sweep ``vad.end_of_turn_threshold`` for VAD checkpoints (or exported ``.onnx``
+models, e.g. the shipped one) on the validation set.
 
     python benchmarks/vad_eot_sweep.py --checkpoint cache/vad/run_pitch/valid_step_01000.pt [--checkpoint ...]
         [--valid-dir cache/vad/examples_valid_pitch] [--turns-dir cache/vad/turns/valid] [--json OUT.json]
@@ -21,25 +22,49 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+
 from agent.config import VadConfig  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
 KEYS = ("eot_latency_median_ms", "premature_rate", "sentence_gap_eot_rate", "eot_missed_rate")
 
 
+def model_of(path: Path):
+    """(features (frames, F) -> probabilities (frames, 2), (echo input, pitch input, power floor)) of a torch
+    checkpoint or, for a ``.onnx`` file, of the exported model run step by step in onnxruntime."""
+    if path.suffix == ".onnx":
+        from models.vad.features import FEATURES
+        from models.vad.runtime import SemanticVad
+
+        vad = SemanticVad(path)
+        pitch_at = FEATURES * (2 if vad.echo_aware else 1)
+
+        def run(x: np.ndarray) -> np.ndarray:
+            vad.reset()
+            return np.array([vad.step(f[:FEATURES], f[FEATURES:pitch_at] if vad.echo_aware else None,
+                                      f[pitch_at:] if vad.pitch_aware else None) for f in x], np.float32)
+
+        return run, (vad.echo_aware, vad.pitch_aware, vad.power_floor)
+    from training.vad.train import load_model, predict
+
+    model = load_model(path)
+    model.eval()
+    return (lambda x: predict(model, x)), (model.echo_input, model.pitch_input, model.power_floor)
+
+
 def sweep(checkpoint: Path, valid_dir: Path, turns_dir: Path, thresholds: tuple[float, ...] = THRESHOLDS
           ) -> list[dict]:
     """One row per threshold: the :data:`KEYS` of :func:`training.vad.train.evaluate` (rates as shares)."""
-    from training.vad.train import evaluate, load_examples, load_model, load_turns, predict
+    from training.vad.train import evaluate, load_examples, load_turns
 
-    model = load_model(checkpoint)
-    model.eval()
     paths = sorted(p.with_suffix("") for p in valid_dir.glob("*.npz"))
     if not paths:
         raise FileNotFoundError(f"no examples (*.npz) in {valid_dir}")
-    examples = load_examples(paths, model.echo_input, model.pitch_input, model.power_floor)
+    predict, (echo, pitch, floor) = model_of(checkpoint)
+    examples = load_examples(paths, echo, pitch, floor)
     turns = load_turns(turns_dir)
-    probs = [predict(model, ex["features"]) for ex in examples]
+    probs = [predict(ex["features"]) for ex in examples]
     rows = []
     for th in thresholds:
         m = evaluate(probs, examples, turns, dataclasses.replace(VadConfig(), end_of_turn_threshold=th))
@@ -49,7 +74,7 @@ def sweep(checkpoint: Path, valid_dir: Path, turns_dir: Path, thresholds: tuple[
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", type=Path, action="append", required=True, help="a VAD checkpoint (repeatable)")
+    p.add_argument("--checkpoint", type=Path, action="append", required=True, help="a VAD checkpoint or exported .onnx model (repeatable)")
     p.add_argument("--valid-dir", type=Path, default=Path("cache/vad/examples_valid_pitch"))
     p.add_argument("--turns-dir", type=Path, default=Path("cache/vad/turns/valid"))
     p.add_argument("--thresholds", default=",".join(map(str, THRESHOLDS)), help="comma-separated")

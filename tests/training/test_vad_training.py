@@ -266,6 +266,12 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path, monkeypatch: pytes
     lat = [r["eot_latency_median_ms"] for r in rows]
     assert not lat[0] > lat[1]  # NaN (no end decided) compares False
     assert sweep_main(["--checkpoint", str(d / "run_pitch" / "valid_step_00020.pt"), "--valid-dir", str(d)]) == 2
+    # the exported model (best = the only validation, step 20) run step by step in onnxruntime gives the same rows
+    from vad_eot_sweep import sweep
+
+    onnx_rows = sweep(d / "run_pitch" / "vad_dfsmn.onnx", d / "ex_valid", d / "turns" / "valid", (0.1, 0.99))
+    np.testing.assert_allclose([[r[k] for k in sorted(r)] for r in onnx_rows],
+                               [[r[k] for k in sorted(r)] for r in rows], atol=1e-6)
     # examples without the pitch array (an older build) are refused for it, with the way out named
     from training.vad.train import load_examples
 
