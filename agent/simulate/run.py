@@ -132,14 +132,20 @@ def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool
     """Barge-in latencies per interrupting line (``interrupting[i]``: line i is meant to interrupt), misses,
     false barge-ins (stops outside every line), transcripts, latencies."""
     stops = [e for e in session.events if e.kind == "playback_stopped"]
+    # the agent's replies that ended on their own: a line that starts less than the shortest possible barge-in
+    # (vad.barge_in_min_speech_ms and one frame) before one of these ends had nothing left to stop
+    natural_ends = [e.sample for e in session.events if e.kind == "reply_done" and not e.data.get("cancelled")]
+    unstoppable = int((session.config.vad.barge_in_min_speech_ms + 20) * SR / 1000)
     placed = user.placed if user is not None else []
     explained: set[int] = set()
-    latencies, missed = [], 0
+    latencies, missed, finished_first = [], 0, 0
     for i, p in enumerate(placed):
         if not interrupting[i]:
             continue
         hit = next((i for i, e in enumerate(stops) if p.onset <= e.sample <= p.end + MISS_GRACE_S * SR), None)
-        if hit is None:
+        if hit is None and any(p.onset <= end <= p.onset + unstoppable for end in natural_ends):
+            finished_first += 1
+        elif hit is None:
             missed += 1
         else:
             explained.add(hit)
@@ -152,7 +158,8 @@ def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool
     return {
         "duration_s": s.duration_s,
         "agent_speech_s": round(played_s, 2),
-        "interruptions": sum(1 for i, _ in enumerate(placed) if interrupting[i]),
+        "interruptions": sum(1 for i, _ in enumerate(placed) if interrupting[i]) - finished_first,
+        "agent_finished_first": finished_first,
         "barge_in_latency_ms": latencies,
         "barge_in_p50_ms": _percentile(latencies, 50),
         "barge_in_p95_ms": _percentile(latencies, 95),
@@ -176,6 +183,7 @@ def check(scenario: Scenario, m: dict[str, Any]) -> list[dict[str, Any]]:
         ok = m["missed_barge_ins"] == 0 and m["interruptions"] > 0 and worst is not None and worst <= e.interrupt_within_ms
         out.append({"name": "interrupt_within_ms", "passed": ok,
                     "detail": f"latencies {m['barge_in_latency_ms']} ms, {m['missed_barge_ins']} missed, "
+                              f"{m.get('agent_finished_first', 0)} ended by the agent's reply first, "
                               f"limit {e.interrupt_within_ms:g} ms"})
     if e.no_barge_in:
         n = m["false_barge_ins"] + len(m["barge_in_latency_ms"])

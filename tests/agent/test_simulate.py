@@ -122,3 +122,25 @@ def test_cli_fails_on_an_unmet_expectation(tmp_path: Path, capsys) -> None:  # n
     assert rc == 1 and "library (2 scenarios)" in out and pooled["scenarios"] == 2 and pooled["interruptions"] == 0
     assert pooled["agent_speech_h"] > 0 and pooled["response_p50_ms"] is not None
     assert len(json.loads((tmp_path / "two" / "summary.json").read_text(encoding="utf-8"))) == 2
+
+
+def test_a_line_that_starts_as_the_reply_ends_on_its_own_is_not_a_missed_barge_in() -> None:
+    from types import SimpleNamespace
+
+    from agent.config import AgentConfig
+    from agent.events import Event
+    from agent.simulate.run import measure
+
+    sr = 16000
+    events = [Event("playback_stopped", 2 * sr + 3200, 0.0),  # line 0 interrupted after 200 ms
+              Event("reply_done", 10 * sr + 800, 0.0, {"cancelled": False}),  # ends 50 ms after line 1 starts
+              Event("reply_done", 21 * sr, 0.0, {"cancelled": False})]  # ends 1 s after line 2 starts: a miss
+    summary = SimpleNamespace(duration_s=30.0, end_of_turn_latency_ms=[], response_latency_ms=[], turns=[],
+                              errors=[], stop_reason="script finished")
+    session = SimpleNamespace(events=events, config=AgentConfig(), summary=summary,
+                              backend=SimpleNamespace(playback=SimpleNamespace(played_samples=20 * sr)))
+    user = SimpleNamespace(placed=[SimpleNamespace(onset=o * sr, end=(o + 2) * sr) for o in (2, 10, 20)])
+    m = measure(session, user, [True, True, True])
+    assert m["barge_in_latency_ms"] == [200.0]
+    assert m["agent_finished_first"] == 1 and m["missed_barge_ins"] == 1 and m["interruptions"] == 2
+    assert m["false_barge_ins"] == 0
