@@ -2,7 +2,7 @@
 models, e.g. the shipped one) on the validation set.
 
     python benchmarks/vad_eot_sweep.py --checkpoint cache/vad/run_pitch/valid_step_01000.pt [--checkpoint ...]
-        [--valid-dir cache/vad/examples_valid_pitch] [--turns-dir cache/vad/turns/valid] [--json OUT.json]
+        [--valid-dir DIR] [--turns-dir DIR] [--json OUT.json]
 
 The end-of-turn decision is a trade-off: a lower threshold ends turns sooner and more often inside a sentence. The
 trainer validates at the agent's default threshold only; this prints, for each checkpoint and threshold, the
@@ -75,8 +75,9 @@ def sweep(checkpoint: Path, valid_dir: Path, turns_dir: Path, thresholds: tuple[
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, action="append", required=True, help="a VAD checkpoint or exported .onnx model (repeatable)")
-    p.add_argument("--valid-dir", type=Path, default=Path("cache/vad/examples_valid_pitch"))
-    p.add_argument("--turns-dir", type=Path, default=Path("cache/vad/turns/valid"))
+    p.add_argument("--valid-dir", type=Path, default=None,
+                   help="validation examples (default: data.valid_dir of configs/train/vad.yaml's defaults)")
+    p.add_argument("--turns-dir", type=Path, default=None, help="their turns (default: data.turns_dir/valid)")
     p.add_argument("--thresholds", default=",".join(map(str, THRESHOLDS)), help="comma-separated")
     p.add_argument("--json", type=Path, help="write the rows as JSON here")
     args = p.parse_args(argv)
@@ -84,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         thresholds = tuple(float(t) for t in args.thresholds.split(","))
     except ValueError:
         p.error(f"--thresholds: not a comma-separated list of numbers: {args.thresholds!r}")
+    from training.vad.config import load_vad_config
+
+    data = load_vad_config(None, []).data
+    args.valid_dir = args.valid_dir or Path(data.valid_dir)
+    args.turns_dir = args.turns_dir or Path(data.turns_dir) / "valid"
     out = {}
     print(f"{'checkpoint':<44} {'threshold':>9} {'EoT med ms':>10} {'premature%':>10} {'gap EoT%':>8} {'missed%':>7}")
     for ckpt in args.checkpoint:
