@@ -166,3 +166,23 @@ def test_aec_beta_sweep_has_the_vad_and_asr_columns(monkeypatch):
     frames = aec_bench.speech_frames(scenes["double_talk_+0dB"]["near"])
     assert 0 < frames.mean() < 0.5  # the near end talks in the second half only
     sys.modules.pop("aec_bench", None)
+
+
+def test_demo_barge_in_runs_the_demo_per_seed_and_model(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import demo_barge_in
+    import pytest
+
+    shipped = str(REPO / "models" / "vad" / "vad_dfsmn.onnx")
+    out = tmp_path / "demo.json"
+    assert demo_barge_in.main(["--seeds", "0", "--model", shipped, "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["results"]
+    assert list(res) == ["shipped", shipped]
+    assert res["shipped"]["runs"] == res[shipped]["runs"]  # the same model by name and by path: the same runs
+    assert res["shipped"]["no_barge_in"] == 0 and 0 < res["shipped"]["barge_in_median_ms"] < 2000
+    assert demo_barge_in.parse_seeds("0-2,5") == [0, 1, 2, 5]
+    with pytest.raises(SystemExit):
+        demo_barge_in.main(["--seeds", "x"])
+    with pytest.raises(SystemExit):
+        demo_barge_in.main(["--model", str(tmp_path / "missing.onnx")])
+    sys.modules.pop("demo_barge_in", None)
