@@ -5,8 +5,8 @@
 ``python -m agent`` (no sound card: the simulated room) plays the agent's own VITS voice and a scripted user
 interrupts it at the room's plain level (SER about −14 dB). One run is one draw of the voice's noise
 (``tts.seed``), so a single figure says little: this runs the demo for every seed and every model (the shipped one
-first, as the baseline, then each ``--model``), each run a fresh ``python -m agent`` process and prints barge-in latency per seed, the median,
-the end-of-turn median and the runs with no barge-in. A VAD that does better on the benchmark's material can
+first, as the baseline, then each ``--model``), each run in a fresh ``python -m agent`` process, and prints the
+barge-in latency per seed, its median, the end-of-turn median and the runs with no barge-in. A VAD that does better on the benchmark's material can
 still be slower here (docs/results_vad.md, 2026-12-03): check it before shipping one.
 """
 
