@@ -141,7 +141,8 @@ class ListeningPipeline:
         if stats.far_end_active:  # the chain's own test of the played block (-60 dBFS)
             self._last_played = end
         playing = end - self._last_played <= self.tail_samples
-        p_speech, p_eot = self.vad.process(vad_out, self.chain.echo_estimate)  # ŷ: read by an echo-aware VAD
+        # ŷ: read by an echo-aware VAD; e (the linear canceller's output): by a LAEC-aware one
+        p_speech, p_eot = self.vad.process(vad_out, self.chain.echo_estimate, self.chain.laec_output)
         if stats.far_end_active:
             self._far_blocks += 1
         # The echo canceller is still converging on the first far-end speech, or again after the echo path moved

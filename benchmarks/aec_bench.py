@@ -172,17 +172,18 @@ def speech_frames(near: np.ndarray, below_peak_db: float = 35.0) -> np.ndarray:
     return rms > rms.max() * 10 ** (-below_peak_db / 20) if frames and rms.max() > 0 else np.zeros(frames, bool)
 
 
-def vad_dcf(vad, pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:  # noqa: ANN001 (SemanticVad)
+def vad_dcf(vad, pairs: list[tuple]) -> float:  # noqa: ANN001 (SemanticVad)
     """Frame DCF (0.75·P_false + 0.25·P_miss, %) of ``vad`` at the agent's speech threshold over (VAD output,
-    echo estimate, per-frame truth) triples."""
+    echo estimate, LAEC output, per-frame truth)."""
     from agent.config import VadConfig
     from models.vad.metrics import frame_dcf
 
     threshold = VadConfig().speech_threshold
     decisions, truth = [], []
-    for out, echo, speech in pairs:
+    for out, echo, laec, speech in pairs:
         vad.reset()
-        p = np.array([vad.process(out[i : i + 320].astype(np.float64), echo[i : i + 320].astype(np.float64))[0]
+        p = np.array([vad.process(out[i : i + 320].astype(np.float64), echo[i : i + 320].astype(np.float64),
+                                  laec[i : i + 320].astype(np.float64))[0]
                       for i in range(0, speech.shape[0] * 320, 320)])
         decisions.append(p >= threshold)
         truth.append(speech)
@@ -221,8 +222,9 @@ def beta_sweep(scenes: dict[str, dict]) -> dict[str, dict]:
         s = {name: score(scenes[name], {"asr": o.asr, "vad": o.vad}) for name, o in outs.items()}
         dt = [s[n] for n in dt_names]
         frames = scenes["single_linear"]["mic"].shape[0] // 320
-        vad_pairs = [(outs[n].vad, outs[n].echo, speech_frames(scenes[n]["near"])) for n in dt_names]
-        vad_pairs.append((outs["single_linear"].vad, outs["single_linear"].echo, np.zeros(frames, bool)))
+        vad_pairs = [(outs[n].vad, outs[n].echo, outs[n].laec, speech_frames(scenes[n]["near"])) for n in dt_names]
+        vad_pairs.append((outs["single_linear"].vad, outs["single_linear"].echo, outs["single_linear"].laec,
+                          np.zeros(frames, bool)))
         heard = transcripts([outs[n].asr[scenes[n]["dt"]] for n in dt_names])
         row = {"erle_linear_db": s["single_linear"]["erle_db"], "erle_nonlinear_db": s["single_nonlinear"]["erle_db"],
                "pesq_double_talk": float(np.mean([d["pesq"] for d in dt if d["pesq"] is not None])),

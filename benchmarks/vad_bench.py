@@ -82,15 +82,18 @@ MATERIAL_CACHE = Path("cache/vad/bench_material")
 ROOT = Path(__file__).resolve().parents[1]
 MATERIAL_CODE = ("audio_io/room.py", "models/aec", "models/vad/features.py", "training/vad/examples.py",
                  "training/vad/turns.py", "training/res/scenes.py", "agent/config/schema.py")  # + build_material
-KEPT = ("audio", "speech", "echo", "echo_dominant", "far_active")  # arrays of one material example
+KEPT = ("audio", "speech", "echo", "laec", "echo_dominant", "far_active")  # arrays of one material example
 
 
 # --- per-frame probabilities of each system: (frames, 2) [speech, end of turn] -----------------------------
 
-def probs_ours(audio: np.ndarray, vad: SemanticVad, echo: np.ndarray | None = None) -> np.ndarray:
-    """``echo``: the chain's echo estimate (read by an echo-aware model)."""
+def probs_ours(audio: np.ndarray, vad: SemanticVad, echo: np.ndarray | None = None,
+               laec: np.ndarray | None = None) -> np.ndarray:
+    """``echo``: the chain's echo estimate (read by an echo-aware model); ``laec``: its linear canceller's output
+    (read by a LAEC-aware model)."""
     vad.reset()
-    return np.array([vad.process(audio[i : i + HOP], None if echo is None else echo[i : i + HOP])
+    block = lambda x, i: None if x is None else x[i : i + HOP]  # noqa: E731
+    return np.array([vad.process(audio[i : i + HOP], block(echo, i), block(laec, i))
                      for i in range(0, len(audio) - HOP + 1, HOP)], np.float32)
 
 
@@ -240,7 +243,7 @@ def agent_voice_material(minutes: float, res_model: str | None = None) -> list[d
     frames = chain.vad.shape[0] // HOP
     seen = chain.stats[1 : frames + 1]
     return [{"audio": chain.vad.astype(np.float64), "echo": chain.echo.astype(np.float64),
-             "echo_dominant": np.array([s.far_end_active and not s.double_talk for s in seen]),
+             "laec": chain.laec.astype(np.float64), "echo_dominant": np.array([s.far_end_active and not s.double_talk for s in seen]),
              "far_active": np.array([s.far_end_active for s in seen], dtype=np.int8),
              "speech": np.zeros(frames, np.int8), "placed": []}]
 
@@ -317,7 +320,8 @@ def build_material(count: int, echo_minutes: float, progress: bool, res_model: s
                                     profile_seed=2, kind=kind, ser_db=-20.0 if kind == "double" else None,
                                     room_overrides=over, res_model=res_model)
         out[cond].append({"audio": arrays["vad_out"].astype(np.float64), "speech": arrays["speech"],
-                          "echo": arrays["echo"].astype(np.float64), "echo_dominant": arrays["echo_dominant"],
+                          "echo": arrays["echo"].astype(np.float64), "laec": arrays["laec"].astype(np.float64),
+                          "echo_dominant": arrays["echo_dominant"],
                           "far_active": arrays["far_active"],
                           "placed": [(off, by_id[tid]) for off, tid in meta["turns"]]})
     return out
@@ -375,14 +379,14 @@ def main(argv: list[str] | None = None) -> int:
     base = VadConfig()
     results: dict[str, dict] = {}
     for system in systems:
-        def probs_of(audio: np.ndarray, echo: np.ndarray, system: str = system) -> np.ndarray:
+        def probs_of(audio: np.ndarray, echo: np.ndarray, laec: np.ndarray, system: str = system) -> np.ndarray:
             if system == "ours":
-                return probs_ours(audio, vad, echo)
+                return probs_ours(audio, vad, echo, laec)
             if system.startswith("webrtc"):
                 return probs_webrtc(audio, int(system[-1]))
             return silero.probs(audio)
 
-        probs = {cond: [probs_of(ex["audio"], ex["echo"]) for ex in exs] for cond, exs in material.items()}
+        probs = {cond: [probs_of(ex["audio"], ex["echo"], ex["laec"]) for ex in exs] for cond, exs in material.items()}
         res: dict[str, dict] = {cond: score_condition(system, probs[cond], material[cond], base)
                                 for cond in ("listen", "ser_-20dB")}
         res["echo_only"] = false_onsets(system, probs["echo_only"], material["echo_only"], base)

@@ -31,26 +31,30 @@ KEYS = ("eot_latency_median_ms", "premature_rate", "sentence_gap_eot_rate", "eot
 
 
 def model_of(path: Path):
-    """(features (frames, F) -> probabilities (frames, 2), (echo input, pitch input, power floor)) of a torch
-    checkpoint or, for a ``.onnx`` file, of the exported model run step by step in onnxruntime."""
+    """(features (frames, F) -> probabilities (frames, 2), (echo input, pitch input, power floor, LAEC input)) of a
+    torch checkpoint or, for a ``.onnx`` file, of the exported model run step by step in onnxruntime."""
     if path.suffix == ".onnx":
-        from models.vad.features import FEATURES
+        from models.vad.net import input_groups
         from models.vad.runtime import SemanticVad
 
         vad = SemanticVad(path)
-        pitch_at = FEATURES * (2 if vad.echo_aware else 1)
+        groups = input_groups(vad.echo_aware, vad.laec_aware, vad.pitch_aware)
+        edges = np.cumsum([0] + [width for _, width, _ in groups])
 
         def run(x: np.ndarray) -> np.ndarray:
             vad.reset()
-            return np.array([vad.step(f[:FEATURES], f[FEATURES:pitch_at] if vad.echo_aware else None,
-                                      f[pitch_at:] if vad.pitch_aware else None) for f in x], np.float32)
+            rows = []
+            for f in x:
+                parts = {name: f[edges[i] : edges[i + 1]] for i, (name, _, _) in enumerate(groups)}
+                rows.append(vad.step(parts["features"], parts.get("echo"), parts.get("pitch"), parts.get("laec")))
+            return np.array(rows, np.float32)
 
-        return run, (vad.echo_aware, vad.pitch_aware, vad.power_floor)
+        return run, (vad.echo_aware, vad.pitch_aware, vad.power_floor, vad.laec_aware)
     from training.vad.train import load_model, predict
 
     model = load_model(path)
     model.eval()
-    return (lambda x: predict(model, x)), (model.echo_input, model.pitch_input, model.power_floor)
+    return (lambda x: predict(model, x)), (model.echo_input, model.pitch_input, model.power_floor, model.laec_input)
 
 
 def sweep(checkpoint: Path, valid_dir: Path, turns_dir: Path, thresholds: tuple[float, ...] = THRESHOLDS
@@ -61,8 +65,8 @@ def sweep(checkpoint: Path, valid_dir: Path, turns_dir: Path, thresholds: tuple[
     paths = sorted(p.with_suffix("") for p in valid_dir.glob("*.npz"))
     if not paths:
         raise FileNotFoundError(f"no examples (*.npz) in {valid_dir}")
-    predict, (echo, pitch, floor) = model_of(checkpoint)
-    examples = load_examples(paths, echo, pitch, floor)
+    predict, (echo, pitch, floor, laec) = model_of(checkpoint)
+    examples = load_examples(paths, echo, pitch, floor, laec)
     turns = load_turns(turns_dir)
     probs = [predict(ex["features"]) for ex in examples]
     rows = []

@@ -186,3 +186,21 @@ def test_demo_barge_in_runs_the_demo_per_seed_and_model(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         demo_barge_in.main(["--model", str(tmp_path / "missing.onnx")])
     sys.modules.pop("demo_barge_in", None)
+
+
+def test_barge_in_trace_shows_levels_and_probabilities_around_each_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from barge_in_trace import level_db, main
+
+    assert level_db([0.0]) == -180.0 and abs(level_db([0.1]) - (-20.0)) < 1e-9
+    out = tmp_path / "trace.json"
+    assert main([str(REPO / "configs/scenarios/barge_in_ser_0.yaml"), "--after-ms", "400", "--json", str(out)]) == 0
+    lines = json.loads(out.read_text())["lines"]
+    assert lines and "line at" in capsys.readouterr().out
+    first = lines[0]
+    times = [r["t_s"] for r in first["rows"]]
+    assert times[0] <= first["onset_s"] <= times[-1] and len(times) == len(set(times))
+    assert first["barge_in_s"] is not None and first["barge_in_s"] >= first["onset_s"]  # this scenario interrupts
+    assert max(r["user_db"] for r in first["rows"]) > -60  # the user's speech is in the window
+    assert all(0.0 <= r["p_speech"] <= 1.0 and -180.0 <= r["out_db"] <= 0.0 for r in first["rows"])
+    assert main([str(tmp_path / "missing.yaml")]) == 2

@@ -1,8 +1,9 @@
 """The echo chain for one 20 ms frame: TDE → delay line → LAEC → masks → PWF → two outputs.
 
 ``EchoCanceller.process(mic, ref) -> (asr_block, vad_block, stats)``; after each call
-``EchoCanceller.echo_estimate`` holds the LAEC's echo estimate ŷ for the same samples as the outputs
-(the echo-aware VAD reads it). :func:`run_chain` runs the same object over whole signals (so file and
+``EchoCanceller.echo_estimate`` holds the LAEC's echo estimate ŷ and ``EchoCanceller.laec_output`` its error
+e = mic − ŷ (the linear canceller's output, before the residual echo masks) for the same samples as the outputs
+(an echo-aware VAD reads ŷ, a LAEC-aware one also e). :func:`run_chain` runs the same object over whole signals (so file and
 stream results are identical) and removes the chain's constant latency of one STFT hop (320 samples)
 so the outputs line up with the input; :func:`cancel_echo` is its short form.
 """
@@ -140,7 +141,9 @@ class EchoCanceller:
         self._ref_pow = 0.0  # mean square of the last reference block
         self._out_pow = 0.0
         self._y_hat = np.zeros(HOP)  # the last block's echo estimate (its outputs come one hop later)
+        self._e = np.zeros(HOP)  # the last block's LAEC error (likewise)
         self.echo_estimate = np.zeros(HOP, dtype=np.float32)
+        self.laec_output = np.zeros(HOP, dtype=np.float32)
 
     def cancel_linear(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
         """The linear front end for one block: TDE → reference aligner (delay and drift) → LAEC.
@@ -198,8 +201,9 @@ class EchoCanceller:
         if self._vad_gain_db < 0.0:
             x_vad = 10 ** (self._vad_gain_db / 20) * x_vad
         asr, vad = self._syn_asr.process(x_asr), self._syn_vad.process(x_vad)
-        self.echo_estimate = self._y_hat.astype(np.float32)  # the outputs lag one hop: so does ŷ
-        self._y_hat = y_hat
+        self.echo_estimate = self._y_hat.astype(np.float32)  # the outputs lag one hop: so do ŷ and e
+        self.laec_output = self._e.astype(np.float32)
+        self._y_hat, self._e = y_hat, e
 
         far_active = self._ref_pow > FAR_END_FLOOR
         if far_active:
@@ -284,6 +288,7 @@ class ChainOutputs:
     asr: np.ndarray
     vad: np.ndarray
     echo: np.ndarray  # the LAEC's echo estimate ŷ
+    laec: np.ndarray  # the LAEC's error e = mic − ŷ (before the masks)
     stats: list[ChainStats]  # one per 320-sample block, the last one flushing the latency
 
 
@@ -299,15 +304,16 @@ def run_chain(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None)
     ref_p = np.zeros(padded)
     mic_p[:n], ref_p[:n] = mic, ref
     chain = EchoCanceller(config)
-    asr, vad, echo, stats = [], [], [], []
+    asr, vad, echo, laec, stats = [], [], [], [], []
     for i in range(0, padded, HOP):
         a, v, s = chain.process(mic_p[i : i + HOP], ref_p[i : i + HOP])
         asr.append(a)
         vad.append(v)
         echo.append(chain.echo_estimate)
+        laec.append(chain.laec_output)
         stats.append(s)
     lat = EchoCanceller.latency_samples
-    return ChainOutputs(*(np.concatenate(x)[lat : lat + n] for x in (asr, vad, echo)), stats)
+    return ChainOutputs(*(np.concatenate(x)[lat : lat + n] for x in (asr, vad, echo, laec)), stats)
 
 
 def cancel_echo(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None

@@ -3,10 +3,12 @@
 Input (batch, frames, 40) log-mel features (:mod:`models.vad.features`) of the echo chain's VAD
 output, and for an **echo-aware** model (``echo_input=True``) 40 more of the chain's echo estimate ŷ for
 the same frame (batch, frames, 80): seeing what the agent's own voice sounds like at the microphone,
-the model can tell residual echo from the user; a **prosody-aware** model (``pitch_input=True``) also reads 3
+the model can tell residual echo from the user; a **LAEC-aware** model (``laec_input=True``) 40 more of the linear
+canceller's output e = mic − ŷ, before the residual echo masks, which hold the user's first syllables back
+while the agent talks (batch, frames, 120); a **prosody-aware** model (``pitch_input=True``) also reads 3
 pitch features of the output (:mod:`models.vad.pitch`: voicing and the F0 contour, the intonation that tells a
-finished sentence from a clause that goes on), last: (batch, frames, 43 or 83). Features are normalised by
-fixed mean/std buffers; an input layer 40 (43, 80, 83) → 64; 6 DFSMN layers (hidden 128, projection 64, 10 memory
+finished sentence from a clause that goes on), last: (batch, frames, 43, 83 or 123). The groups, in this order:
+:data:`INPUT_GROUPS`. Features are normalised by fixed mean/std buffers; an input layer (40 … 123) → 64; 6 DFSMN layers (hidden 128, projection 64, 10 memory
 taps with strides 1, 1, 2, 2, 4, 4 frames: a causal receptive field of 2.8 s, no look-ahead);
 an output layer 64 → 2 giving the logits of [speech, end of turn] per 20 ms frame. About 108 k
 parameters (110 k echo-aware). Streaming keeps the last 36 projections per layer: state (batch, 6, 36, 64).
@@ -26,18 +28,30 @@ HIDDEN = 128
 MEMORY = 10
 STRIDES = (1, 1, 2, 2, 4, 4)
 OUTPUTS = ("speech", "end_of_turn")
+# The model's input groups in their order: (name, width, log-power feature that a level change moves).
+INPUT_GROUPS = (("features", FEATURES, True), ("echo", FEATURES, True), ("laec", FEATURES, True),
+                ("pitch", PITCH_FEATURES, False))
+
+
+def input_groups(echo: bool, laec: bool, pitch: bool) -> list[tuple[str, int, bool]]:
+    """The groups a model with these inputs reads, in order (``features`` always)."""
+    wanted = {"features": True, "echo": echo, "laec": laec, "pitch": pitch}
+    return [g for g in INPUT_GROUPS if wanted[g[0]]]
 
 
 class VadDfsmn(nn.Module):
     """See the module doc. ``forward`` returns logits (B, T, 2)."""
 
-    def __init__(self, echo_input: bool = False, pitch_input: bool = False) -> None:
+    def __init__(self, echo_input: bool = False, pitch_input: bool = False, laec_input: bool = False) -> None:
         super().__init__()
         self.echo_input = echo_input
         self.pitch_input = pitch_input
+        self.laec_input = laec_input
         self.power_floor = POWER_FLOOR  # the feature floor it is trained for (models.vad.power_floor; not a weight)
-        self.level_features = FEATURES * (2 if echo_input else 1)  # the log-power inputs (a level change moves them)
-        self.in_features = self.level_features + (PITCH_FEATURES if pitch_input else 0)
+        self.groups = input_groups(echo_input, laec_input, pitch_input)
+        # the log-power inputs come first (a level change moves them)
+        self.level_features = sum(width for _, width, level in self.groups if level)
+        self.in_features = sum(width for _, width, _ in self.groups)
         self.register_buffer("feature_mean", torch.zeros(self.in_features))
         self.register_buffer("feature_std", torch.ones(self.in_features))
         self.input = nn.Linear(self.in_features, DIM)

@@ -4,7 +4,9 @@
 features, runs the exported streaming DFSMN step and keeps its state. An **echo-aware** model
 (``echo_aware``; metadata ``echo_features`` 40) also takes the echo chain's echo estimate for the same
 block (:attr:`models.aec.chain.EchoCanceller.echo_estimate`); None stands for silence (nothing played). A
-**prosody-aware** model (metadata ``pitch_features`` 3) also gets the block's pitch features
+**LAEC-aware** model (metadata ``laec_features`` 40) also takes the linear canceller's output for the block
+(:attr:`models.aec.chain.EchoCanceller.laec_output`); None stands for the block itself (nothing played: the linear
+canceller then passes the microphone, and the masks pass it too). A **prosody-aware** model (metadata ``pitch_features`` 3) also gets the block's pitch features
 (:class:`models.vad.pitch.PitchTracker`, computed here from the same block). :func:`detect` runs it and the
 :class:`~models.vad.endpointer.Endpointer` over a whole signal (the same objects as the agent, so
 file and stream results are identical). The model file carries its contract as ONNX metadata; a file
@@ -53,6 +55,10 @@ class SemanticVad:
         self.state_shape = state_shape_from(self.metadata, path, VadModelError)
         self.path = path
         self.echo_aware = self.metadata.get("echo_features", "0") == str(FEATURES)
+        laec = self.metadata.get("laec_features", "0")
+        if laec not in ("0", str(FEATURES)):
+            raise VadModelError(f"{path}: metadata laec_features {laec!r}, this runtime computes {FEATURES}")
+        self.laec_aware = laec == str(FEATURES)
         pitch = self.metadata.get("pitch_features", "0")
         if pitch not in ("0", str(PITCH_FEATURES)):
             raise VadModelError(f"{path}: metadata pitch_features {pitch!r}, this runtime computes {PITCH_FEATURES}")
@@ -65,11 +71,13 @@ class SemanticVad:
             raise VadModelError(f"{path}: metadata power_floor {self.metadata.get('power_floor')!r} is not a number "
                                 f">= {POWER_FLOOR:g}") from None
         names = [i.name for i in self.session.get_inputs()]
-        want = ["features"] + ["echo"] * self.echo_aware + ["pitch"] * self.pitch_aware + ["state"]
+        want = (["features"] + ["echo"] * self.echo_aware + ["laec"] * self.laec_aware + ["pitch"] * self.pitch_aware
+                + ["state"])
         if names != want:
             raise VadModelError(f"{path}: inputs {names}, expected {want}")
         self.features = VadFeatures(self.power_floor)
         self.echo_features = VadFeatures(self.power_floor)
+        self.laec_features = VadFeatures(self.power_floor)
         self.pitch = PitchTracker()
         self._silence = np.zeros(HOP)
         self.reset()
@@ -77,33 +85,38 @@ class SemanticVad:
     def reset(self) -> None:
         self.features.reset()
         self.echo_features.reset()
+        self.laec_features.reset()
         self.pitch.reset()
         self._state = np.zeros((1, *self.state_shape), dtype=np.float32)
 
     def step(self, features: np.ndarray, echo: np.ndarray | None = None,
-             pitch: np.ndarray | None = None) -> tuple[float, float]:
-        """One frame of features (40,) [and echo-estimate features (40,)] [and pitch features (3,)] →
-        (p_speech, p_end_of_turn)."""
+             pitch: np.ndarray | None = None, laec: np.ndarray | None = None) -> tuple[float, float]:
+        """One frame of features (40,) [and echo-estimate features (40,)] [and pitch features (3,)] [and LAEC-output
+        features (40,)] → (p_speech, p_end_of_turn)."""
         feed = {"features": features[None, :], "state": self._state}
         if self.echo_aware:
             feed["echo"] = echo[None, :]
+        if self.laec_aware:
+            feed["laec"] = laec[None, :]
         if self.pitch_aware:
             feed["pitch"] = pitch[None, :].astype(np.float32)
         probs, self._state = self.session.run(None, feed)
         return float(probs[0, 0]), float(probs[0, 1])
 
-    def process(self, block: np.ndarray, echo: np.ndarray | None = None) -> tuple[float, float]:
+    def process(self, block: np.ndarray, echo: np.ndarray | None = None,
+                laec: np.ndarray | None = None) -> tuple[float, float]:
         """(p_speech, p_end_of_turn) for one block of 320 samples; ``echo``: the echo estimate for the same
-        320 samples (used by an echo-aware model, ignored by another; None = nothing played)."""
+        320 samples (used by an echo-aware model, ignored by another; None = nothing played); ``laec``: the linear
+        canceller's output for them (used by a LAEC-aware model; None = the block itself)."""
         if block.shape != (HOP,):
             raise ValueError(f"the VAD takes blocks of {HOP} samples, not {block.shape}")
+        for name, x in (("echo estimate", echo), ("LAEC output", laec)):
+            if x is not None and x.shape != (HOP,):
+                raise ValueError(f"the {name} comes in blocks of {HOP} samples, not {x.shape}")
         pitch = self.pitch.process(block) if self.pitch_aware else None
-        if not self.echo_aware:
-            return self.step(self.features.process(block), None, pitch)
-        if echo is not None and echo.shape != (HOP,):
-            raise ValueError(f"the echo estimate comes in blocks of {HOP} samples, not {echo.shape}")
-        e = self.echo_features.process(self._silence if echo is None else echo)
-        return self.step(self.features.process(block), e, pitch)
+        e = self.echo_features.process(self._silence if echo is None else echo) if self.echo_aware else None
+        lin = self.laec_features.process(block if laec is None else laec) if self.laec_aware else None
+        return self.step(self.features.process(block), e, pitch, lin)
 
 
 @dataclass

@@ -98,13 +98,17 @@ def test_echo_estimate_lines_up_with_the_outputs(rng):
     # after convergence ŷ is the echo itself, sample for sample (the outputs' one-hop lag is taken out)
     assert 10 * np.log10(np.sum(echo**2) / np.sum((echo - est) ** 2)) > 30
     np.testing.assert_array_equal(out.vad, cancel_echo(mic, ref, CLASSICAL)[1])
+    # the linear canceller's output lines up the same way: e + ŷ is the microphone
+    np.testing.assert_allclose(out.laec.astype(np.float64) + out.echo, mic, atol=1e-6)
     chain = EchoCanceller(CLASSICAL)
-    blocks = []
+    blocks, laec = [], []
     for i in range(0, 2 * SR, 320):
         chain.process(mic[i : i + 320], ref[i : i + 320])
         blocks.append(chain.echo_estimate)
+        laec.append(chain.laec_output)
     lat = EchoCanceller.latency_samples
     np.testing.assert_array_equal(np.concatenate(blocks)[lat:], out.echo[: 2 * SR - lat])
+    np.testing.assert_array_equal(np.concatenate(laec)[lat:], out.laec[: 2 * SR - lat])
 
 
 def test_chain_does_no_harm_without_far_end(rng):

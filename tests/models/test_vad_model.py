@@ -17,9 +17,10 @@ from training.vad.export import export_onnx, max_difference
 SR = 16000
 
 
-def random_model(seed: int = 0, echo_input: bool = False, pitch_input: bool = False) -> VadDfsmn:
+def random_model(seed: int = 0, echo_input: bool = False, pitch_input: bool = False,
+                 laec_input: bool = False) -> VadDfsmn:
     torch.manual_seed(seed)
-    model = VadDfsmn(echo_input=echo_input, pitch_input=pitch_input)
+    model = VadDfsmn(echo_input=echo_input, pitch_input=pitch_input, laec_input=laec_input)
     for layer in model.layers:  # taps start at zero; make the memory matter
         torch.nn.init.normal_(layer.taps, std=0.2)
     return model.eval()
@@ -107,6 +108,35 @@ def test_echo_aware_model_exports_and_reads_the_echo_estimate(tmp_path: Path) ->
     with torch.no_grad():
         both = np.concatenate([file_features(audio), file_features(echo)], axis=1)
         whole = torch.sigmoid(model(torch.from_numpy(both)[None]))[0].numpy()
+    assert np.abs(whole[: heard.shape[0]] - heard).max() <= 1e-4
+
+
+def test_laec_aware_model_exports_and_reads_the_linear_cancellers_output(tmp_path: Path) -> None:
+    model = random_model(6, echo_input=True, laec_input=True)
+    assert model.in_features == model.level_features == 3 * FEATURES
+    assert [name for name, _, _ in model.groups] == ["features", "echo", "laec"]
+    path = export_onnx(model, tmp_path / "vad_laec.onnx")
+    assert max_difference(model, path) <= 1e-4
+    vad = SemanticVad(path)
+    assert vad.laec_aware and vad.echo_aware and vad.metadata["laec_features"] == str(FEATURES)
+    rng = np.random.default_rng(1)
+    audio, echo = rng.standard_normal(SR // 2) * 0.1, rng.standard_normal(SR // 2) * 0.05
+    laec = audio + echo
+
+    def run(laec_signal: np.ndarray | None) -> np.ndarray:
+        vad.reset()
+        return np.array([vad.process(audio[i : i + 320], echo[i : i + 320],
+                                     None if laec_signal is None else laec_signal[i : i + 320])
+                         for i in range(0, SR // 2, 320)])
+
+    own, heard = run(None), run(laec)
+    np.testing.assert_array_equal(own, run(audio))  # None stands for the block itself (nothing played)
+    assert np.abs(own - heard).max() > 1e-3  # the third input matters
+    with pytest.raises(ValueError, match="LAEC output comes in blocks of 320"):
+        vad.process(audio[:320], echo[:320], laec[:100])
+    with torch.no_grad():  # the same features as training stores: the output's, the estimate's, the LAEC output's
+        x = np.concatenate([file_features(audio), file_features(echo), file_features(laec)], axis=1)
+        whole = torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
     assert np.abs(whole[: heard.shape[0]] - heard).max() <= 1e-4
 
 

@@ -244,14 +244,17 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path, monkeypatch: pytes
     assert all(m["agent_voice"] == (m["kind"] != "listen") for m in metas)
     # the example folders keep their recipe: another one is refused with a clear error
     assert main([*args, "--set", "data.delay_jump_share=0.9", "--no-progress"]) == 2
-    # a prosody-aware model from the same examples (they carry the pitch features): it trains, exports, and the
-    # runtime feeds it the pitch of its input
+    # a prosody- and LAEC-aware model from the same examples (they carry the pitch and the LAEC output's features):
+    # it trains, exports, and the runtime feeds it the pitch of its input and the linear canceller's output
     from models.vad.runtime import SemanticVad
+    from training.vad.train import load_model
 
-    assert main([*args, "--set", "train.pitch_input=true", "--set", f"train.out_dir={d / 'run_pitch'}",
-                 "--set", "train.steps=20", "--no-progress"]) == 0
+    assert main([*args, "--set", "train.pitch_input=true", "--set", "train.laec_input=true",
+                 "--set", f"train.out_dir={d / 'run_pitch'}", "--set", "train.steps=20", "--no-progress"]) == 0
     vad = SemanticVad(d / "run_pitch" / "vad_dfsmn.onnx")
-    assert vad.pitch_aware and vad.echo_aware
+    assert vad.pitch_aware and vad.echo_aware and vad.laec_aware
+    loaded = load_model(d / "run_pitch" / "valid_step_00020.pt")  # the checkpoint names its inputs
+    assert (loaded.echo_input, loaded.laec_input, loaded.pitch_input) == (True, True, True)
     # the end-of-turn threshold sweep on the validation examples: a lower threshold never ends turns later
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from vad_eot_sweep import main as sweep_main
@@ -281,8 +284,13 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path, monkeypatch: pytes
         np.savez(old.with_suffix(".npz"), **{k: z[k] for k in z.files if k != "pitch"})
     old.with_suffix(".json").write_text((d / "ex_train" / "0000000.json").read_text())
     assert load_examples([old], pitch_input=False)[0]["features"].shape[1] == 80
+    assert load_examples([old], pitch_input=False, laec_input=True)[0]["features"].shape[1] == 120
     with pytest.raises(ValueError, match="no pitch .*new folder"):
         load_examples([old], pitch_input=True)
+    np.savez(old.with_suffix(".npz"), **{k: z for k, z in np.load(d / "ex_train" / "0000000.npz").items()
+                                         if k != "laec_features"})
+    with pytest.raises(ValueError, match="no laec_features .*new folder"):
+        load_examples([old], laec_input=True)
 
 
 def test_bad_config_and_bad_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

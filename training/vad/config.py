@@ -52,6 +52,10 @@ class VadTrainConfig:
         False, "Prosody-aware model: it also reads 3 pitch features of the output (models.vad.pitch: voicing and the "
         "F0 contour, the intonation that tells a finished sentence from a clause that goes on); needs examples built "
         "with them (the 'pitch' array).")
+    laec_input: bool = setting(
+        False, "LAEC-aware model: it also reads the linear echo canceller's output (before the residual echo masks, "
+        "which hold back the user's first syllables while the agent talks); needs examples built with it (the "
+        "'laec_features' array).")
     echo_gain_db: float = setting(
         3.0, "Random level change of the echo-estimate features against the output's, ± dB (the estimate's scale "
         "varies with the echo canceller's state).", min=0, max=30)

@@ -30,10 +30,12 @@ speech and in pauses inside sentences, and −1 (ignored) elsewhere: sentence ga
 (the model only remembers 2.8 s).
 
 Saved per example: ``features`` (frames, 40) float16 (of the chain's VAD output), ``echo_features``
-(frames, 40) float16 (of its echo estimate), ``pitch`` (frames, 3) float16 (the output's prosody,
+(frames, 40) float16 (of its echo estimate), ``laec_features`` (frames, 40) float16 (of the linear
+canceller's output e = mic − ŷ, before the residual echo masks), ``pitch`` (frames, 3) float16 (the output's prosody,
 :mod:`models.vad.pitch`), ``speech``, ``eot`` and ``far_active`` (the chain saw
 far-end activity in that frame) (frames,) int8, in one ``.npz``, plus a ``.json`` with the kind, the
-levels and the turn ids. Folders built before ``echo_features`` existed are refused by the trainer.
+levels and the turn ids. Folders built before ``echo_features`` (or, for a LAEC-aware model, ``laec_features``)
+existed are refused by the trainer.
 """
 
 from __future__ import annotations
@@ -136,8 +138,8 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
                  own_voice: list[Path] | None = None, agent_voice_share: float = 0.0) -> tuple[dict, dict]:
     """Simulate one example; returns (arrays, metadata). See the module doc.
 
-    Arrays: ``features``, ``echo_features``, ``pitch``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
-    ``echo``, ``mic``, ``far`` (samples), and ``echo_dominant`` (per frame: the chain saw far-end activity and
+    Arrays: ``features``, ``echo_features``, ``laec_features``, ``pitch``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
+    ``echo``, ``laec``, ``mic``, ``far`` (samples), and ``echo_dominant`` (per frame: the chain saw far-end activity and
     no double talk).
 
     ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn;
@@ -195,12 +197,13 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
             "turns": [[int(p), t["id"]] for p, t in placed], "delay_ms": delay_ms, "delay_jumps": jumps,
             "agent_voice": bool(own), "res_model": res_model}
     return {"features": feats.astype(np.float16), "echo_features": file_features(chain.echo).astype(np.float16),
+            "laec_features": file_features(chain.laec).astype(np.float16),
             "pitch": file_pitch(vad_out).astype(np.float16), "speech": speech, "eot": eot, "far_active": far_active,
-            "vad_out": vad_out.astype(np.float32), "echo": chain.echo, "mic": mic.astype(np.float32),
+            "vad_out": vad_out.astype(np.float32), "echo": chain.echo, "laec": chain.laec, "mic": mic.astype(np.float32),
             "far": far.astype(np.float32), "echo_dominant": echo_dominant}, meta
 
 
-SAVED = ("features", "echo_features", "pitch", "speech", "eot", "far_active")  # the arrays kept in an example's .npz
+SAVED = ("features", "echo_features", "laec_features", "pitch", "speech", "eot", "far_active")  # the arrays kept in an example's .npz
 _CACHE: dict[tuple[Path, int], tuple] = {}
 
 

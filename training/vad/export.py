@@ -1,8 +1,10 @@
 """Export a trained VAD to ONNX: one streaming frame step with explicit state input and output.
 
-Graph: ``features`` (1, 40) float32 [, ``echo`` (1, 40) for an echo-aware model] [, ``pitch`` (1, 3) for a
-prosody-aware one] and ``state`` (1, 6, 36, 64) → ``probs`` (1, 2) [speech, end of turn] and ``state_out``.
-Metadata: sample_rate, hop, features, echo_features (40 or 0), pitch_features (3 or 0), outputs, state_shape, format_version, power_floor (the feature floor the
+Graph: ``features`` (1, 40) float32 [, ``echo`` (1, 40) for an echo-aware model] [, ``laec`` (1, 40) for a LAEC-aware
+one] [, ``pitch`` (1, 3) for a prosody-aware one] and ``state`` (1, 6, 36, 64) → ``probs`` (1, 2) [speech, end of
+turn] and ``state_out``.
+Metadata: sample_rate, hop, features, echo_features (40 or 0), laec_features (40 or 0), pitch_features (3 or 0), outputs,
+state_shape, format_version, power_floor (the feature floor the
 model was trained with, :mod:`models.vad.power_floor`), and the training step and
 validation metrics when known.
 """
@@ -34,24 +36,24 @@ class _Step(torch.nn.Module):
 
 
 def input_names(model: VadDfsmn) -> list[str]:
-    """The graph's inputs: ``features`` [, ``echo``] [, ``pitch``], ``state``."""
-    return ["features"] + (["echo"] if model.echo_input else []) + (["pitch"] if model.pitch_input else []) + ["state"]
+    """The graph's inputs: ``features`` [, ``echo``] [, ``laec``] [, ``pitch``], ``state``."""
+    return [name for name, _, _ in model.groups] + ["state"]
 
 
 def export_onnx(model: VadDfsmn, out: Path, extra_metadata: dict | None = None) -> Path:
     """Write ``out`` (ONNX, opset 17) and return it."""
-    echo, pitch = model.echo_input, model.pitch_input
+    echo, pitch, laec = model.echo_input, model.pitch_input, model.laec_input
     meta = {"sample_rate": str(SAMPLE_RATE), "hop": str(HOP), "window": "640", "features": str(FEATURES),
-            "echo_features": str(FEATURES if echo else 0),
+            "echo_features": str(FEATURES if echo else 0), "laec_features": str(FEATURES if laec else 0),
             "pitch_features": str(PITCH_FEATURES if pitch else 0), "mel_bands": str(MEL_BANDS), "outputs": ",".join(OUTPUTS),
             "state_shape": ",".join(str(s) for s in model.state_shape), "format_version": FORMAT_VERSION,
             "model": "DFSMN VAD, 6 layers, dim 64, hidden 128, memory 10 taps, strides 1,1,2,2,4,4"
                      + (", echo-aware (input: VAD output and echo estimate)" if echo else "")
+                     + (", LAEC-aware (input: the linear canceller's output)" if laec else "")
                      + (", prosody-aware (input: the output's pitch features)" if pitch else ""),
             "power_floor": repr(float(model.power_floor)), **(extra_metadata or {})}
     names = input_names(model)
-    sizes = {"features": FEATURES, "echo": FEATURES, "pitch": PITCH_FEATURES}
-    args = tuple(torch.zeros(1, sizes[n]) for n in names[:-1]) + (model.init_state(1),)
+    args = tuple(torch.zeros(1, width) for _, width, _ in model.groups) + (model.init_state(1),)
     return export_step(_Step(model.eval()), args, names, ["probs", "state_out"], out, meta)
 
 
@@ -68,14 +70,14 @@ def max_difference(model: VadDfsmn, onnx_path: Path, seconds: float = 3.0, seed:
     f0 = 100 + 60 * t / seconds  # Hz: voiced frames for the pitch features
     audio += 0.2 * np.sin(2 * np.pi * np.cumsum(f0) / SAMPLE_RATE) * (np.sin(2 * np.pi * 0.7 * t) > 0)
     echo = rng.standard_normal(audio.shape[0]) * 0.02 if model.echo_input else None
-    feats = file_features(audio, model.power_floor)
-    if echo is not None:
-        feats = np.concatenate([feats, file_features(echo, model.power_floor)], axis=1)
-    if model.pitch_input:
-        feats = np.concatenate([feats, file_pitch(audio)], axis=1)
+    laec = audio + rng.standard_normal(audio.shape[0]) * 0.01 if model.laec_input else None
+    signals = {"features": audio, "echo": echo, "laec": laec}
+    feats = np.concatenate([file_pitch(audio) if name == "pitch" else file_features(signals[name], model.power_floor)
+                            for name, _, _ in model.groups], axis=1)
     with torch.no_grad():
         ref = torch.sigmoid(model(torch.from_numpy(feats)[None]))[0].numpy()
     vad = SemanticVad(onnx_path)
-    got = np.array([vad.process(audio[i : i + HOP], None if echo is None else echo[i : i + HOP])
+    block = lambda x, i: None if x is None else x[i : i + HOP]  # noqa: E731
+    got = np.array([vad.process(audio[i : i + HOP], block(echo, i), block(laec, i))
                     for i in range(0, ref.shape[0] * HOP, HOP) if audio[i : i + HOP].shape[0] == HOP])
     return float(np.abs(ref[: got.shape[0]] - got).max())

@@ -33,7 +33,7 @@ from models.vad.metrics import (
     summarize_barge_in,
     turn_metrics,
 )
-from models.vad.net import VadDfsmn
+from models.vad.net import VadDfsmn, input_groups
 from models.vad.pitch import PITCH_FEATURES
 from models.vad.power_floor import raise_floor
 from training.common.loop import (
@@ -54,21 +54,22 @@ HOP = 320
 
 
 def load_examples(paths: list[Path], echo_input: bool = True, pitch_input: bool = False,
-                  power_floor: float = POWER_FLOOR) -> list[dict]:
+                  power_floor: float = POWER_FLOOR, laec_input: bool = False) -> list[dict]:
     """Arrays and metadata of prepared examples (``training.vad.examples``); ``features`` holds the model's input
-    (frames, 40, 43, 80 or 83): the output's log-mel features with ``power_floor`` (:func:`raise_floor`), the echo
-    estimate's for an echo-aware model, and the output's pitch features for a prosody-aware one."""
+    (frames, width), its groups in the order of :func:`models.vad.net.input_groups`: the output's log-mel features with
+    ``power_floor`` (:func:`raise_floor`), the echo estimate's for an echo-aware model, the LAEC output's for a
+    LAEC-aware one, and the output's pitch features for a prosody-aware one."""
+    stored = {"features": "features", "echo": "echo_features", "laec": "laec_features", "pitch": "pitch"}
+    groups = input_groups(echo_input, laec_input, pitch_input)
     out = []
     for p in paths:
         with np.load(p.with_suffix(".npz")) as z:
-            for key, wanted in (("echo_features", echo_input), ("pitch", pitch_input)):
-                if wanted and key not in z.files:
-                    raise ValueError(f"{p.with_suffix('.npz')} has no {key} (built by an older version): build the "
-                                     "examples into a new folder (data.train_dir, data.valid_dir)")
-            feats = z["features"].astype(np.float32)
-            if echo_input:
-                feats = np.concatenate([feats, z["echo_features"].astype(np.float32)], axis=1)
-            feats = raise_floor(feats, power_floor)  # the model's feature floor, applied exactly to the stored ones
+            for name, _, _ in groups:
+                if stored[name] not in z.files:
+                    raise ValueError(f"{p.with_suffix('.npz')} has no {stored[name]} (built by an older version): build "
+                                     "the examples into a new folder (data.train_dir, data.valid_dir)")
+            level = np.concatenate([z[stored[n]].astype(np.float32) for n, _, lv in groups if lv], axis=1)
+            feats = raise_floor(level, power_floor)  # the model's feature floor, applied exactly to the stored ones
             if pitch_input:
                 feats = np.concatenate([feats, z["pitch"].astype(np.float32)], axis=1)
             far = z["far_active"] if "far_active" in z.files else np.zeros(feats.shape[0], np.int8)
@@ -112,8 +113,8 @@ class Crops:
         x = torch.from_numpy(np.stack([v[:f] for v in feats]))
         level = x.shape[2] if self.level_features is None else self.level_features
         gains = self.rng.uniform(-self.gain_db, self.gain_db, (size, 1, 1)) * np.ones((1, 1, level))
-        if level == 2 * FEATURES:  # echo-aware: the estimate's own small change on top
-            gains[:, :, FEATURES:] += self.rng.uniform(-self.echo_gain_db, self.echo_gain_db, (size, 1, 1))
+        if level >= 2 * FEATURES:  # echo-aware: the estimate's own small change on top (it is the second group)
+            gains[:, :, FEATURES : 2 * FEATURES] += self.rng.uniform(-self.echo_gain_db, self.echo_gain_db, (size, 1, 1))
         x = torch.cat([change_level(x[..., :level], torch.from_numpy(gains.astype(np.float32)), self.power_floor),
                        x[..., level:]], dim=-1)  # pitch features do not depend on the level
         return (x, torch.from_numpy(np.stack([v[:f] for v in speech]).astype(np.float32)),
@@ -207,13 +208,16 @@ def load_model(path: Path) -> VadDfsmn:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         weights = ckpt["model"] if "model" in ckpt else ckpt
         inputs = int(weights["input.weight"].shape[1])
-        echo, pitch = inputs // FEATURES == 2, inputs % FEATURES == PITCH_FEATURES
+        names = str(ckpt.get("inputs", "")).split(",") if "model" in ckpt else []
+        if names == [""] or not names:  # checkpoints from before the list was kept: 40, 43, 80 or 83 inputs
+            names = ["features"] + ["echo"] * (inputs // FEATURES == 2) + ["pitch"] * (inputs % FEATURES == PITCH_FEATURES)
+        echo, laec, pitch = ("echo" in names), ("laec" in names), ("pitch" in names)
         floor = float(ckpt.get("power_floor", POWER_FLOOR)) if "model" in ckpt else POWER_FLOOR
     except FileNotFoundError:
         raise FileNotFoundError(f"VAD checkpoint not found: {path}") from None
     except Exception as exc:
         raise ValueError(f"{path} is not a VAD checkpoint: {exc}") from None
-    model = load_state(VadDfsmn(echo_input=echo, pitch_input=pitch), path, "VAD")
+    model = load_state(VadDfsmn(echo_input=echo, pitch_input=pitch, laec_input=laec), path, "VAD")
     model.power_floor = floor
     return model
 
@@ -234,10 +238,11 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     out.mkdir(parents=True, exist_ok=True)
     if not train_paths:
         raise ValueError(f"no training examples in {cfg.data.train_dir}")
-    train_ex = load_examples(train_paths, t.echo_input, t.pitch_input, t.power_floor)
-    valid_ex = load_examples(valid_paths, t.echo_input, t.pitch_input, t.power_floor)
+    train_ex = load_examples(train_paths, t.echo_input, t.pitch_input, t.power_floor, t.laec_input)
+    valid_ex = load_examples(valid_paths, t.echo_input, t.pitch_input, t.power_floor, t.laec_input)
     turns = load_turns(Path(cfg.data.turns_dir) / "valid")
-    model = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input)
+    model = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input, laec_input=t.laec_input)
+    inputs = ",".join(name for name, _, _ in model.groups)  # kept in every checkpoint (load_model)
     model.power_floor = t.power_floor
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     ckpt_path = out / CHECKPOINT
@@ -247,7 +252,8 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         if "ema" in saved:  # else (a run begun without it) the average starts from the resumed weights
             ema.load(saved["ema"], int(saved["ema_updates"]))
-    scored = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input) if ema is not None else model  # what is validated and kept
+    scored = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input, laec_input=t.laec_input) \
+        if ema is not None else model  # what is validated and kept
     crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step,
                   echo_gain_db=t.echo_gain_db, power_floor=t.power_floor, level_features=model.level_features)
     new_log = not (out / "log.csv").exists()
@@ -286,7 +292,7 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
                 fh.write(json.dumps(metrics) + "\n")
             score = selection_score(metrics)
             validated = {"model": scored.state_dict(), "step": step, "metrics": json.dumps(metrics),
-                         "power_floor": t.power_floor}
+                         "power_floor": t.power_floor, "inputs": inputs}
             if t.keep_validated:  # the rule picks one; the benchmark may prefer another trade-off
                 save_atomic(validated, out / f"valid_step_{step:05d}.pt")
             if best is None or score < best["score"]:
@@ -295,7 +301,7 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
             plot_curves(out)
             bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
         if step % t.checkpoint_every == 0 or step == t.steps:
-            state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+            state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "inputs": inputs,
                      "config": json.dumps(asdict(cfg)), "best": json.dumps(best)}
             if ema is not None:
                 state.update(ema=ema.state_dict(), ema_updates=ema.updates)
@@ -304,5 +310,6 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     log_fh.close()
     if not (out / "best.pt").exists():
         final = ema.state_dict() if ema is not None else model.state_dict()
-        save_atomic({"model": final, "step": step, "metrics": "null", "power_floor": t.power_floor}, out / "best.pt")
+        save_atomic({"model": final, "step": step, "metrics": "null", "power_floor": t.power_floor, "inputs": inputs},
+                    out / "best.pt")
     return out / "best.pt"
