@@ -43,3 +43,47 @@ class DfsmnLayer(nn.Module):
         picked = window[:, k - 1 - self.past_frames :: self.stride]  # (B, memory, dim), oldest first
         mem = (picked * self.taps.t()).sum(dim=1)  # Mul + ReduceSum: much faster than Einsum in onnxruntime
         return m + p + mem, window[:, 1:]
+
+
+class FusedStack(nn.Module):
+    """One streaming frame of an input layer and a stack of :class:`DfsmnLayer` with its constants folded, for export.
+
+    The same numbers as ``input`` (on features normalised by ``mean``/``std``) then ``layer.step`` for each layer,
+    in fewer graph nodes (about half, so onnxruntime's per-node cost falls by about as much): the normalisation is
+    folded into the input layer; the memory's taps on *past* projections of every layer are one constant
+    (L, K, dim) applied to the whole state at once (one Mul and one ReduceSum), the tap on the current projection a
+    per-layer scale; the new state is the old one shifted by one frame with the new projections appended (one
+    Slice and one Concat instead of one per layer). ``forward(x (B, in), state (B, L, K, dim)) -> (m (B, dim),
+    new state)``.
+    """
+
+    def __init__(self, input_layer: nn.Linear, mean: torch.Tensor, std: torch.Tensor, layers: nn.ModuleList,
+                 state_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        count, past, dim = state_shape
+        taps = torch.zeros(count, past, dim)
+        scale = torch.zeros(count, 1, dim)
+        with torch.no_grad():
+            for i, layer in enumerate(layers):
+                first = past - layer.past_frames  # window = state (K frames) + current; taps[:, j] → frame first + j·s
+                for j in range(layer.memory - 1):
+                    taps[i, first + j * layer.stride] = layer.taps[:, j]
+                scale[i, 0] = 1.0 + layer.taps[:, -1]  # m' = m + p + a_N ⊙ p + Σ past taps
+            weight = input_layer.weight / std
+            self.input = nn.Linear(input_layer.in_features, input_layer.out_features)
+            self.input.weight.copy_(weight)
+            self.input.bias.copy_(input_layer.bias - weight @ mean)
+        self.register_buffer("past_taps", taps.unsqueeze(0))
+        self.register_buffer("current_scale", scale)
+        self.expand = nn.ModuleList(layer.expand for layer in layers)
+        self.project = nn.ModuleList(layer.project for layer in layers)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        memory = (state * self.past_taps).sum(dim=2)  # (B, L, dim): every layer's taps on its past frames
+        m = self.input(x)
+        new = []
+        for i, (expand, project) in enumerate(zip(self.expand, self.project, strict=True)):
+            p = project(torch.relu(expand(m)))
+            m = m + p * self.current_scale[i] + memory[:, i]
+            new.append(p)
+        return m, torch.cat([state[:, :, 1:], torch.stack(new, dim=1).unsqueeze(2)], dim=2)

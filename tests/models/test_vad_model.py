@@ -111,6 +111,64 @@ def test_echo_aware_model_exports_and_reads_the_echo_estimate(tmp_path: Path) ->
     assert np.abs(whole[: heard.shape[0]] - heard).max() <= 1e-4
 
 
+def test_fused_export_step_equals_the_streaming_step() -> None:
+    from models.dfsmn import FusedStack
+
+    model = random_model(7, echo_input=True)
+    with torch.no_grad():
+        model.feature_mean.normal_()
+        model.feature_std.uniform_(0.5, 2.0)  # the normalisation is folded into the input layer: make it matter
+        fused = FusedStack(model.input, model.feature_mean, model.feature_std, model.layers, model.state_shape)
+        x = torch.randn(2, 180, model.in_features)  # longer than the memory (140 frames)
+        state, fused_state = model.init_state(2), model.init_state(2)
+        for t in range(x.shape[1]):
+            p, state = model.streaming_forward(x[:, t], state)
+            m, fused_state = fused(x[:, t], fused_state)
+            assert torch.allclose(torch.sigmoid(model.output(m)), p, atol=1e-5)
+        assert torch.allclose(fused_state, state, atol=1e-5)  # the same state layout: old and new files interchange
+
+
+def test_an_unfused_export_is_read_back_and_reexported_in_the_fused_form(tmp_path: Path) -> None:
+    import onnx
+
+    from models.onnx_export import export_step
+    from training.vad.__main__ import main
+    from training.vad.export import input_names, model_from_unfused_onnx
+
+    model = random_model(8, echo_input=True)
+    with torch.no_grad():
+        model.feature_mean.normal_()
+
+    class Unfused(torch.nn.Module):  # how files were exported before the fused step: streaming_forward as it is
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: torch.Tensor):  # noqa: ANN202
+            return self.model.streaming_forward(torch.cat(inputs[:-1], dim=-1), inputs[-1])
+
+    meta = {p.key: p.value for p in onnx.load(str(export_onnx(model, tmp_path / "ref.onnx"))).metadata_props}
+    old = export_step(Unfused(), (torch.zeros(1, 40), torch.zeros(1, 40), model.init_state(1)), input_names(model),
+                      ["probs", "state_out"], tmp_path / "old.onnx", {**meta, "train_step": "1234"})
+    back, back_meta = model_from_unfused_onnx(old)
+    for name, value in model.state_dict().items():
+        assert torch.allclose(back.state_dict()[name], value), name
+    assert back_meta["train_step"] == "1234"
+    assert main(["export", "--from-onnx", str(old), "--out", str(tmp_path / "new.onnx")]) == 0
+    new_proto = onnx.load(str(tmp_path / "new.onnx"))
+    assert len(new_proto.graph.node) < 0.8 * len(onnx.load(str(old)).graph.node)  # fewer nodes: less onnxruntime time
+    assert {p.key: p.value for p in new_proto.metadata_props}["train_step"] == "1234"
+    rng = np.random.default_rng(3)
+    audio, echo = rng.standard_normal(SR) * 0.1, rng.standard_normal(SR) * 0.05
+    a, b = SemanticVad(old), SemanticVad(tmp_path / "new.onnx")
+    pa = np.array([a.process(audio[i : i + 320], echo[i : i + 320]) for i in range(0, SR, 320)])
+    pb = np.array([b.process(audio[i : i + 320], echo[i : i + 320]) for i in range(0, SR, 320)])
+    assert np.abs(pa - pb).max() <= 1e-5
+    with pytest.raises(ValueError, match="not an unfused VAD export"):
+        model_from_unfused_onnx(tmp_path / "new.onnx")
+    assert main(["export", "--from-onnx", str(tmp_path / "new.onnx"), "--out", str(tmp_path / "x.onnx")]) == 1
+
+
 def test_laec_aware_model_exports_and_reads_the_linear_cancellers_output(tmp_path: Path) -> None:
     model = random_model(6, echo_input=True, laec_input=True)
     assert model.in_features == model.level_features == 3 * FEATURES

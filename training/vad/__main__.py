@@ -25,10 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
     if argv[:1] == ["export"]:
         ap = argparse.ArgumentParser(prog="python -m training.vad export", description="Export a checkpoint to ONNX.")
-        ap.add_argument("--checkpoint", type=Path, required=True)
+        source = ap.add_mutually_exclusive_group(required=True)
+        source.add_argument("--checkpoint", type=Path)
+        source.add_argument("--from-onnx", type=Path, help="re-export a file exported before the fused step (its "
+                            "weights are read back from the graph and checked against it)")
         ap.add_argument("--out", type=Path, required=True)
         args = ap.parse_args(argv[1:])
-        return export(args.checkpoint, args.out)
+        return export(args.checkpoint, args.out) if args.checkpoint else reexport(args.from_onnx, args.out)
     ap = argparse.ArgumentParser(prog="python -m training.vad", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=None, help="YAML file (configs/train/vad.yaml); default: built-in defaults")
@@ -59,6 +62,23 @@ def export(checkpoint: Path, out: Path) -> int:
     from training.vad.train import load_model
 
     return export_checked(checkpoint, out, load_model, export_onnx, max_difference)
+
+
+def reexport(source: Path, out: Path) -> int:
+    """An older export → the current graph form, with its metadata; exit code 1 on a bad file or a difference."""
+    from training.common.export import MAX_DIFFERENCE
+    from training.vad.export import export_onnx, max_difference, model_from_unfused_onnx
+
+    try:
+        model, meta = model_from_unfused_onnx(source)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    kept = {k: meta[k] for k in ("train_step", "valid_metrics") if k in meta}
+    path = export_onnx(model, out, kept)
+    diff = max(max_difference(model, path), max_difference(model, source))
+    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB) from {source}; max |torch - onnx| = {diff:.2e}")
+    return 0 if diff <= MAX_DIFFERENCE else 1
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from models.aec.stft import HOP
+from models.dfsmn import FusedStack
 from models.onnx_export import export_step
 from models.vad.features import FEATURES, MEL_BANDS, SAMPLE_RATE
 from models.vad.net import OUTPUTS, VadDfsmn
@@ -25,14 +26,17 @@ from models.vad.runtime import FORMAT_VERSION
 
 
 class _Step(torch.nn.Module):
-    """One streaming step; its inputs are the model's feature groups (as named by ``input_names``), then the state."""
+    """One streaming step (:class:`models.dfsmn.FusedStack`, the same numbers as ``streaming_forward`` in fewer graph
+    nodes); its inputs are the model's feature groups (as named by ``input_names``), then the state."""
 
     def __init__(self, model: VadDfsmn) -> None:
         super().__init__()
-        self.model = model
+        self.stack = FusedStack(model.input, model.feature_mean, model.feature_std, model.layers, model.state_shape)
+        self.output = model.output
 
     def forward(self, *inputs: torch.Tensor):  # noqa: ANN201
-        return self.model.streaming_forward(torch.cat(inputs[:-1], dim=-1), inputs[-1])
+        m, state = self.stack(torch.cat(inputs[:-1], dim=-1), inputs[-1])
+        return torch.sigmoid(self.output(m)), state
 
 
 def input_names(model: VadDfsmn) -> list[str]:
@@ -81,3 +85,45 @@ def max_difference(model: VadDfsmn, onnx_path: Path, seconds: float = 3.0, seed:
     got = np.array([vad.process(audio[i : i + HOP], block(echo, i), block(laec, i))
                     for i in range(0, ref.shape[0] * HOP, HOP) if audio[i : i + HOP].shape[0] == HOP])
     return float(np.abs(ref[: got.shape[0]] - got).max())
+
+
+def model_from_unfused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
+    """The torch model and metadata of a VAD file exported before the fused step (``streaming_forward`` traced as
+    it is): its weights read back from the graph, so that a shipped file whose checkpoint is not kept can be
+    re-exported in the current form. Checked: the rebuilt model must give the file's own probabilities (ValueError
+    otherwise, or when the graph is not such an export)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from models.vad.net import HIDDEN, MEMORY
+
+    proto = onnx.load(str(path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    model = VadDfsmn(echo_input=meta.get("echo_features", "0") != "0", pitch_input=meta.get("pitch_features", "0") != "0",
+                     laec_input=meta.get("laec_features", "0") != "0")
+    model.power_floor = float(meta.get("power_floor", model.power_floor))
+    dim = model.input.out_features
+    project = [weights[n.input[1]] for n in proto.graph.node
+               if n.op_type == "MatMul" and n.input[1] in weights and weights[n.input[1]].shape == (HIDDEN, dim)]
+    taps = [weights[name] for n in proto.graph.node if n.op_type == "Mul" for name in n.input
+            if name in weights and weights[name].shape == (MEMORY, dim)]
+    state = {}
+    for name in model.state_dict():
+        if name.endswith("project.weight") or name.endswith(".taps"):
+            continue
+        if f"model.{name}" not in weights:
+            raise ValueError(f"{path}: no initializer model.{name}: not an unfused VAD export")
+        state[name] = torch.from_numpy(weights[f"model.{name}"].copy())
+    if len(project) != len(model.layers) or len(taps) != len(model.layers):
+        raise ValueError(f"{path}: {len(project)} projections and {len(taps)} tap sets for {len(model.layers)} layers: "
+                         "not an unfused VAD export")
+    for i in range(len(model.layers)):
+        state[f"layers.{i}.project.weight"] = torch.from_numpy(project[i].T.copy())  # traced as x @ Wᵀ
+        state[f"layers.{i}.taps"] = torch.from_numpy(taps[i].T.copy())  # traced as picked · tapsᵀ
+    model.load_state_dict(state)
+    model.eval()
+    diff = max_difference(model, path)
+    if diff > 1e-4:
+        raise ValueError(f"{path}: the weights read back give other probabilities (max difference {diff:.2e})")
+    return model, meta
