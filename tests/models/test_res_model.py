@@ -65,6 +65,38 @@ def test_onnx_matches_torch_and_carries_its_contract(exported):
     assert path.stat().st_size < 2_000_000
 
 
+def test_an_unfused_export_is_read_back_and_reexported_in_the_fused_form(tmp_path, exported):
+    import onnx
+
+    from models.aec.res.dfsmn import split_masks
+    from models.onnx_export import export_step
+    from training.res.__main__ import main
+    from training.res.export import model_from_unfused_onnx
+
+    model, fused_path = exported
+
+    class Unfused(torch.nn.Module):  # how files were exported before the fused step: streaming_forward as it is
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, features, state):  # noqa: ANN001, ANN202
+            masks, new = self.model.streaming_forward(features, state)
+            return (*split_masks(masks), new)
+
+    meta = {p.key: p.value for p in onnx.load(str(fused_path)).metadata_props}
+    old = export_step(Unfused(), (torch.zeros(1, 240), model.init_state(1)), ["features", "state"],
+                      ["mask_x", "mask_r", "state_out"], tmp_path / "old.onnx", meta)
+    back, back_meta = model_from_unfused_onnx(old)
+    for name, value in model.state_dict().items():
+        assert torch.allclose(back.state_dict()[name], value), name
+    assert back_meta["train_step"] == "7"
+    assert main(["export", "--from-onnx", str(old), "--out", str(tmp_path / "new.onnx")]) == 0
+    assert len(onnx.load(str(tmp_path / "new.onnx")).graph.node) < 0.8 * len(onnx.load(str(old)).graph.node)
+    assert max_difference(model, tmp_path / "new.onnx", frames=30) <= 1e-4
+    assert main(["export", "--from-onnx", str(fused_path), "--out", str(tmp_path / "x.onnx")]) == 1  # already fused
+
+
 def test_runtime_keeps_state_and_resets(exported):
     _, path = exported
     rt = ResidualEchoSuppressor(path)

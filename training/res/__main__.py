@@ -2,6 +2,7 @@
 
     python -m training.res --config configs/train/res.yaml [--set train.steps=2000] [--no-progress]
     python -m training.res export --checkpoint cache/res/run/best.pt --out models/aec/res/res_dfsmn.onnx
+    python -m training.res export --from-onnx OLD.onnx --out NEW.onnx   (an older export in the current graph form)
     python -m training.res plot --run cache/res/run
 
 Training builds what is missing first (the speech corpus, then the training and validation
@@ -38,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
     if argv[:1] == ["export"]:
         ap = argparse.ArgumentParser(prog="python -m training.res export", description="Export a checkpoint to ONNX.")
-        ap.add_argument("--checkpoint", type=Path, required=True)
+        source = ap.add_mutually_exclusive_group(required=True)
+        source.add_argument("--checkpoint", type=Path)
+        source.add_argument("--from-onnx", type=Path, help="re-export a file exported before the fused step (its "
+                            "weights are read back from the graph and checked against it)")
         ap.add_argument("--out", type=Path, required=True)
         args = ap.parse_args(argv[1:])
-        return _export(args.checkpoint, args.out)
+        return _export(args.checkpoint, args.out) if args.checkpoint else _reexport(args.from_onnx, args.out)
     if argv[:1] == ["plot"]:
         ap = argparse.ArgumentParser(prog="python -m training.res plot", description="Redraw curves.png of a run.")
         ap.add_argument("--run", type=Path, required=True)
@@ -76,6 +80,13 @@ def _export(checkpoint: Path, out: Path) -> int:
     from training.res.train import load_model
 
     return export_checked(checkpoint, out, load_model, export_onnx, max_difference)
+
+
+def _reexport(source: Path, out: Path) -> int:
+    from training.common.export import reexport_checked
+    from training.res.export import export_onnx, max_difference, model_from_unfused_onnx
+
+    return reexport_checked(source, out, model_from_unfused_onnx, export_onnx, max_difference)
 
 
 if __name__ == "__main__":

@@ -15,17 +15,22 @@ import torch
 from models.aec.res.dfsmn import ResDfsmn, split_masks
 from models.aec.res.features import BINS, FEATURES, MEL_BANDS
 from models.aec.res.runtime import FORMAT_VERSION
+from models.dfsmn import FusedStack
 from models.onnx_export import export_step
 
 
 class _Step(torch.nn.Module):
+    """One streaming step (:class:`models.dfsmn.FusedStack`: the same numbers as ``streaming_forward`` in fewer graph
+    nodes)."""
+
     def __init__(self, model: ResDfsmn) -> None:
         super().__init__()
-        self.model = model
+        self.stack = FusedStack(model.input, model.feature_mean, model.feature_std, model.layers, model.state_shape)
+        self.output = model.output
 
     def forward(self, features: torch.Tensor, state: torch.Tensor):  # noqa: ANN201
-        masks, new_state = self.model.streaming_forward(features, state)
-        m_x, m_r = split_masks(masks)
+        m, new_state = self.stack(features, state)
+        m_x, m_r = split_masks(torch.sigmoid(self.output(m)))
         return m_x, m_r, new_state
 
 
@@ -56,3 +61,17 @@ def max_difference(model: ResDfsmn, onnx_path: Path, frames: int = 50, seed: int
         ref = masks[0].numpy()
         worst = max(worst, float(np.abs(ref - np.concatenate([m_x, m_r])).max()))
     return worst
+
+
+def model_from_unfused_onnx(path: Path) -> tuple[ResDfsmn, dict[str, str]]:
+    """The torch model and metadata of a RES file exported before the fused step, its weights read back from the
+    graph (:func:`training.common.export.read_unfused_dfsmn`); checked against the file's own masks (ValueError
+    otherwise, or when the graph is not such an export)."""
+    from training.common.export import read_unfused_dfsmn
+
+    model = ResDfsmn()
+    meta = read_unfused_dfsmn(path, model)
+    diff = max_difference(model, path)
+    if diff > 1e-4:
+        raise ValueError(f"{path}: the weights read back give other masks (max difference {diff:.2e})")
+    return model, meta

@@ -65,20 +65,10 @@ def export(checkpoint: Path, out: Path) -> int:
 
 
 def reexport(source: Path, out: Path) -> int:
-    """An older export → the current graph form, with its metadata; exit code 1 on a bad file or a difference."""
-    from training.common.export import MAX_DIFFERENCE
+    from training.common.export import reexport_checked
     from training.vad.export import export_onnx, max_difference, model_from_unfused_onnx
 
-    try:
-        model, meta = model_from_unfused_onnx(source)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    kept = {k: meta[k] for k in ("train_step", "valid_metrics") if k in meta}
-    path = export_onnx(model, out, kept)
-    diff = max(max_difference(model, path), max_difference(model, source))
-    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB) from {source}; max |torch - onnx| = {diff:.2e}")
-    return 0 if diff <= MAX_DIFFERENCE else 1
+    return reexport_checked(source, out, model_from_unfused_onnx, export_onnx, max_difference)
 
 
 if __name__ == "__main__":

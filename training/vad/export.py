@@ -89,40 +89,21 @@ def max_difference(model: VadDfsmn, onnx_path: Path, seconds: float = 3.0, seed:
 
 def model_from_unfused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
     """The torch model and metadata of a VAD file exported before the fused step (``streaming_forward`` traced as
-    it is): its weights read back from the graph, so that a shipped file whose checkpoint is not kept can be
-    re-exported in the current form. Checked: the rebuilt model must give the file's own probabilities (ValueError
-    otherwise, or when the graph is not such an export)."""
+    it is): its weights read back from the graph (:func:`training.common.export.read_unfused_dfsmn`), so that a
+    shipped file whose checkpoint is not kept can be re-exported in the current form. Checked: the rebuilt model must
+    give the file's own probabilities (ValueError otherwise, or when the graph is not such an export)."""
     import onnx
-    from onnx import numpy_helper
 
-    from models.vad.net import HIDDEN, MEMORY
+    from training.common.export import read_unfused_dfsmn
 
-    proto = onnx.load(str(path))
-    meta = {p.key: p.value for p in proto.metadata_props}
-    weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    try:
+        meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    except Exception as exc:  # onnx raises several types for a bad file
+        raise ValueError(f"{path} is not a readable ONNX file: {exc}") from None
     model = VadDfsmn(echo_input=meta.get("echo_features", "0") != "0", pitch_input=meta.get("pitch_features", "0") != "0",
                      laec_input=meta.get("laec_features", "0") != "0")
     model.power_floor = float(meta.get("power_floor", model.power_floor))
-    dim = model.input.out_features
-    project = [weights[n.input[1]] for n in proto.graph.node
-               if n.op_type == "MatMul" and n.input[1] in weights and weights[n.input[1]].shape == (HIDDEN, dim)]
-    taps = [weights[name] for n in proto.graph.node if n.op_type == "Mul" for name in n.input
-            if name in weights and weights[name].shape == (MEMORY, dim)]
-    state = {}
-    for name in model.state_dict():
-        if name.endswith("project.weight") or name.endswith(".taps"):
-            continue
-        if f"model.{name}" not in weights:
-            raise ValueError(f"{path}: no initializer model.{name}: not an unfused VAD export")
-        state[name] = torch.from_numpy(weights[f"model.{name}"].copy())
-    if len(project) != len(model.layers) or len(taps) != len(model.layers):
-        raise ValueError(f"{path}: {len(project)} projections and {len(taps)} tap sets for {len(model.layers)} layers: "
-                         "not an unfused VAD export")
-    for i in range(len(model.layers)):
-        state[f"layers.{i}.project.weight"] = torch.from_numpy(project[i].T.copy())  # traced as x @ Wᵀ
-        state[f"layers.{i}.taps"] = torch.from_numpy(taps[i].T.copy())  # traced as picked · tapsᵀ
-    model.load_state_dict(state)
-    model.eval()
+    read_unfused_dfsmn(path, model)
     diff = max_difference(model, path)
     if diff > 1e-4:
         raise ValueError(f"{path}: the weights read back give other probabilities (max difference {diff:.2e})")
