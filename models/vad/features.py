@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.aec.stft import BINS, HOP, StftAnalyzer
+from models.aec.fft import rfft
+from models.aec.stft import BINS, HOP, WINDOW, sqrt_hann
 from models.mel import mel_matrix
 
 SAMPLE_RATE = 16000
@@ -26,21 +27,32 @@ def vad_mel_matrix() -> np.ndarray:
 
 
 class VadFeatures:
-    """``process(block) -> (40,) float32`` for one 320-sample block of 16 kHz audio; ``power_floor``: the
-    floor added to the band powers before the log."""
+    """``process(block) -> (40,) float32`` for one 320-sample block of 16 kHz audio, or, with ``channels`` = k,
+    ``process(blocks (k, 320)) -> (k, 40)`` for k signals at once (one transform and one product for all of them:
+    the runtime's output, echo estimate and LAEC output; the same numbers as k single-channel objects);
+    ``power_floor``: the floor added to the band powers before the log."""
 
-    def __init__(self, power_floor: float = POWER_FLOOR) -> None:
-        self.stft = StftAnalyzer()
+    def __init__(self, power_floor: float = POWER_FLOOR, channels: int = 1) -> None:
+        self.window = sqrt_hann()
         self.mel_t = vad_mel_matrix().T.astype(np.float64)
         self.power_floor = power_floor
+        self.channels = channels
+        self._frames = np.zeros((channels, WINDOW))  # per channel: the last block and this one
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        spec = self.stft.process(block)
+        blocks = np.asarray(block, dtype=np.float64)
+        if blocks.shape not in ((self.channels, HOP), (HOP,) if self.channels == 1 else ()):
+            raise ValueError(f"VadFeatures({self.channels} channels) takes blocks of shape "
+                             f"{(self.channels, HOP) if self.channels > 1 else (HOP,)}, not {blocks.shape}")
+        self._frames[:, :HOP] = self._frames[:, HOP:]
+        self._frames[:, HOP:] = blocks
+        spec = rfft(self._frames * self.window)
         power = spec.real**2 + spec.imag**2
-        return np.log(power @ self.mel_t + self.power_floor).astype(np.float32)
+        out = np.log(power @ self.mel_t + self.power_floor).astype(np.float32)
+        return out[0] if blocks.ndim == 1 else out
 
     def reset(self) -> None:
-        self.stft.reset()
+        self._frames[:] = 0.0
 
 
 def file_features(audio: np.ndarray, power_floor: float = POWER_FLOOR) -> np.ndarray:

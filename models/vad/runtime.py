@@ -75,17 +75,14 @@ class SemanticVad:
                 + ["state"])
         if names != want:
             raise VadModelError(f"{path}: inputs {names}, expected {want}")
-        self.features = VadFeatures(self.power_floor)
-        self.echo_features = VadFeatures(self.power_floor)
-        self.laec_features = VadFeatures(self.power_floor)
+        # the log-mel inputs (the output's, the echo estimate's, the LAEC output's) in one transform per block
+        self.features = VadFeatures(self.power_floor, channels=1 + self.echo_aware + self.laec_aware)
+        self._blocks = np.zeros((self.features.channels, HOP))
         self.pitch = PitchTracker()
-        self._silence = np.zeros(HOP)
         self.reset()
 
     def reset(self) -> None:
         self.features.reset()
-        self.echo_features.reset()
-        self.laec_features.reset()
         self.pitch.reset()
         self._state = np.zeros((1, *self.state_shape), dtype=np.float32)
 
@@ -114,9 +111,15 @@ class SemanticVad:
             if x is not None and x.shape != (HOP,):
                 raise ValueError(f"the {name} comes in blocks of {HOP} samples, not {x.shape}")
         pitch = self.pitch.process(block) if self.pitch_aware else None
-        e = self.echo_features.process(self._silence if echo is None else echo) if self.echo_aware else None
-        lin = self.laec_features.process(block if laec is None else laec) if self.laec_aware else None
-        return self.step(self.features.process(block), e, pitch, lin)
+        rows = self._blocks
+        rows[0] = block
+        if self.echo_aware:
+            rows[1] = 0.0 if echo is None else echo
+        if self.laec_aware:
+            rows[-1] = block if laec is None else laec
+        feats = self.features.process(rows)
+        return self.step(feats[0], feats[1] if self.echo_aware else None, pitch,
+                         feats[-1] if self.laec_aware else None)
 
 
 @dataclass

@@ -65,6 +65,14 @@ def test_file_features_equal_streaming_features() -> None:
     stream = np.stack([feats.process(audio[i : i + 320]) for i in range(0, SR, 320)])
     assert np.array_equal(stream, file_features(audio))
     assert file_features(audio[:100]).shape == (1, FEATURES)
+    # several signals in one object (the runtime's output, echo estimate, LAEC output): each as if alone
+    three = rng.standard_normal((3, SR)) * np.array([[0.1], [0.01], [1e-4]])
+    batched = VadFeatures(channels=3)
+    got = np.stack([batched.process(three[:, i : i + 320]) for i in range(0, SR, 320)], axis=1)
+    for k in range(3):
+        assert np.array_equal(got[k], file_features(three[k]))
+    with pytest.raises(ValueError, match="3 channels"):
+        batched.process(three[0, :320])
 
 
 def test_onnx_export_matches_torch_and_carries_metadata(tmp_path: Path) -> None:
