@@ -204,3 +204,19 @@ def test_barge_in_trace_shows_levels_and_probabilities_around_each_line(tmp_path
     assert max(r["user_db"] for r in first["rows"]) > -60  # the user's speech is in the window
     assert all(0.0 <= r["p_speech"] <= 1.0 and -180.0 <= r["out_db"] <= 0.0 for r in first["rows"])
     assert main([str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_onnx_step_benchmark_times_both_paths_of_both_models(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import onnx_step_bench
+
+    out = tmp_path / "step.json"
+    assert onnx_step_bench.main(["--steps", "20", "--rounds", "3", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["results"]
+    assert set(res) == {"vad", "res"}
+    for r in res.values():
+        run, bound = r["ms_per_step"]["session_run"], r["ms_per_step"]["bound_step"]
+        assert run > 0 and bound > 0 and r["ratio_bound_to_run"] == bound / run
+        assert r["ms_per_10ms"]["bound_step"] == bound / 2  # one step is 20 ms of audio
+    assert "BoundStep" in capsys.readouterr().out
+    sys.modules.pop("onnx_step_bench", None)

@@ -24,6 +24,7 @@ from agent.config import REPO_ROOT
 BENCHMARKS = {
     "aec": ["benchmarks/aec_bench.py"],
     "res": ["benchmarks/res_bench.py"],
+    "onnx_step": ["benchmarks/onnx_step_bench.py"],
     "vad": ["benchmarks/vad_bench.py", "--no-progress"],
     "asr": ["benchmarks/asr_bench.py", "--no-progress"],
     "tts": ["benchmarks/tts_bench.py"],

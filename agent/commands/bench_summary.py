@@ -42,6 +42,18 @@ def _res(r: dict) -> list[Row]:
              f"classical masks {_fmt(ms.get('classical'), '.3f')}")]
 
 
+def _onnx_step(r: dict) -> list[Row]:
+    rows = []
+    for name, label in (("vad", "VAD model step, ms per 10 ms (I/O-bound)"), ("res", "RES model step, ms per 20 ms (I/O-bound)")):
+        m = _get(r, "results", name)
+        if not isinstance(m, dict):
+            continue
+        per = m["ms_per_10ms"] if name == "vad" else m["ms_per_step"]
+        rows.append(("onnx_step", label, _fmt(per.get("bound_step"), ".4f"),
+                     f"session.run {_fmt(per.get('session_run'), '.4f')} (ratio {_fmt(m.get('ratio_bound_to_run'), '.2f')})"))
+    return rows
+
+
 def _vad(r: dict) -> list[Row]:
     res = r.get("results", {})
     anchors = [a for a in ("webrtc3", "silero800") if a in res]
@@ -98,7 +110,7 @@ def _agent(a: dict) -> list[Row]:
             ("agent", "listening load, share of one core", _fmt(a.get("listening_load"), ".1%"), "")]
 
 
-PICKERS = {"aec": _aec, "res": _res, "vad": _vad, "asr": _asr, "tts": _tts, "tts_compare": _tts_compare}
+PICKERS = {"aec": _aec, "res": _res, "onnx_step": _onnx_step, "vad": _vad, "asr": _asr, "tts": _tts, "tts_compare": _tts_compare}
 
 
 def key_numbers(results: dict) -> list[Row]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from agent.config import VadConfig
 from models.aec.stft import HOP
-from models.onnx_model import open_onnx_model, state_shape_from
+from models.onnx_model import BoundStep, open_onnx_model, state_shape_from
 from models.vad.endpointer import Endpointer, VadEvent
 from models.vad.features import FEATURES, POWER_FLOOR, SAMPLE_RATE, VadFeatures
 from models.vad.pitch import PITCH_FEATURES, PitchTracker
@@ -79,25 +79,20 @@ class SemanticVad:
         self.features = VadFeatures(self.power_floor, channels=1 + self.echo_aware + self.laec_aware)
         self._blocks = np.zeros((self.features.channels, HOP))
         self.pitch = PitchTracker()
+        self._step = BoundStep(self.session, self.state_shape)
         self.reset()
 
     def reset(self) -> None:
         self.features.reset()
         self.pitch.reset()
-        self._state = np.zeros((1, *self.state_shape), dtype=np.float32)
+        self._step.reset()
 
     def step(self, features: np.ndarray, echo: np.ndarray | None = None,
              pitch: np.ndarray | None = None, laec: np.ndarray | None = None) -> tuple[float, float]:
         """One frame of features (40,) [and echo-estimate features (40,)] [and pitch features (3,)] [and LAEC-output
         features (40,)] → (p_speech, p_end_of_turn)."""
-        feed = {"features": features[None, :], "state": self._state}
-        if self.echo_aware:
-            feed["echo"] = echo[None, :]
-        if self.laec_aware:
-            feed["laec"] = laec[None, :]
-        if self.pitch_aware:
-            feed["pitch"] = pitch[None, :].astype(np.float32)
-        probs, self._state = self.session.run(None, feed)
+        feed = {"features": features, "echo": echo, "laec": laec, "pitch": pitch}
+        (probs,) = self._step.run(feed)
         return float(probs[0, 0]), float(probs[0, 1])
 
     def process(self, block: np.ndarray, echo: np.ndarray | None = None,

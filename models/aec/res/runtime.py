@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from models.aec.res.features import BINS, FEATURES, FrameFeatures
-from models.onnx_model import open_onnx_model, state_shape_from
+from models.onnx_model import BoundStep, open_onnx_model, state_shape_from
 
 FORMAT_VERSION = "1"
 SHIPPED_MODEL = Path(__file__).with_name("res_dfsmn.onnx")
@@ -36,16 +36,13 @@ class ResidualEchoSuppressor:
         self.metadata = dict(meta)
         self.path = path
         self.features = FrameFeatures()
+        self._step = BoundStep(self.session, self.state_shape)
         self.reset()
 
-    def init_state(self) -> np.ndarray:
-        return np.zeros((1, *self.state_shape), dtype=np.float32)
-
     def reset(self) -> None:
-        self._state = self.init_state()
+        self._step.reset()
 
     def process(self, y_spec: np.ndarray, r_spec: np.ndarray, e_spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Masks (M_x, M_r), each (321,) float32 in [0, 1], for one frame of spectra (321 bins each)."""
-        feats = self.features.process(y_spec, r_spec, e_spec)[None, :]
-        m_x, m_r, self._state = self.session.run(None, {"features": feats, "state": self._state})
+        m_x, m_r = self._step.run({"features": self.features.process(y_spec, r_spec, e_spec)})
         return m_x[0], m_r[0]
