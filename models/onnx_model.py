@@ -71,8 +71,9 @@ class BoundStep:
 
     ``BoundStep(session, state_shape).run({"features": x, ...})`` gives the model's other outputs, in graph
     order, for one step and keeps the state: the inputs are copied into buffers bound once, the state lives in
-    two bound buffers that swap roles every step, so nothing is allocated or converted per step (about 0.77x
-    the time of ``session.run`` for the VAD step, where the per-call cost dominates; the same numbers, tested).
+    two bound buffers that swap roles every step, so nothing is allocated or converted per step: the same
+    numbers as ``session.run`` (tested) in 0.90x its time for the VAD step and 0.94x for the RES step
+    (``benchmarks/onnx_step_bench.py``, idle machine, 2026-12-03; the per-call cost dominates models this small).
     Every input but ``state`` must have a fixed shape in the graph (the project's exports have).
     """
 

@@ -15,7 +15,8 @@ def _doc(name: str) -> dict:
 def test_key_numbers_of_the_recorded_results() -> None:
     merged = {"benchmarks": {"aec": _doc("results_res.json"), "vad": _doc("results_vad.json"),
                              "asr": _doc("results_asr.json"), "tts": _doc("results_tts.json"),
-                             "res": _doc("results_res_speed.json"), "tts_compare": _doc("results_tts_compare.json")}}
+                             "res": _doc("results_res_speed.json"), "tts_compare": _doc("results_tts_compare.json"),
+                             "onnx_step": _doc("results_onnx_step.json")}}
     rows = {(b, m): (v, a) for b, m, v, a in key_numbers(merged)}
     aec = _doc("results_res.json")["results"]
     value, anchors = rows[("aec", "STOI in double talk at -10 dB (ours_res)")]
@@ -36,6 +37,10 @@ def test_key_numbers_of_the_recorded_results() -> None:
     assert rows[("vad", "DCF listening")] == (f"{vad['ours']['listen']['dcf']:.3f}",
                                               f"webrtc3 {vad['webrtc3']['listen']['dcf']:.3f}, "
                                               f"silero800 {vad['silero800']['listen']['dcf']:.3f}")
+    step = _doc("results_onnx_step.json")["results"]["vad"]
+    assert rows[("onnx_step", "VAD model step, ms per 10 ms (I/O-bound)")] == (
+        f"{step['ms_per_10ms']['bound_step']:.4f}",
+        f"session.run {step['ms_per_10ms']['session_run']:.4f} (ratio {step['ratio_bound_to_run']:.2f})")
     table = summary_table(key_numbers(merged))
     assert table.count("\n") == len(rows) + 1 and table.startswith("| benchmark |")
 
