@@ -1,11 +1,12 @@
 """The default demo's interruption over many voice seeds, for VAD models side by side.
 
-    python benchmarks/demo_barge_in.py [--model X.onnx ...] [--seeds 0-12] [--json OUT.json]
+    python benchmarks/demo_barge_in.py [--model X.onnx ...] [--set KEY=VALUE ...] [--seeds 0-12] [--json OUT.json]
 
 ``python -m agent`` (no sound card: the simulated room) plays the agent's own VITS voice and a scripted user
 interrupts it at the room's plain level (SER about −14 dB). One run is one draw of the voice's noise
 (``tts.seed``), so a single figure says little: this runs the demo for every seed and every model (the shipped one
-first, as the baseline, then each ``--model``), each run in a fresh ``python -m agent`` process, and prints the
+first, as the baseline, then each ``--model``, then the shipped model with each ``--set`` override, e.g.
+``--set vad.barge_in_max_gap_ms=40``), each run in a fresh ``python -m agent`` process, and prints the
 barge-in latency per seed, its median, the end-of-turn median and the runs with no barge-in. A VAD that does better on the benchmark's material can
 still be slower here (docs/results_vad.md, 2026-12-03): check it before shipping one.
 """
@@ -34,18 +35,18 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def demo_run(model: str | None, seed: int) -> dict:
+def demo_run(overrides: list[str], seed: int) -> dict:
     """One ``python -m agent`` demo in a fresh process (as from the command line: the voice's random nodes are
     seeded when its session is created, so runs in one process would not repeat the command's draws) → its summary
     (barge-in and end-of-turn latencies, ms)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "summary.json"
         args = [sys.executable, "-m", "agent", "--summary", str(out), "--set", f"tts.seed={seed}"]
-        if model is not None:
-            args += ["--set", f"vad.model={model}"]
+        for o in overrides:
+            args += ["--set", o]
         done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
         if done.returncode != 0 or not out.exists():
-            raise RuntimeError(f"the demo failed (exit {done.returncode}) for model {model or 'shipped'}, seed {seed}: "
+            raise RuntimeError(f"the demo failed (exit {done.returncode}) with {overrides or 'the defaults'}, seed {seed}: "
                                f"{done.stderr.strip()[-500:]}")
         return json.loads(out.read_text(encoding="utf-8"))
 
@@ -53,6 +54,8 @@ def demo_run(model: str | None, seed: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", default=[], help="a VAD .onnx to compare with the shipped one")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="run the shipped model with this agent config override too (repeatable: one variant each)")
     p.add_argument("--seeds", default="0-12", help="tts.seed values: 0-12 or 0,3,5 (default 0-12)")
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     args = p.parse_args(argv)
@@ -63,16 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     for m in args.model:
         if not Path(m).is_file():
             p.error(f"--model {m}: no such file")
+    for o in args.settings:
+        if "=" not in o:
+            p.error(f"--set {o}: expected KEY=VALUE")
+    variants = [("shipped", [])] + [(m, [f"vad.model={Path(m).resolve()}"]) for m in args.model] + [
+        (o, [o]) for o in args.settings]
     results = {}
-    for model in [None, *args.model]:
+    for name, overrides in variants:
         rows = []
         for seed in seeds:
-            s = demo_run(str(Path(model).resolve()) if model else None, seed)
+            s = demo_run(overrides, seed)
             rows.append({"seed": seed, "barge_in_latency_ms": s["barge_in_latency_ms"],
                          "end_of_turn_latency_ms": s["end_of_turn_latency_ms"]})
         first = [r["barge_in_latency_ms"][0] for r in rows if r["barge_in_latency_ms"]]
         eot = [v for r in rows for v in r["end_of_turn_latency_ms"]]
-        results[model or "shipped"] = {
+        results[name] = {
             "runs": rows, "barge_in_median_ms": statistics.median(first) if first else None,
             "no_barge_in": sum(1 for r in rows if not r["barge_in_latency_ms"]),
             "end_of_turn_median_ms": statistics.median(eot) if eot else None}

@@ -1,6 +1,7 @@
 """VAD benchmark: the semantic VAD against webrtcvad and Silero VAD, side by side in one run.
 
     python benchmarks/vad_bench.py [--quick] [--json OUT.json] [--model PATH] [--res-model M] [--sweep] [--no-cache]
+        [--set vad.KEY=VALUE ...]   (endpointer settings for every system, e.g. vad.barge_in_max_gap_ms=40)
 
 Test material (built here, offline, from voices and devices never used in training): user turns of
 the test voices (:mod:`training.vad.turns`, pauses of 150–700 ms inside sentences) in simulated rooms
@@ -133,6 +134,20 @@ class Silero:
 
 
 # --- scoring -------------------------------------------------------------------------------------------------
+
+def endpointer_settings(settings: list[str]) -> VadConfig:
+    """The agent's ``vad`` section with ``vad.KEY=VALUE`` overrides (a ConfigError names a bad one)."""
+    from agent.config import load_config
+    from agent.config.base import ConfigError
+
+    bad = [s for s in settings if not s.startswith("vad.")]
+    if bad:
+        raise SystemExit(f"error: --set {bad[0]}: only vad.* settings apply to this benchmark")
+    try:
+        return load_config(None, settings).vad
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
 
 def endpointer_config(system: str, base: VadConfig) -> VadConfig:
     if system == "ours":
@@ -358,10 +373,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--res-model", default=AecConfig().res_model,
                    help="the echo chain's aec.res_model for the material: shipped, null (classical masks) or a path "
                    "(default: the agent's default)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="vad.KEY=VALUE",
+                   help="an endpointer setting for every system (repeatable), e.g. vad.barge_in_max_gap_ms=40")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-cache", action="store_true", help="build the test material in memory only")
     p.add_argument("--sweep", action="store_true", help="also sweep the barge-in settings for ours (see the doc)")
     args = p.parse_args(argv)
+    base = endpointer_settings(args.settings)  # checked before the material is built
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
     logging.getLogger("audio_io.room").setLevel(logging.ERROR)
     systems = [s for s in args.systems.split(",") if s]
@@ -376,7 +394,6 @@ def main(argv: list[str] | None = None) -> int:
     material["agent_voice"] = agent_voice_material(1.0 if args.quick else 10.0, res_model)
     vad = SemanticVad(args.model)
     silero = Silero() if any(s.startswith("silero") for s in systems) else None
-    base = VadConfig()
     results: dict[str, dict] = {}
     for system in systems:
         def probs_of(audio: np.ndarray, echo: np.ndarray, laec: np.ndarray, system: str = system) -> np.ndarray:
@@ -442,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{fmt(r.get('barge_in_latency_p90_ms', float('nan')), 0):>6} "
                   f"{fmt(100 * r.get('barge_in_missed_rate', float('nan')), 1):>7}")
         report["barge_in_sweep"] = sweep
+    if args.settings:
+        report["settings"] = args.settings
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

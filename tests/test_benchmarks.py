@@ -185,6 +185,14 @@ def test_demo_barge_in_runs_the_demo_per_seed_and_model(tmp_path, monkeypatch):
         demo_barge_in.main(["--seeds", "x"])
     with pytest.raises(SystemExit):
         demo_barge_in.main(["--model", str(tmp_path / "missing.onnx")])
+    with pytest.raises(SystemExit):
+        demo_barge_in.main(["--set", "vad.barge_in_max_gap_ms"])
+    seen = []
+    monkeypatch.setattr(demo_barge_in, "demo_run", lambda overrides, seed: seen.append(overrides) or {
+        "barge_in_latency_ms": [200.0], "end_of_turn_latency_ms": [500.0]})
+    assert demo_barge_in.main(["--seeds", "0", "--set", "vad.barge_in_max_gap_ms=40", "--json", str(out)]) == 0
+    assert seen == [[], ["vad.barge_in_max_gap_ms=40"]]  # the shipped defaults first, then each override
+    assert list(json.loads(out.read_text())["results"]) == ["shipped", "vad.barge_in_max_gap_ms=40"]
     sys.modules.pop("demo_barge_in", None)
 
 
@@ -220,3 +228,17 @@ def test_onnx_step_benchmark_times_both_paths_of_both_models(tmp_path, monkeypat
         assert r["ms_per_10ms"]["bound_step"] == bound / 2  # one step is 20 ms of audio
     assert "BoundStep" in capsys.readouterr().out
     sys.modules.pop("onnx_step_bench", None)
+
+
+def test_vad_benchmark_endpointer_settings_are_checked_before_any_work(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pytest
+    import vad_bench
+
+    assert vad_bench.endpointer_settings([]).barge_in_max_gap_ms == 0.0
+    assert vad_bench.endpointer_settings(["vad.barge_in_max_gap_ms=40"]).barge_in_max_gap_ms == 40.0
+    with pytest.raises(SystemExit, match="only vad"):
+        vad_bench.endpointer_settings(["room.rt60_s=0.3"])
+    with pytest.raises(SystemExit, match="unknown key"):
+        vad_bench.main(["--set", "vad.no_such_key=1"])  # before the material is built
+    sys.modules.pop("vad_bench", None)

@@ -178,6 +178,10 @@ class VadConfig:
         120.0, "Speech needed (frames above barge_in_threshold in a row) before a barge-in is declared, ms.",
         min=20, max=2000,
     )
+    barge_in_max_gap_ms: float = setting(
+        0.0, "While the agent speaks, a barge-in run survives a dip below barge_in_threshold of up to this long (the "
+        "dip's frames do not count toward barge_in_min_speech_ms); 0 = any dip starts the run again, ms.", min=0, max=500,
+    )
     barge_in_cooldown_ms: float = setting(
         300.0, "Time after the agent starts speaking before a barge-in is allowed, ms.", min=0, max=5000
     )

@@ -17,7 +17,9 @@ barge_in_blocked=False)`` takes one 20 ms frame and returns the events it decide
   double-talk test fired, or the far end was silent); ``sample`` is the start of that window. While
   ``barge_in_blocked`` (the agent's echo canceller is still converging) no barge-in run is counted. The default share 1.0 asks every frame; a lower share catches interruptions at low SER sooner
   (the chain flags only part of the frames of real double talk) but, as measured with the VITS voice (README,
-  simulate), also lets the agent's own echo through more often.
+  simulate), also lets the agent's own echo through more often. ``barge_in_max_gap_ms`` (default 0): a
+  barge-in run survives a dip below ``barge_in_threshold`` of up to that long (the dip's frames do not count
+  toward the run; with no dips the barge-in dates from the run's first frame as before).
 
 Every event carries ``sample`` (where it happened) and ``decided_at`` (the end of the frame on which it
 was decided), both in input samples from the start of the stream; latency = decided_at − true time.
@@ -62,13 +64,16 @@ class Endpointer:
         self._barge_min = _frames(c.barge_in_min_speech_ms, frame_samples, sample_rate)
         self._barge_clear = math.ceil(c.barge_in_double_talk_share * self._barge_min - 1e-9)
         self._cooldown = math.ceil(c.barge_in_cooldown_ms * sample_rate / 1000 / frame_samples - 1e-9)
+        self._max_gap = math.floor(c.barge_in_max_gap_ms * sample_rate / 1000 / frame_samples + 1e-9)
         self.reset()
 
     def reset(self) -> None:
         self.frame = 0  # frames processed
         self.in_speech = False
         self.turn_open = False  # speech has started since the last end of turn
-        self._run = 0  # frames in a row that count toward a speech start
+        self._run = 0  # frames in a row that count toward a speech start (a barge-in run: not counting its dips)
+        self._run_start = 0  # first frame of the current run
+        self._gap = 0  # frames of the current dip inside a barge-in run
         self._clear: deque[bool] = deque(maxlen=self._barge_min)  # last frames of a barge-in run: not echo-dominated
         self._silence = 0  # silent frames in a row since speech was last active
         self._playing_frames = 0  # frames since playback started (0 when not playing)
@@ -85,24 +90,35 @@ class Endpointer:
 
         if not self.in_speech:
             clear_enough = True
+            held = False  # a barge-in run kept through a short dip on this frame
             if playing:
                 counts = (p_speech >= c.barge_in_threshold and self._playing_frames > self._cooldown
                           and not barge_in_blocked)
                 needed = self._barge_min
                 if counts:
                     self._clear.append(not echo_dominant)
+                    self._gap = 0
+                elif self._run and self._gap < self._max_gap and not barge_in_blocked:
+                    self._gap += 1  # a short dip: the run goes on, the dip does not count toward it
+                    held = True
                 else:
                     self._clear.clear()
+                    self._gap = 0
                 if c.barge_in_echo_gate:  # over the last `needed` frames of the run
                     clear_enough = sum(self._clear) >= self._barge_clear
             else:
                 counts = p_speech >= c.speech_threshold
                 needed = self._min_speech
                 self._clear.clear()
-            self._run = self._run + 1 if counts else 0
+                self._gap = 0
+            if counts and self._run == 0:
+                self._run_start = t
+            self._run = self._run + 1 if counts else (self._run if held else 0)
             if self._run >= needed and clear_enough:
-                back = min(self._run, needed) if playing else self._run  # a barge-in dates from its window
-                start = (t + 1 - back) * self.frame_samples
+                if playing and self._run > needed:  # a barge-in dates from its window (a run held back by the gate)
+                    start = (t + 1 - needed) * self.frame_samples
+                else:
+                    start = self._run_start * self.frame_samples
                 self.in_speech, self.turn_open, self._silence, self._run = True, True, 0, 0
                 self._clear.clear()
                 events.append(VadEvent("speech_start", start, end))

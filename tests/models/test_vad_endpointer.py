@@ -91,6 +91,25 @@ def test_barge_in_needs_threshold_duration_cooldown_and_no_echo() -> None:
     assert kinds(run([(0.95, 0)] * n, no_gate, playing, echo=[True] * n)) == ["speech_start", "barge_in"]
 
 
+def test_a_barge_in_run_survives_a_short_dip_only_when_asked() -> None:
+    base = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=120, barge_in_cooldown_ms=0, barge_in_echo_gate=False)
+    lead = [(0.1, 0)] * 5
+    dipped = lead + [(0.9, 0)] * 3 + [(0.5, 0)] + [(0.9, 0)] * 3 + [(0.1, 0)] * 5  # 6 frames of speech, one dip
+    playing = [True] * len(dipped)
+    assert run(dipped, base, playing) == []  # default 0: the dip starts the run again, 3 + 3 < 6 frames
+    gap = dataclasses.replace(base, barge_in_max_gap_ms=40)  # two frames
+    events = run(dipped, gap, playing)
+    assert kinds(events) == ["speech_start", "barge_in"]
+    assert events[1].sample == 5 * HOP  # dated from the run's first frame, before the dip
+    assert events[1].decided_at == 12 * HOP  # the dip's frame does not count: decided on the 6th frame above
+    long_dip = lead + [(0.9, 0)] * 3 + [(0.5, 0)] * 3 + [(0.9, 0)] * 3 + [(0.1, 0)] * 5
+    assert run(long_dip, gap, [True] * len(long_dip)) == []  # a dip longer than the gap ends the run
+    two_dips = lead + [(0.9, 0)] * 2 + [(0.5, 0)] * 2 + [(0.9, 0)] * 2 + [(0.5, 0)] * 2 + [(0.9, 0)] * 2
+    assert kinds(run(two_dips, gap, [True] * len(two_dips))) == ["speech_start", "barge_in"]  # each dip is short
+    listening = lead + [(0.9, 0)] * 2 + [(0.1, 0)] + [(0.9, 0)] * 2 + [(0.1, 0)] * 3
+    assert run(listening, dataclasses.replace(gap, min_speech_ms=60)) == []  # only barge-in runs hold through dips
+
+
 def test_no_barge_in_while_blocked_and_a_fresh_run_after() -> None:
     cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0, barge_in_echo_gate=False)
     ep = Endpointer(cfg)
