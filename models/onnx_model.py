@@ -84,28 +84,22 @@ class BoundStep:
         self.session = session
         self._ort_value = ort.OrtValue.ortvalue_from_numpy
         self._state_input, self._state_output = state_input, state_output
-        self._inputs: dict[str, np.ndarray] = {}
         self._binding = session.io_binding()
-        for node in session.get_inputs():
-            if node.name == state_input:
-                continue
-            if not all(isinstance(d, int) for d in node.shape):
-                raise ValueError(f"input {node.name} has no fixed shape ({node.shape}); BoundStep needs one")
-            buf = np.zeros(node.shape, np.float32)
-            self._inputs[node.name] = buf
-            self._binding.bind_ortvalue_input(node.name, self._ort_value(buf))
-        self._outputs: list[np.ndarray] = []
-        for node in session.get_outputs():
-            if node.name == state_output:
-                continue
-            if not all(isinstance(d, int) for d in node.shape):
-                raise ValueError(f"output {node.name} has no fixed shape ({node.shape}); BoundStep needs one")
-            buf = np.zeros(node.shape, np.float32)
-            self._outputs.append(buf)
-            self._binding.bind_ortvalue_output(node.name, self._ort_value(buf))
+        self._inputs = {node.name: self._bound(node, self._binding.bind_ortvalue_input)
+                        for node in session.get_inputs() if node.name != state_input}
+        self._outputs = [self._bound(node, self._binding.bind_ortvalue_output)
+                         for node in session.get_outputs() if node.name != state_output]
         self._states = [np.zeros((1, *state_shape), np.float32) for _ in range(2)]
         self._state_values = [self._ort_value(s) for s in self._states]
         self._current = 0
+
+    def _bound(self, node, bind) -> np.ndarray:  # noqa: ANN001 (an onnxruntime NodeArg and a bind method)
+        """A zero float32 buffer of the node's fixed shape, bound to it once."""
+        if not all(isinstance(d, int) for d in node.shape):
+            raise ValueError(f"{node.name} has no fixed shape ({node.shape}); BoundStep needs one")
+        buf = np.zeros(node.shape, np.float32)
+        bind(node.name, self._ort_value(buf))
+        return buf
 
     @property
     def input_names(self) -> list[str]:
@@ -124,7 +118,10 @@ class BoundStep:
         """One step: ``inputs`` maps every non-state input name to an array of its shape (or one that broadcasts
         to it); returns copies of the non-state outputs, in graph order."""
         for name, buf in self._inputs.items():
-            buf[...] = inputs[name]
+            value = inputs.get(name)
+            if value is None:  # numpy would store None as NaN
+                raise ValueError(f"the model needs input {name!r}, none was given")
+            buf[...] = value
         nxt = 1 - self._current
         self._binding.bind_ortvalue_input(self._state_input, self._state_values[self._current])
         self._binding.bind_ortvalue_output(self._state_output, self._state_values[nxt])

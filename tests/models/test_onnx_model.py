@@ -41,6 +41,8 @@ def test_bound_step_equals_session_run_over_many_steps(path) -> None:  # noqa: A
                 np.testing.assert_array_equal(g, c)
     step.reset()
     assert not step.state.any()
+    with pytest.raises(ValueError, match="needs input"):  # a missing input is an error, never NaN
+        step.run({**feed, next(iter(shapes)): None})
 
 
 def test_bound_step_needs_fixed_shapes() -> None:
