@@ -46,7 +46,8 @@ def build_backend(config: AgentConfig, choice: BackendChoice, mic_wav: Path | No
             raise ValueError("audio.backend=wav needs a microphone file: python -m agent run --mic IN.wav")
         return WavBackend(mic_wav, played_out=played_out, **common), None
     room = SimulatedRoom(config.room)
-    backend = RoomBackend(room, duration_s=config.agent.max_session_s, paced=config.room.paced, **common)
+    backend = RoomBackend(room, duration_s=config.agent.max_session_s, paced=config.room.paced,
+                          compute=config.room.compute, **common)
     user = ScriptedUser(room) if config.agent.scripted_user else None
     return backend, user
 

@@ -10,9 +10,11 @@ Per duplex block from the audio backend (20 ms of microphone + what was played i
 
 A reply task streams the responder's text, cuts it into sentences, synthesises each on the TTS
 thread and queues it for playback, so the first sentence plays while the rest is made. In the
-simulated room without pacing the session runs faster than real time, except while the agent waits
-on computation (final transcript, responder, synthesis): then the room runs at real time, so that
-response latencies in samples are what a device would see.
+simulated room without pacing the session runs faster than real time. While the agent computes
+(final transcript, responder, synthesis) the room either stops and each reply to a user turn starts
+a fixed ``room.compute_latency_ms`` after the end-of-turn decision (``room.compute: fixed``, the
+default: runs repeat exactly), or runs at real time (``real_time``: response latencies in samples
+are what this machine would give on a device).
 
 Every event goes to the listeners (terminal, event log, MQTT) as an :class:`~agent.events.Event`.
 """
@@ -64,7 +66,8 @@ class Reply:
     synth_done: bool = False
     audio_started: bool = False
     cancelled: bool = False
-    waiting_for_room: bool = False  # synthesis is ahead of the speaker: the playback queue is full
+    waiting_for_room: bool = False  # waiting on the room's clock: the playback queue is full, or ready_at is ahead
+    ready_at: int | None = None  # fixed compute: the first audio is not queued before this sample
 
 
 @dataclass
@@ -75,7 +78,8 @@ class SessionSummary:
     turns: list[dict[str, Any]] = field(default_factory=list)  # {"user": ..., "agent": ...}
     barge_ins: int = 0
     barge_in_latency_ms: list[float] = field(default_factory=list)  # true onset (or VAD onset) → playback stopped
-    response_latency_ms: list[float] = field(default_factory=list)  # end-of-turn decision → first reply audio (wall)
+    response_latency_ms: list[float] = field(default_factory=list)  # end-of-turn decision → first reply audio
+    compute_ms: list[float] = field(default_factory=list)  # wall clock of the same, when the room charges a fixed latency
     end_of_turn_latency_ms: list[float] = field(default_factory=list)  # silence start → end-of-turn decision
     errors: list[str] = field(default_factory=list)
     stop_reason: str = ""
@@ -118,6 +122,9 @@ class Session:
         self.muted = False  # the microphone is replaced by silence
         self.listening = True  # VAD events start turns
         self.load = 0.0  # smoothed worker time per block / block duration
+        self._fixed_compute = isinstance(backend, RoomBackend) and backend.freezes_for_compute
+        if isinstance(backend, RoomBackend):
+            backend.agent_busy = self._computing
         self._busy_s = 0.0  # worker time over the whole session
         limit = config.agent.max_session_s
         if limit is None and user is not None:
@@ -230,7 +237,6 @@ class Session:
                         self.emit("partial", text=result.partial)
                     self._check_reply_done()
                     self._sync_state()
-                    self._pace()
                     self._block_done.set()
                     if self._should_end():
                         break
@@ -259,12 +265,10 @@ class Session:
                 return True
         return False
 
-    def _pace(self) -> None:
-        if isinstance(self.backend, RoomBackend):
-            reply = self._reply
-            waiting = self.state == "thinking" or (reply is not None and not reply.synth_done
-                                                   and not reply.waiting_for_room)
-            self.backend.hold_real_time(waiting)
+    def _computing(self) -> bool:
+        """The agent is computing a reply (responder or synthesis) and does not wait on the room's clock."""
+        reply = self._reply
+        return reply is not None and not reply.synth_done and not reply.waiting_for_room
 
     async def _shutdown(self) -> None:
         if self._reply is not None and self._reply.task is not None:
@@ -333,7 +337,6 @@ class Session:
             elif a.kind == "cancel_asr":
                 await loop.run_in_executor(self._worker, self.pipeline.cancel_utterance)
             elif a.kind == "finish_asr":
-                self._pace()  # thinking: the room runs at real time while the final transcript is made
                 text = await loop.run_in_executor(self._worker, self.pipeline.finish_utterance)
                 self.partial = ""
                 self.emit("final", text=text)
@@ -346,6 +349,9 @@ class Session:
     def _start_reply(self, action: Action) -> None:
         user_text = action.text if action.kind == "respond" else None
         reply = Reply(action.reply_id, user_text, eot=self._last_eot if user_text is not None else None)
+        if self._fixed_compute:  # from the end-of-turn decision, or from now for a greeting or a say command
+            asked_at = reply.eot.data["decided_at"] if reply.eot is not None else self.position
+            reply.ready_at = asked_at + round(self.config.room.compute_latency_ms * SAMPLE_RATE / 1000)
         if user_text is not None:
             try:
                 source = self.responder.reply(Turn(user_text, tuple(self.history)))
@@ -405,6 +411,8 @@ class Session:
                 said = True
                 reply.sentences.append(sentence)
                 self.emit("reply_text", text=sentence, reply_id=reply.id)
+            if not reply.audio_started and not await self._wait_for_sample(reply, reply.ready_at):
+                return
             if not await self._play_when_room(reply, chunk):
                 return
             if not reply.audio_started:
@@ -413,13 +421,32 @@ class Session:
                 if reply.eot is not None:
                     # Wall clock from the end-of-turn decision to the audio being queued, plus one block until
                     # the backend pulls it: what a device gives, also when the room runs faster than real time.
-                    latency = round(self.clock.ms() - reply.eot.wall_ms + BLOCK_MS, 1)
-                    data.update(response_latency_ms=latency,
-                                response_latency_samples=self.position - reply.eot.data["decided_at"])
+                    wall = round(self.clock.ms() - reply.eot.wall_ms + BLOCK_MS, 1)
+                    samples = self.position - reply.eot.data["decided_at"]
+                    data.update(response_latency_samples=samples)
+                    if self._fixed_compute:  # the room stood still while the agent computed: its latency is charged
+                        latency = round((samples + self.backend.block_samples) * 1000 / SAMPLE_RATE, 1)
+                        data.update(compute_ms=wall)
+                        self.summary.compute_ms.append(wall)
+                    else:
+                        latency = wall
+                    data.update(response_latency_ms=latency)
                     self.summary.response_latency_ms.append(latency)
                 self.emit("reply_audio", **data)
                 self.turns.reply_audio_started(reply.id)
                 self._sync_state()
+
+    async def _wait_for_sample(self, reply: Reply, sample: int | None) -> bool:
+        """Wait (on the room's clock, block by block) until the next block starts at or after ``sample``
+        (fixed compute: the reply's charged latency). False when the reply was cancelled meanwhile."""
+        try:
+            while sample is not None and self.position < sample and not reply.cancelled:
+                reply.waiting_for_room = True
+                self._block_done.clear()
+                await self._block_done.wait()
+        finally:
+            reply.waiting_for_room = False
+        return not reply.cancelled
 
     async def _play_when_room(self, reply: Reply, chunk: np.ndarray) -> bool:
         """Queue ``chunk``; while the playback queue is full (synthesis runs ahead of the speaker in a long reply)

@@ -9,6 +9,8 @@ pull that produced the played block, so ``DuplexBlock.ref`` is exactly what was 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,6 +22,10 @@ from audio_io.frames import BLOCK_SAMPLES, SAMPLE_RATE, DuplexBlock, as_mono_flo
 from audio_io.playback import PlaybackBuffer
 from audio_io.room import SimulatedRoom
 from audio_io.wav import read_wav, write_wav
+
+log = logging.getLogger(__name__)
+
+FREEZE_LIMIT_S = 60.0  # wall seconds the room waits for the agent's computation before it runs on regardless
 
 
 class AudioBackend(ABC):
@@ -124,6 +130,12 @@ class RoomBackend(AudioBackend):
     Fast mode (``paced=False``) yields blocks as fast as they are consumed; paced mode waits for
     each block's real-time deadline on ``clock`` (seconds, default the event loop's clock).
     ``duration_s`` ends the stream (``None`` = until closed). Ground truth rides on ``DuplexBlock.truth``.
+
+    In fast mode the agent's computation (final transcript, responder, synthesis) is counted by
+    ``compute``: the session sets :attr:`agent_busy` (true while it computes), and the room either
+    stops until the computation is done (``"fixed"``: no sample passes, so runs repeat exactly; the
+    session charges its fixed latency itself) or runs at real time meanwhile (``"real_time"``: this
+    machine's speed shows in the latencies, in samples, as on a device).
     """
 
     kind = "simulated room"
@@ -134,32 +146,54 @@ class RoomBackend(AudioBackend):
         duration_s: float | None = None,
         paced: bool = False,
         clock: Callable[[], float] | None = None,
+        compute: str = "fixed",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if compute not in ("fixed", "real_time"):
+            raise ValueError(f"compute must be 'fixed' or 'real_time', got {compute!r}")
         self.room = room
         self.duration_samples = None if duration_s is None else int(duration_s * SAMPLE_RATE)
         self.paced = paced
+        self.compute = compute
+        self.agent_busy: Callable[[], bool] = _never  # set by the session
         self._clock = clock
         self._closed = False
-        self._hold = False
         self._origin: tuple[float, int] | None = None  # (clock, sample) where real-time pacing began
+        self._gave_up = False  # the agent computed longer than FREEZE_LIMIT_S: run on until it is done
 
-    def hold_real_time(self, on: bool) -> None:
-        """In fast mode, run at real time while ``on`` (the agent waits on computation: its latency must
-        count in samples as it would on a device); no effect in paced mode."""
-        self._hold = bool(on)
+    @property
+    def freezes_for_compute(self) -> bool:
+        """True when the room stops while the agent computes (fast mode with ``compute="fixed"``)."""
+        return not self.paced and self.compute == "fixed"
+
+    async def _wait_for_agent(self) -> None:
+        """Fixed compute: hold the room (no sample passes) while the agent computes, up to FREEZE_LIMIT_S."""
+        if not self.agent_busy():
+            self._gave_up = False
+            return
+        if self._gave_up:
+            return
+        t0 = time.monotonic()
+        while self.agent_busy() and not self._closed:
+            if time.monotonic() - t0 > FREEZE_LIMIT_S:
+                log.warning("the agent has computed for more than %.0f s; the room runs on", FREEZE_LIMIT_S)
+                self._gave_up = True
+                return
+            await asyncio.sleep(0.001)
 
     async def blocks(self) -> AsyncIterator[DuplexBlock]:
         n = self.block_samples
         clock = self._clock or asyncio.get_running_loop().time
         while not self._closed:
+            if self.freezes_for_compute:
+                await self._wait_for_agent()
             start = self.room.position
             if self.duration_samples is not None and start >= self.duration_samples:
                 return
             ref = self.playback.pull(n)
             mic, truth = self.room.process(ref)
-            if self.paced or self._hold:
+            if self.paced or (self.compute == "real_time" and self.agent_busy()):
                 if self._origin is None:
                     self._origin = (clock(), start)
                 delay = self._origin[0] + (start + n - self._origin[1]) / SAMPLE_RATE - clock()
@@ -172,3 +206,7 @@ class RoomBackend(AudioBackend):
 
     async def close(self) -> None:
         self._closed = True
+
+
+def _never() -> bool:
+    return False

@@ -25,6 +25,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help=f"every scenario in {SCENARIO_DIR.relative_to(REPO_ROOT)}/")
     p.add_argument("--out", type=Path, default=Path("simulate-out"), help="report folder (default simulate-out/)")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG timeline and spectrograms")
+    p.add_argument("--compute", choices=("fixed", "real_time"), default=None,
+                   help="how the agent's computation counts (overrides the scenarios' room.compute): fixed = the "
+                        "room stops while the agent computes and each reply starts room.compute_latency_ms after the "
+                        "end of turn, so runs repeat exactly (default); real_time = the room runs at real time "
+                        "meanwhile, so this machine's speed and load show")
+    p.add_argument("--compute-latency-ms", type=float, default=None, metavar="MS",
+                   help="with fixed compute, the latency charged per reply (overrides room.compute_latency_ms; "
+                        "default 200)")
     p.set_defaults(func=run)
 
 
@@ -36,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         load_scenario,
         run_scenario,
         summary_table,
+        with_room,
         write_report,
     )
 
@@ -43,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         print("error: name scenario files or use --all", file=sys.stderr)
         return 2
+    overrides = {k: v for k, v in (("compute", args.compute), ("compute_latency_ms", args.compute_latency_ms))
+                 if v is not None}
     try:
-        scenarios = [load_scenario(p) for p in paths]
+        scenarios = [with_room(load_scenario(p), overrides) for p in paths]
     except ConfigError as exc:
         print(f"scenario error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from agent.config.base import ConfigError, section, setting
 
 Backend = Literal["auto", "device", "room", "wav"]
 NoiseKind = Literal["none", "white", "pink", "babble"]
+ComputeKind = Literal["fixed", "real_time"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,16 @@ class RoomConfig:
     snr_db: float = setting(30.0, "Noise level: SNR in dB against the near-end talkers' reference level.", min=-10, max=80)
     talker_level_dbfs: float = setting(-32.0, "Level of near-end speech at the mic in dBFS (RMS over active speech).", min=-60, max=0)
     paced: bool = setting(False, "Run at real time (for interactive demos) instead of as fast as possible.")
+    compute: ComputeKind = setting(
+        "fixed", "How a fast (unpaced) run counts the agent's computation (final transcript, responder, synthesis): "
+        "fixed = the room stops while the agent computes and each reply to a user turn starts compute_latency_ms "
+        "after the end-of-turn decision, so runs repeat exactly; real_time = the room runs at real time while the "
+        "agent computes, so this machine's speed (and load) shows in the latencies.",
+    )
+    compute_latency_ms: float = setting(
+        200.0, "With compute: fixed, the time charged from the end-of-turn decision to a reply's first audio, ms.",
+        min=0, max=5000,
+    )
 
     def validate(self) -> None:
         for name in ("speaker_band_hz", "mic_band_hz"):

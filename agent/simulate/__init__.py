@@ -5,7 +5,7 @@
 
 from agent.simulate.report import library_line, library_metrics, summary_table, write_report
 from agent.simulate.run import ScenarioResult, run_scenario
-from agent.simulate.scenario import Scenario, load_scenario
+from agent.simulate.scenario import Scenario, load_scenario, with_room
 
 __all__ = ["Scenario", "ScenarioResult", "library_line", "library_metrics", "load_scenario", "run_scenario",
-           "summary_table", "write_report"]
+           "summary_table", "with_room", "write_report"]

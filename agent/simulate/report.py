@@ -126,6 +126,7 @@ def library_metrics(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     false = sum(m["false_barge_ins"] for m in metrics)
     eot = [v for m in metrics for v in m["end_of_turn_latency_ms"]]
     reply = [v for m in metrics for v in m["response_latency_ms"]]
+    compute = [v for m in metrics for v in m.get("compute_ms", [])]
     pct = _percentile
     return {"scenarios": len(metrics), "interruptions": interruptions, "barge_in_p50_ms": pct(latencies, 50),
             "barge_in_p95_ms": pct(latencies, 95),
@@ -133,7 +134,8 @@ def library_metrics(metrics: list[dict[str, Any]]) -> dict[str, Any]:
                              if interruptions else None),
             "false_barge_ins": false, "agent_speech_h": round(speech_h, 4),
             "false_barge_ins_per_h": round(false / speech_h, 2) if speech_h > 0 else None,
-            "end_of_turn_p50_ms": pct(eot, 50), "response_p50_ms": pct(reply, 50)}
+            "end_of_turn_p50_ms": pct(eot, 50), "response_p50_ms": pct(reply, 50),
+            "compute": sorted({m.get("compute", "real_time") for m in metrics}), "compute_p50_ms": pct(compute, 50)}
 
 
 def library_line(pooled: dict[str, Any]) -> str:

@@ -112,7 +112,7 @@ def run_scenario(scenario: Scenario, models: tuple, base: AgentConfig | None = N
     vad.reset()
     pipeline = ListeningPipeline(config, EchoCanceller(config.aec), vad, asr)
     room = SimulatedRoom(config.room)
-    backend = RoomBackend(room, duration_s=scenario.duration_s, paced=False)
+    backend = RoomBackend(room, duration_s=scenario.duration_s, paced=False, compute=config.room.compute)
     user = ScriptedUser(room, user_lines(scenario), speech=user_audio(scenario)) if scenario.users else None
     session = Session(config, backend, pipeline, build_engine(config.tts), build_responder(config), user)
     traces = Traces()
@@ -167,6 +167,8 @@ def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool
         "false_barge_ins": len(stops) - len(explained),
         "end_of_turn_latency_ms": s.end_of_turn_latency_ms,
         "response_latency_ms": s.response_latency_ms,
+        "compute": session.config.room.compute,
+        "compute_ms": s.compute_ms,
         "transcripts": [e.data["text"] for e in session.events if e.kind == "final"],
         "turns": len(s.turns),
         "errors": s.errors,

@@ -21,11 +21,12 @@ names the key and what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from agent.config import REPO_ROOT, ConfigError, RoomConfig, build
+from agent.config import REPO_ROOT, ConfigError, RoomConfig, build, to_dict
 from agent.config.base import load_yaml, section, setting
 
 MAX_SCENARIO_S = 3600.0
@@ -131,3 +132,11 @@ def load_scenario(path: str | Path) -> Scenario:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return scenario
+
+
+def with_room(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """``scenario`` with some ``room.*`` keys replaced (validated like the file's); ConfigError when invalid."""
+    if not overrides:
+        return scenario
+    room = build(RoomConfig, {**to_dict(scenario.room), **overrides})
+    return dataclasses.replace(scenario, room=room)

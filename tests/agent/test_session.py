@@ -118,6 +118,61 @@ def test_a_reply_longer_than_the_playback_queue_waits_for_room_and_is_spoken_who
     assert len(done) == 1 and not done[0].data["cancelled"]
 
 
+class SlowResponder(Responder):
+    """Answers after ``wait_s`` of wall clock (a responder that computes)."""
+
+    name = "slow"
+
+    def __init__(self, wait_s: float) -> None:
+        self.wait_s = wait_s
+
+    async def reply(self, turn: Turn):  # noqa: ANN201
+        await asyncio.sleep(self.wait_s)
+        yield "উত্তর।"
+
+
+def run_in_room(compute: str, wait_s: float, latency_ms: float = 200.0) -> tuple[Session, np.ndarray]:
+    """The scripted pipeline's turn (end of turn decided at the end of block 30) in a fast simulated room."""
+    from audio_io.backend import RoomBackend
+    from audio_io.room import SimulatedRoom
+
+    cfg = configured(greeting="")
+    cfg = dataclasses.replace(cfg, room=dataclasses.replace(cfg.room, compute=compute, compute_latency_ms=latency_ms))
+    pipeline = ScriptedPipeline({10: ["speech_start"], 30: ["end_of_turn"]}, "আজ কী বার")
+    backend = RoomBackend(SimulatedRoom(cfg.room), duration_s=3.0, compute=compute)
+    session = Session(cfg, backend, pipeline, ToneEngine(), SlowResponder(wait_s))  # type: ignore[arg-type]
+    asyncio.run(session.run())
+    return session, np.concatenate(pipeline.refs)
+
+
+def first_played_block(refs: np.ndarray) -> int:
+    """The first sample of the first block in which anything was played."""
+    return int(np.flatnonzero(np.abs(refs).reshape(-1, BLOCK).max(axis=1) > 0)[0]) * BLOCK
+
+
+def test_fixed_compute_charges_its_latency_whatever_the_agent_takes_and_runs_repeat() -> None:
+    decided = 31 * BLOCK
+    starts, samples = [], []
+    for wait_s in (0.0, 0.35):
+        session, refs = run_in_room("fixed", wait_s)
+        starts.append(first_played_block(refs))  # where the reply reached the speaker
+        samples.append([(e.kind, e.sample) for e in session.events])
+        assert session.summary.response_latency_ms == [(starts[-1] - decided) * 1000 / SR]
+        assert session.summary.compute_ms[0] >= 1000 * wait_s  # the wall clock the responder took is reported
+    assert starts[0] == starts[1] and samples[0] == samples[1]  # the same run, sample for sample
+    # the reply's first audio is on the first block at least compute_latency_ms after the decision
+    assert decided + 200 * SR // 1000 <= starts[0] < decided + 200 * SR // 1000 + 2 * BLOCK
+    session, refs = run_in_room("fixed", 0.0, latency_ms=500.0)
+    assert first_played_block(refs) - starts[0] == 300 * SR // 1000
+
+
+def test_real_time_compute_lets_the_room_run_while_the_agent_computes() -> None:
+    session, refs = run_in_room("real_time", 0.35)
+    start = first_played_block(refs)
+    assert start - 31 * BLOCK >= 0.35 * SR  # the responder's wall time passed in the room too
+    assert not session.summary.compute_ms and session.summary.response_latency_ms[0] >= 350
+
+
 class FailingResponder(Responder):
     name = "failing"
 

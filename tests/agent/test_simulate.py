@@ -129,14 +129,14 @@ def test_a_line_that_starts_as_the_reply_ends_on_its_own_is_not_a_missed_barge_i
 
     from agent.config import AgentConfig
     from agent.events import Event
+    from agent.session import SessionSummary
     from agent.simulate.run import measure
 
     sr = 16000
     events = [Event("playback_stopped", 2 * sr + 3200, 0.0),  # line 0 interrupted after 200 ms
               Event("reply_done", 10 * sr + 800, 0.0, {"cancelled": False}),  # ends 50 ms after line 1 starts
               Event("reply_done", 21 * sr, 0.0, {"cancelled": False})]  # ends 1 s after line 2 starts: a miss
-    summary = SimpleNamespace(duration_s=30.0, end_of_turn_latency_ms=[], response_latency_ms=[], turns=[],
-                              errors=[], stop_reason="script finished")
+    summary = SessionSummary(duration_s=30.0, stop_reason="script finished")
     session = SimpleNamespace(events=events, config=AgentConfig(), summary=summary,
                               backend=SimpleNamespace(playback=SimpleNamespace(played_samples=20 * sr)))
     user = SimpleNamespace(placed=[SimpleNamespace(onset=o * sr, end=(o + 2) * sr) for o in (2, 10, 20)])
