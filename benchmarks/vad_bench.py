@@ -135,6 +135,9 @@ class Silero:
 
 # --- scoring -------------------------------------------------------------------------------------------------
 
+NOT_ENDPOINTER = ("vad.model", "vad.threads")  # vad.* keys the benchmark takes elsewhere (--model) or not at all
+
+
 def endpointer_settings(settings: list[str]) -> VadConfig:
     """The agent's ``vad`` section with ``vad.KEY=VALUE`` overrides (a ConfigError names a bad one)."""
     from agent.config import load_config
@@ -143,6 +146,9 @@ def endpointer_settings(settings: list[str]) -> VadConfig:
     bad = [s for s in settings if not s.startswith("vad.")]
     if bad:
         raise SystemExit(f"error: --set {bad[0]}: only vad.* settings apply to this benchmark")
+    model = [s for s in settings if s.split("=", 1)[0].strip() in NOT_ENDPOINTER]
+    if model:
+        raise SystemExit(f"error: --set {model[0]}: not an endpointer setting (name the model with --model)")
     try:
         return load_config(None, settings).vad
     except ConfigError as exc:

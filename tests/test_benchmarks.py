@@ -235,10 +235,12 @@ def test_vad_benchmark_endpointer_settings_are_checked_before_any_work(monkeypat
     import pytest
     import vad_bench
 
-    assert vad_bench.endpointer_settings([]).barge_in_max_gap_ms == 0.0
-    assert vad_bench.endpointer_settings(["vad.barge_in_max_gap_ms=40"]).barge_in_max_gap_ms == 40.0
+    assert vad_bench.endpointer_settings([]).barge_in_max_gap_ms == 40.0
+    assert vad_bench.endpointer_settings(["vad.barge_in_max_gap_ms=0"]).barge_in_max_gap_ms == 0.0
     with pytest.raises(SystemExit, match="only vad"):
         vad_bench.endpointer_settings(["room.rt60_s=0.3"])
+    with pytest.raises(SystemExit, match="name the model with --model"):
+        vad_bench.endpointer_settings(["vad.model=other.onnx"])
     with pytest.raises(SystemExit, match="unknown key"):
         vad_bench.main(["--set", "vad.no_such_key=1"])  # before the material is built
     sys.modules.pop("vad_bench", None)

@@ -190,7 +190,7 @@ class VadConfig:
         min=20, max=2000,
     )
     barge_in_max_gap_ms: float = setting(
-        0.0, "While the agent speaks, a barge-in run survives a dip below barge_in_threshold of up to this long (the "
+        40.0, "While the agent speaks, a barge-in run survives a dip below barge_in_threshold of up to this long (the "
         "dip's frames do not count toward barge_in_min_speech_ms); 0 = any dip starts the run again, ms.", min=0, max=500,
     )
     barge_in_cooldown_ms: float = setting(

@@ -17,7 +17,7 @@ barge_in_blocked=False)`` takes one 20 ms frame and returns the events it decide
   double-talk test fired, or the far end was silent); ``sample`` is the start of that window. While
   ``barge_in_blocked`` (the agent's echo canceller is still converging) no barge-in run is counted. The default share 1.0 asks every frame; a lower share catches interruptions at low SER sooner
   (the chain flags only part of the frames of real double talk) but, as measured with the VITS voice (README,
-  simulate), also lets the agent's own echo through more often. ``barge_in_max_gap_ms`` (default 0): a
+  simulate), also lets the agent's own echo through more often. ``barge_in_max_gap_ms`` (default 40; 0 = off): a
   barge-in run survives a dip below ``barge_in_threshold`` of up to that long (the dip's frames do not count
   toward the run; with no dips the barge-in dates from the run's first frame as before).
 

@@ -92,12 +92,14 @@ def test_barge_in_needs_threshold_duration_cooldown_and_no_echo() -> None:
 
 
 def test_a_barge_in_run_survives_a_short_dip_only_when_asked() -> None:
-    base = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=120, barge_in_cooldown_ms=0, barge_in_echo_gate=False)
+    base = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=120, barge_in_cooldown_ms=0, barge_in_echo_gate=False,
+                     barge_in_max_gap_ms=0)
     lead = [(0.1, 0)] * 5
     dipped = lead + [(0.9, 0)] * 3 + [(0.5, 0)] + [(0.9, 0)] * 3 + [(0.1, 0)] * 5  # 6 frames of speech, one dip
     playing = [True] * len(dipped)
-    assert run(dipped, base, playing) == []  # default 0: the dip starts the run again, 3 + 3 < 6 frames
-    gap = dataclasses.replace(base, barge_in_max_gap_ms=40)  # two frames
+    assert run(dipped, base, playing) == []  # gap 0: the dip starts the run again, 3 + 3 < 6 frames
+    gap = dataclasses.replace(base, barge_in_max_gap_ms=40)  # two frames (the default)
+    assert VadConfig().barge_in_max_gap_ms == 40
     events = run(dipped, gap, playing)
     assert kinds(events) == ["speech_start", "barge_in"]
     assert events[1].sample == 5 * HOP  # dated from the run's first frame, before the dip
@@ -123,7 +125,7 @@ def test_no_barge_in_while_blocked_and_a_fresh_run_after() -> None:
 def test_barge_in_needs_a_share_of_double_talk_frames_in_its_last_window() -> None:
     # 5-frame window, share 0.4: two frames of the last five not echo-dominated
     cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0,
-                    barge_in_double_talk_share=0.4, barge_in_echo_gate=True)
+                    barge_in_double_talk_share=0.4, barge_in_echo_gate=True, barge_in_max_gap_ms=0)
     n = 30
     playing = [True] * n
     one_in_five = [t % 5 != 0 for t in range(n)]  # the double-talk test fires on every 5th frame only
