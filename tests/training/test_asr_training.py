@@ -69,7 +69,14 @@ def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> No
         sets = [*overrides, f"train.steps={steps}"]
         return [python, "-m", "training.asr", "--no-progress"] + [a for o in sets for a in ("--set", o)]
 
-    res = subprocess.run(command(30), cwd=REPO, capture_output=True, text=True, timeout=900)
+    # the data alone ('prepare'), then training on what is there (--no-build), as when both run side by side
+    sets = [a for o in overrides for a in ("--set", o)]
+    res = subprocess.run([python, "-m", "training.asr", "prepare", "--no-progress", *sets], cwd=REPO,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.startswith("40 examples in "), res.stdout
+    assert not (tmp_path / "run").exists()
+    res = subprocess.run([*command(30), "--no-build"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     run = tmp_path / "run"
     rows = list(csv.DictReader((run / "log.csv").open()))
@@ -138,3 +145,25 @@ def test_funasr_jsonl_lines_keep_word_boundaries(tmp_path: Path) -> None:
     line = jsonl_line("u1", tmp_path / "a.wav", 32000, "আমি ভাত খাব।")
     assert line == {"key": "u1", "source": str(tmp_path / "a.wav"), "source_len": 200,
                     "target": "আমি<space>ভাত<space>খাব", "target_len": 11}
+
+
+def test_examples_of_held_out_voices_are_built_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.asr.data as data
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    splits = ["train", "test", "train", "valid", "train", "valid"]
+    rows = [{"id": f"00000-{i:04d}", "split": sp, "files": {"16000": f"wavs_16k/{i}.wav"}} for i, sp in enumerate(splits)]
+    (corpus / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen: list[str] = []
+    monkeypatch.setattr(data, "run_jobs", lambda work, jobs, *a: seen.extend(j[0]["id"] for j in jobs) or [])
+    assert data.build_examples(corpus, tmp_path / "ex", (-15, 5), 0.1, 1, progress=False) == []
+    assert seen == ["00000-0003", "00000-0005", "00000-0001", "00000-0000", "00000-0002", "00000-0004"]
+
+
+def test_no_build_without_a_corpus_is_a_clear_error(tmp_path: Path, python: str) -> None:
+    res = subprocess.run([python, "-m", "training.asr", "--no-progress", "--no-build", "--set",
+                          f"data.corpus_dir={tmp_path / 'none'}", "--set", f"train.out_dir={tmp_path / 'run'}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "corpus manifest not found" in res.stderr, res.stderr[-2000:]
+    assert not (tmp_path / "run").exists()

@@ -1,6 +1,7 @@
 """``python -m training.asr``: train and export the small streaming Paraformer.
 
-    python -m training.asr --config configs/train/asr.yaml [--set train.steps=2000] [--no-progress]
+    python -m training.asr --config configs/train/asr.yaml [--set train.steps=2000] [--no-progress] [--no-build]
+    python -m training.asr prepare --config configs/train/asr.yaml [--set data.workers=1]
     python -m training.asr export --checkpoint cache/asr/run/best.pt --out models/weights/asr_paraformer_bn_en
     python -m training.asr evaluate --model models/weights/asr_paraformer_bn_en [--split test]
     python -m training.asr jsonl --corpus cache/corpus/asr --split train --out train.jsonl
@@ -10,6 +11,10 @@ Training builds what is missing first (the spoken-only corpus, then every uttera
 simulated room and with the agent talking through the echo chain; all resumable), resumes from
 ``train.out_dir/checkpoint.pt`` when present, and writes the best validation step as a FunASR model
 folder to ``train.out_dir/model``. ``export`` writes any checkpoint of a run as a model folder.
+
+``prepare`` only builds the data (validation and test examples first). With ``--no-build`` training
+starts on what is there (the corpus must exist), so it can run beside a ``prepare`` that is still
+building: examples that appear join the training set at the next epoch.
 """
 
 from __future__ import annotations
@@ -84,12 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(recognise_set(args.model, rows, Path(cfg.data.corpus_dir), ("clean", "room", "echo")),
                          indent=2))
         return 0
-    ap = argparse.ArgumentParser(prog="python -m training.asr", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    prepare_only = argv[:1] == ["prepare"]
+    ap = argparse.ArgumentParser(prog="python -m training.asr" + (" prepare" if prepare_only else ""),
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=None, help="YAML file (configs/train/asr.yaml); default: built-in defaults")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
     ap.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    args = ap.parse_args(argv)
+    if not prepare_only:
+        ap.add_argument("--no-build", action="store_true",
+                        help="train on the corpus and the examples built so far (build the rest with 'prepare')")
+    args = ap.parse_args(argv[1:] if prepare_only else argv)
     from training.asr.config import load_asr_config
     from training.asr.export import export_folder
     from training.asr.prepare import prepare_data
@@ -100,10 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    rows = prepare_data(cfg, not args.no_progress)
+    try:
+        rows = prepare_data(cfg, not args.no_progress, build=prepare_only or not args.no_build)
+    except FileNotFoundError as exc:  # --no-build without a corpus
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if prepare_only:
+        splits = {s: sum(1 for r in rows if r["split"] == s) for s in ("train", "valid", "test")}
+        print(f"{len(rows)} examples in {cfg.data.examples_dir} ({', '.join(f'{k} {v}' for k, v in splits.items())})")
+        return 0
     try:
         best = train(cfg, rows, progress=not args.no_progress)
-    except ValueError as exc:  # e.g. train.init_from names another network
+    except ValueError as exc:  # e.g. train.init_from names another network, or no validation examples yet
         print(f"error: {exc}", file=sys.stderr)
         return 2
     folder = export_folder(best, Path(cfg.train.out_dir) / "model")

@@ -150,8 +150,12 @@ def build_examples(corpus: Path, out: Path, ser_range: tuple[float, float], held
     agent_by_split: dict[str, list[Path]] = {}
     for r in records:
         agent_by_split.setdefault(r["split"], []).append(corpus / r["files"]["16000"])
-    jobs = [(r, corpus, out, agent_by_split[r["split"]], tuple(ser_range), heldout) for r in records
-            if not (out / f"{r['id']}.json").exists()]
+    # validation and test utterances first: a training run started on a partial build (``--no-build``)
+    # then validates on its final set; the content of an example does not depend on the order
+    first = {"valid": 0, "test": 1}
+    todo = sorted((r for r in records if not (out / f"{r['id']}.json").exists()),
+                  key=lambda r: (first.get(r["split"], 2), r["id"]))
+    jobs = [(r, corpus, out, agent_by_split[r["split"]], tuple(ser_range), heldout) for r in todo]
     failures = run_jobs(_build_one, jobs, workers, "asr examples", progress)
     if failures:
         log.warning("%d examples failed (re-run to retry): %s", len(failures), "; ".join(failures[:5]))
