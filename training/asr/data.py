@@ -105,7 +105,10 @@ def fbank_lfr(audio: np.ndarray) -> np.ndarray:
 
     global _FRONTEND
     if _FRONTEND is None:
-        from funasr.frontends.wav_frontend import WavFrontend
+        from models.asr.paraformer import _quiet
+
+        with _quiet():  # FunASR's import prints a notice about ffmpeg to stdout
+            from funasr.frontends.wav_frontend import WavFrontend
 
         _FRONTEND = WavFrontend(**paraformer_config()["frontend_conf"])
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
