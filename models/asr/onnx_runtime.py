@@ -28,8 +28,8 @@ from models.asr.paraformer import (
     AsrModelError,
     Recognizer,
     StreamingOptions,
-    _quiet,
     check_model_folder,
+    quiet_funasr,
 )
 from models.asr.tokens import SPACE
 
@@ -121,7 +121,7 @@ class OnnxParaformerRecognizer(Recognizer):
         conf = dict(config.get("frontend_conf") or {})
         if int(conf.get("fs", SAMPLE_RATE)) != SAMPLE_RATE:
             raise AsrModelError(f"{folder}: model expects {conf.get('fs')} Hz audio, the agent runs at {SAMPLE_RATE} Hz")
-        with _quiet():
+        with quiet_funasr():
             import funasr.frontends.wav_frontend  # noqa: F401 (registers the frontends)
             from funasr.register import tables
 
@@ -149,7 +149,7 @@ class OnnxParaformerRecognizer(Recognizer):
         import torch
         from funasr.utils.load_utils import extract_fbank
 
-        with torch.no_grad(), _quiet():
+        with torch.no_grad(), quiet_funasr():
             speech, _ = extract_fbank([torch.from_numpy(chunk.copy())], data_type="sound", frontend=self.frontend,
                                       cache=state["frontend"], is_final=is_final)
         return speech[0].numpy().astype(np.float32)

@@ -82,7 +82,7 @@ def check_model_folder(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_funasr():
     """FunASR prints banners to stdout and logs INFO on the root logger; keep both out of the agent's output."""
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
@@ -146,7 +146,7 @@ class ParaformerRecognizer(Recognizer):
         self.model_dir = folder
         os.environ.setdefault("FUNASR_DISABLE_UPDATE", "1")
         try:
-            with _quiet():
+            with quiet_funasr():
                 from funasr import AutoModel
 
                 auto = AutoModel(model=str(folder), disable_update=True, ncpu=threads, device="cpu",
@@ -178,7 +178,7 @@ class ParaformerRecognizer(Recognizer):
         import torch
         from funasr.utils.load_utils import extract_fbank
 
-        with torch.no_grad(), _quiet():
+        with torch.no_grad(), quiet_funasr():
             if is_final and chunk.shape[0] < LFR_HOP_SAMPLES:
                 # Too short for a feature frame: FunASR closes the stream on the cached features.
                 state["encoder"]["tail_chunk"] = True

@@ -105,9 +105,9 @@ def fbank_lfr(audio: np.ndarray) -> np.ndarray:
 
     global _FRONTEND
     if _FRONTEND is None:
-        from models.asr.paraformer import _quiet
+        from models.asr.paraformer import quiet_funasr
 
-        with _quiet():  # FunASR's import prints a notice about ffmpeg to stdout
+        with quiet_funasr():  # FunASR's import prints a notice about ffmpeg to stdout
             from funasr.frontends.wav_frontend import WavFrontend
 
         _FRONTEND = WavFrontend(**paraformer_config()["frontend_conf"])

@@ -66,9 +66,9 @@ def paraformer_config(dim: int = 256, encoder_blocks: int = 8, decoder_blocks: i
 
 def build_model(config: dict, vocab_size: int | None = None) -> torch.nn.Module:
     """The torch model of ``config`` with random weights, built by FunASR's registry (no hub, no files)."""
-    from models.asr.paraformer import _quiet
+    from models.asr.paraformer import quiet_funasr
 
-    with _quiet():  # FunASR's import prints a notice about ffmpeg to stdout
+    with quiet_funasr():  # FunASR's import prints a notice about ffmpeg to stdout
         import funasr  # noqa: F401  (registers the model classes)
     from funasr.register import tables
 
