@@ -244,3 +244,19 @@ def test_vad_benchmark_endpointer_settings_are_checked_before_any_work(monkeypat
     with pytest.raises(SystemExit, match="unknown key"):
         vad_bench.main(["--set", "vad.no_such_key=1"])  # before the material is built
     sys.modules.pop("vad_bench", None)
+
+
+def test_room_benchmark_runs_and_reports_its_rows(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.chdir(tmp_path)  # its agent clip goes to ./cache/room_bench
+    import room_bench
+
+    out = tmp_path / "room.json"
+    assert room_bench.main(["--runs", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert set(rows) == {"room 5 s, constant delay", "room RIRs, nothing played", "ASR example, both versions"}
+    for r in rows.values():
+        assert r["candidate_s"] > 0
+        if "baseline_s" in r:
+            assert r["ratio"] == r["candidate_s"] / r["baseline_s"]
+    sys.modules.pop("room_bench", None)

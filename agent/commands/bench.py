@@ -29,6 +29,7 @@ BENCHMARKS = {
     "asr": ["benchmarks/asr_bench.py", "--no-progress"],
     "tts": ["benchmarks/tts_bench.py"],
     "tts_compare": ["benchmarks/tts_compare.py", "--no-progress"],
+    "room": ["benchmarks/room_bench.py"],
 }
 QUICK = {"aec", "vad", "asr", "tts", "tts_compare"}  # the ones with a --quick mode
 ALL = (*BENCHMARKS, "agent")

@@ -103,6 +103,14 @@ def _tts_compare(r: dict) -> list[Row]:
     return rows
 
 
+def _room(r: dict) -> list[Row]:
+    rows = []
+    for name, m in r.get("results", {}).items():
+        base = f"baseline {_fmt(m['baseline_s'], '.3f')} s" if "baseline_s" in m else ""
+        rows.append(("room", f"{name}, CPU s", _fmt(m.get("candidate_s"), ".3f"), base))
+    return rows
+
+
 def _agent(a: dict) -> list[Row]:
     if "error" in a:
         return [("agent", "running agent", "failed", "")]
@@ -110,7 +118,8 @@ def _agent(a: dict) -> list[Row]:
             ("agent", "listening load, share of one core", _fmt(a.get("listening_load"), ".1%"), "")]
 
 
-PICKERS = {"aec": _aec, "res": _res, "onnx_step": _onnx_step, "vad": _vad, "asr": _asr, "tts": _tts, "tts_compare": _tts_compare}
+PICKERS = {"aec": _aec, "res": _res, "onnx_step": _onnx_step, "vad": _vad, "asr": _asr, "tts": _tts, "tts_compare": _tts_compare,
+           "room": _room}
 
 
 def key_numbers(results: dict) -> list[Row]:

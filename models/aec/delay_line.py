@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SINC_TAPS = 32  # interpolator length
 KAISER_BETA = 8.0  # window of the interpolator (stop-band about -80 dB)
+_WEIGHT_CACHE_ROWS = 8  # a block with at most this many distinct fractions reuses cached exact weight rows
 
 HISTORY_S = 10.0  # estimates used for the drift fit
 MIN_SPAN_S = 1.0  # the rate is fitted once the estimates span this long
@@ -102,6 +103,7 @@ class FractionalDelayLine:
         if phases is not None:
             frac = np.arange(phases + 1) / phases  # the last row (frac 1) is the next sample's row 0
             self._table = _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
+        self._weight_cache: dict[float, np.ndarray] = {}  # fraction -> exact weight row (phases=None)
         self._n = 0
 
     def push(self, x: np.ndarray) -> None:
@@ -122,8 +124,25 @@ class FractionalDelayLine:
         base = np.floor(pos).astype(np.int64)
         frac = pos - base
         idx = np.clip(base[:, None] + self._offsets[None, :], 0, self.hist_len - 1)
-        w = _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
-        return np.einsum("ij,ij->i", self._hist.view()[idx], w)
+        return np.einsum("ij,ij->i", self._hist.view()[idx], self._exact_weights(frac))
+
+    def _exact_weights(self, frac: np.ndarray) -> np.ndarray:
+        """Interpolation weights (len(frac), taps) for the fractional positions ``frac`` (0 ≤ frac < 1).
+
+        A constant delay gives every sample of a block, and every block, the same fraction: the rows of the last
+        few distinct fractions are kept and reused (each row is computed on its own, so a reused row equals a
+        fresh one bit for bit; tested). A drifting delay gives a new fraction per sample and computes them all.
+        """
+        uniq, inverse = np.unique(frac, return_inverse=True)
+        if uniq.shape[0] > _WEIGHT_CACHE_ROWS:
+            return _kaiser_sinc(self._offsets[None, :] - frac[:, None], self.half)
+        missing = [f for f in uniq.tolist() if f not in self._weight_cache]
+        if missing:
+            if len(self._weight_cache) + len(missing) > 4 * _WEIGHT_CACHE_ROWS:
+                self._weight_cache.clear()
+            rows = _kaiser_sinc(self._offsets[None, :] - np.asarray(missing)[:, None], self.half)
+            self._weight_cache.update(zip(missing, rows))
+        return np.stack([self._weight_cache[f] for f in uniq.tolist()])[inverse.reshape(-1)]
 
     def process(self, x: np.ndarray, delays: np.ndarray) -> np.ndarray:
         """Delay block ``x`` by ``delays`` (samples, one per sample of ``x``)."""

@@ -16,7 +16,7 @@ def test_key_numbers_of_the_recorded_results() -> None:
     merged = {"benchmarks": {"aec": _doc("results_res.json"), "vad": _doc("results_vad.json"),
                              "asr": _doc("results_asr.json"), "tts": _doc("results_tts.json"),
                              "res": _doc("results_res_speed.json"), "tts_compare": _doc("results_tts_compare.json"),
-                             "onnx_step": _doc("results_onnx_step.json")}}
+                             "onnx_step": _doc("results_onnx_step.json"), "room": _doc("results_room.json")}}
     rows = {(b, m): (v, a) for b, m, v, a in key_numbers(merged)}
     aec = _doc("results_res.json")["results"]
     value, anchors = rows[("aec", "STOI in double talk at -10 dB (ours_res)")]
@@ -37,6 +37,9 @@ def test_key_numbers_of_the_recorded_results() -> None:
     assert rows[("vad", "DCF listening")] == (f"{vad['ours']['listen']['dcf']:.3f}",
                                               f"webrtc3 {vad['webrtc3']['listen']['dcf']:.3f}, "
                                               f"silero800 {vad['silero800']['listen']['dcf']:.3f}")
+    room = _doc("results_room.json")["results"]["room 5 s, constant delay"]
+    assert rows[("room", "room 5 s, constant delay, CPU s")] == (f"{room['candidate_s']:.3f}",
+                                                                f"baseline {room['baseline_s']:.3f} s")
     step = _doc("results_onnx_step.json")["results"]["vad"]
     assert rows[("onnx_step", "VAD model step, ms per 10 ms (I/O-bound)")] == (
         f"{step['ms_per_10ms']['bound_step']:.4f}",

@@ -157,3 +157,13 @@ def test_bad_talker_requests(rng):
         room.add_talker(np.zeros(1000, dtype=np.float32), 10_000)
     with pytest.raises(ValueError, match="babble_sources"):
         make_room(noise="babble")
+
+
+def test_a_talker_rir_does_not_depend_on_the_other_sources():
+    """The ASR examples skip the loudspeaker's RIR when nothing is played; the talker's RIR must not change."""
+    from audio_io.room import shoebox_rirs
+
+    dims, mic, speaker, talker = (4.2, 3.7, 2.6), (2.0, 1.5, 1.1), (2.3, 1.6, 1.0), (1.0, 2.9, 1.5)
+    _, both = shoebox_rirs(dims, 0.45, mic, [speaker, talker])
+    (alone,) = shoebox_rirs(dims, 0.45, mic, [talker])
+    assert both.shape == alone.shape and np.array_equal(both, alone)

@@ -111,6 +111,31 @@ def test_fractional_delay_line_is_exact_on_integers_and_the_table_matches_the_ex
         line.process(x[: HOP + 1], np.zeros(HOP + 1))
 
 
+
+@pytest.mark.parametrize("kind", ["constant", "integer", "jump", "drift"])
+def test_fractional_delay_line_reuses_exact_weights_bit_for_bit(rng, kind):
+    """The exact line (the room's) keeps the weight rows of a constant delay; the output must equal the weights
+    computed afresh for every sample, bit for bit (the room's scenes and the training data must not move)."""
+    from models.aec.delay_line import _kaiser_sinc
+
+    line = FractionalDelayLine(4000, HOP)
+    x = rng.standard_normal(40 * HOP)
+    d0 = float(rng.uniform(10, 3900))
+    reused = 0
+    for b in range(40):
+        t = b * HOP + np.arange(HOP)
+        d = {"constant": np.full(HOP, d0), "integer": np.full(HOP, float(int(d0))),
+             "jump": np.full(HOP, d0 if b < 20 else d0 - 7.625), "drift": d0 + 1e-4 * t}[kind]
+        cached = len(line._weight_cache)
+        got = line.process(x[b * HOP : (b + 1) * HOP], d)
+        reused += int(cached > 0 and len(line._weight_cache) == cached)
+        pos = (line.hist_len - HOP + np.arange(HOP)) - d
+        base = np.floor(pos).astype(np.int64)
+        idx = np.clip(base[:, None] + line._offsets[None, :], 0, line.hist_len - 1)
+        w = _kaiser_sinc(line._offsets[None, :] - (pos - base)[:, None], line.half)
+        assert np.array_equal(got, np.einsum("ij,ij->i", line._hist.view()[idx], w)), b
+    assert (reused == 0) if kind == "drift" else (reused >= 38)
+
 def run_aligner(x, estimates):
     """Feed the aligner block by block; ``estimates[k]`` is the estimate for block k or None."""
     al = ReferenceAligner(4000, HOP)

@@ -67,12 +67,14 @@ def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db
     dims, speaker, mic_pos, talker = random_geometry(rng)
     cfg = room_config(rng, seed, profile, dims, speaker, mic_pos, talker, float(rng.uniform(0, 300)), [],
                       {"talker_level_dbfs": float(rng.uniform(-40, -20)), "drift_ppm": 0.0})
-    room = SimulatedRoom(cfg)
+    # with nothing played the echo path carries only zeros: its RIR (half the RIR time) is not computed
+    played = bool(agent_files) and ser_db is not None
+    room = SimulatedRoom(cfg, echo_rir=None if played else np.ones(1))
     near_dry = np.zeros(n, np.float32)
     near_dry[: clean.shape[0]] = clean
     room.add_talker(near_dry, 0)
     far = np.zeros(n)
-    if agent_files and ser_db is not None:
+    if played:
         far = speech_track(rng, agent_files, n, (0.05, 0.5))
         far = np.clip(far * 10 ** (rng.uniform(-22, -12) / 20), -1, 1)
     _, truth = room.run(far.astype(np.float32))
