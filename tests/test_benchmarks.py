@@ -72,7 +72,11 @@ def test_asr_benchmark_quick(tmp_path, monkeypatch, asr_model_folder):
     out = tmp_path / "asr.json"
     assert asr_bench.main(["--quick", "--json", str(out), "--model", str(asr_model_folder), "--no-progress"]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert set(report["conditions"]) == {"clean", "ser_-10dB"} and 0 < report["utterances"] <= 8
+    assert set(report["conditions"]) == {"clean", "ser_-10dB", "ser_-10dB_agent"} and 0 < report["utterances"] <= 8
+    # the two echo conditions hear the same room through different chains: the audio differs
+    bench = tmp_path / "cache" / "asr" / "bench"
+    first = sorted((bench / "ser_-10dB").glob("*.wav"))[0]
+    assert (bench / "ser_-10dB_agent" / first.name).read_bytes() != first.read_bytes()
     for cond in report["conditions"].values():
         rates = [v for k, v in cond.items() if k.startswith(("cer_", "wer_")) and v is not None]
         assert rates and all(r >= 0 for r in rates)

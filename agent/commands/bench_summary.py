@@ -72,6 +72,8 @@ def _asr(r: dict) -> list[Row]:
     anchor = _get(s, "anchor_released_size", "rtf_streaming_median")
     return [("asr", "Bangla CER clean", _fmt(_get(c, "clean", "cer_all"), ".3f"), ""),
             ("asr", "Bangla CER after the echo chain, -10 dB", _fmt(_get(c, "ser_-10dB", "cer_all"), ".3f"), ""),
+            ("asr", "Bangla CER after the agent's chain (neural RES), -10 dB",
+             _fmt(_get(c, "ser_-10dB_agent", "cer_all"), ".3f"), ""),
             ("asr", "English WER clean", _fmt(_get(c, "clean", "wer_all"), ".3f"), ""),
             ("asr", "RTF streaming, one thread", _fmt(s.get("rtf_streaming_median"), ".3f"),
              "" if anchor is None else f"released-size Paraformer {anchor:.3f}"),

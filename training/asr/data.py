@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.config import AecConfig
 from audio_io.room import SimulatedRoom
 from audio_io.wav import read_wav
 from models.aec.chain import CLASSICAL, cancel_echo
@@ -53,9 +54,11 @@ def load_manifest(corpus: Path) -> list[dict]:
 
 
 def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db: float | None,
-            profile_seed: int = 0) -> tuple[np.ndarray, dict]:
-    """``clean`` spoken in a random simulated room and device, through the echo chain with the classical masks (the
-    shipped ASR model's recipe and benchmark); returns (ASR output, meta).
+            profile_seed: int = 0, chain: AecConfig = CLASSICAL) -> tuple[np.ndarray, dict]:
+    """``clean`` spoken in a random simulated room and device, through the echo chain (by default with the classical
+    masks: the shipped ASR model's recipe and benchmark); returns (ASR output, meta).
+
+    ``chain`` changes only the echo chain: the same seed gives the same microphone and loudspeaker signals.
 
     With ``agent_files`` and ``ser_db`` the loudspeaker plays speech from those files and the user's level is
     set so that the signal-to-echo ratio at the mic is ``ser_db`` (over the user's active samples).
@@ -88,7 +91,7 @@ def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db
     peak = float(np.max(np.abs(mic)))
     if peak > 0.99:
         mic *= 0.99 / peak
-    asr_out, _, _ = cancel_echo(mic, far, CLASSICAL)
+    asr_out, _, _ = cancel_echo(mic, far, chain)
     meta = {"seed": int(seed), "ser_db": ser_db, "rt60_s": cfg.rt60_s, "noise": cfg.noise, "snr_db": cfg.snr_db}
     return asr_out.astype(np.float32), meta
 
