@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from agent.config import RoomConfig
     from audio_io.room import SimulatedRoom, shoebox_rirs
+    from audio_io.wav import write_wav
     from models.aec import delay_line
     from training.asr.data import in_room
 
@@ -89,8 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     utterance = (0.1 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
     agent_dir = Path("cache/room_bench")
     agent_dir.mkdir(parents=True, exist_ok=True)
-    from audio_io.wav import write_wav
-
     agent_file = agent_dir / "agent.wav"
     write_wav(agent_file, (0.1 * rng.standard_normal(3 * SR)).astype(np.float32), SR)
     example = [timed(lambda: (in_room(11, utterance, None, None), in_room(10, utterance, [agent_file], -5.0)))

@@ -141,7 +141,7 @@ class FractionalDelayLine:
             if len(self._weight_cache) + len(missing) > 4 * _WEIGHT_CACHE_ROWS:
                 self._weight_cache.clear()
             rows = _kaiser_sinc(self._offsets[None, :] - np.asarray(missing)[:, None], self.half)
-            self._weight_cache.update(zip(missing, rows))
+            self._weight_cache.update(zip(missing, rows, strict=True))
         return np.stack([self._weight_cache[f] for f in uniq.tolist()])[inverse.reshape(-1)]
 
     def process(self, x: np.ndarray, delays: np.ndarray) -> np.ndarray:

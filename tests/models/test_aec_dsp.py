@@ -111,7 +111,6 @@ def test_fractional_delay_line_is_exact_on_integers_and_the_table_matches_the_ex
         line.process(x[: HOP + 1], np.zeros(HOP + 1))
 
 
-
 @pytest.mark.parametrize("kind", ["constant", "integer", "jump", "drift"])
 def test_fractional_delay_line_reuses_exact_weights_bit_for_bit(rng, kind):
     """The exact line (the room's) keeps the weight rows of a constant delay; the output must equal the weights
@@ -135,6 +134,7 @@ def test_fractional_delay_line_reuses_exact_weights_bit_for_bit(rng, kind):
         w = _kaiser_sinc(line._offsets[None, :] - (pos - base)[:, None], line.half)
         assert np.array_equal(got, np.einsum("ij,ij->i", line._hist.view()[idx], w)), b
     assert (reused == 0) if kind == "drift" else (reused >= 38)
+
 
 def run_aligner(x, estimates):
     """Feed the aligner block by block; ``estimates[k]`` is the estimate for block k or None."""
