@@ -29,6 +29,7 @@ from models.asr.paraformer import (
 )
 from models.vad.endpointer import Endpointer, VadEvent
 from models.vad.runtime import SemanticVad, VadModelError, resolve_vad_model
+from models.vad.text_cue import PauseTextScorer, SentenceEndCue, TextCueError, resolve_text_cue
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def _hint(kind: str) -> str:
                "configs/train/vad.yaml",
         "asr": "restore it with `git checkout -- models/weights/asr_paraformer_bn_en` or train one: python -m "
                "training.asr --config configs/train/asr.yaml",
+        "text_cue": "restore it with `git checkout -- models/vad/text_cue.json`, train one (python -m training.vad "
+                    "text-cue) or set vad.text_cue=null",
         "res": "restore it with `git checkout -- models/aec/res/`, train one (python -m training.res --config "
                "configs/train/res.yaml) or set aec.res_model=null for the classical masks",
     }[kind]
@@ -106,6 +109,18 @@ def load_models(config: AgentConfig) -> tuple[EchoCanceller, SemanticVad, Recogn
     return chain, vad, asr
 
 
+def text_scorer_from_config(config: AgentConfig) -> PauseTextScorer | None:
+    """The end-of-turn text cue that ``vad.text_cue`` names (None when off), or a :class:`ModelLoadError`."""
+    path = resolve_text_cue(config.vad.text_cue)
+    if path is None:
+        return None
+    try:
+        cue = SentenceEndCue.load(path)
+    except TextCueError as exc:
+        raise ModelLoadError(f"{exc}; {_hint('text_cue')}") from None
+    return PauseTextScorer.for_config(cue, config.vad)
+
+
 class ListeningPipeline:
     """See the module doc. Not thread-safe: one worker thread calls every method."""
 
@@ -116,6 +131,7 @@ class ListeningPipeline:
         self.vad = vad
         self.recognizer = recognizer
         self.endpointer = Endpointer(config.vad)
+        self.text_scorer = text_scorer_from_config(config)
         self.latency = EchoCanceller.latency_samples
         self.preroll = int(config.agent.asr_preroll_ms * SAMPLE_RATE / 1000)
         self.tail_samples = int(config.vad.barge_in_tail_ms * SAMPLE_RATE / 1000)
@@ -151,8 +167,10 @@ class ListeningPipeline:
                                   or stats.echo_path_unsettled)
         echo_dominant = stats.far_end_active and not stats.double_talk
         out_start = block.start_sample - self.latency  # mic time of the chain's outputs
+        # the text cue: the ASR's words so far, scored once per pause (fed up to the previous block)
+        text_end = self.text_scorer.update(self.endpointer, self.stream) if self.text_scorer is not None else None
         events = [VadEvent(ev.kind, ev.sample - self.latency, end)
-                  for ev in self.endpointer.process(p_speech, p_eot, playing, echo_dominant, converging)]
+                  for ev in self.endpointer.process(p_speech, p_eot, playing, echo_dominant, converging, text_end)]
         if out_start >= 0:
             self.ring.append(asr_out, out_start)
             partial = self._accept(asr_out)

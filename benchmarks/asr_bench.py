@@ -1,6 +1,6 @@
 """ASR benchmark: error rates clean and after the echo chain, real-time factor, first-partial latency.
 
-    python benchmarks/asr_bench.py [--quick] [--json OUT.json] [--model FOLDER] [--backend onnx|torch]
+    python benchmarks/asr_bench.py [--quick] [--json OUT.json] [--model FOLDER] [--backend onnx|torch] [--no-collapse]
 
 Test material (built here, offline, cached in ``cache/asr/bench``): a spoken-only corpus of its own
 seed (``python -m training.data.corpus --spoken-only``), of which only the **test voices** are used
@@ -182,11 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-anchor", action="store_true",
                    help="skip the random-weight Paraformer of FunASR's released size (always skipped with --quick)")
+    p.add_argument("--no-collapse", action="store_true",
+                   help="keep Bangla characters the model repeats (asr.collapse_repeats false; default: written once)")
     args = p.parse_args(argv)
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
     logging.getLogger("audio_io.room").setLevel(logging.ERROR)
     recs = {"torch": ParaformerRecognizer(args.model, threads=1),
             "onnx": OnnxParaformerRecognizer(cached_export(args.model), threads=1)}
+    for r in recs.values():
+        r.collapse_repeats = not args.no_collapse
     rec, baseline = recs[args.backend], recs["torch" if args.backend == "onnx" else "onnx"]
     rows = build_material(120 if args.quick else 1500, not args.no_progress)
     if args.quick:
@@ -258,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     if latency:
         print(f"first partial after speech onset: median {speed['first_partial_ms_median']:.0f} ms, "
               f"p90 {speed['first_partial_ms_p90']:.0f} ms ({len(latency)}/{len(rows)} utterances had one)")
-    report = {"quick": args.quick, "model": str(args.model), "backend": args.backend, "utterances": len(rows), "conditions": conditions,
+    report = {"quick": args.quick, "model": str(args.model), "backend": args.backend, "collapse_repeats": not args.no_collapse, "utterances": len(rows), "conditions": conditions,
               "echo_over_clean": ratio, "echo_over_clean_agent_chain": ratio_agent, "speed": speed}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

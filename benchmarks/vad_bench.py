@@ -73,17 +73,18 @@ from models.vad.metrics import (  # noqa: E402
     turn_metrics,
 )
 from models.vad.runtime import SHIPPED_MODEL, SemanticVad  # noqa: E402
+from models.vad.text_cue import SHIPPED_CUE  # noqa: E402
 
 SR = 16000
 HOP = 320
-SYSTEMS = ("ours", "webrtc1", "webrtc3", "silero500", "silero800")
+SYSTEMS = ("ours", "ours_text", "webrtc1", "webrtc3", "silero500", "silero800")
 TIMEOUT_MS = {"webrtc1": 800, "webrtc3": 800, "silero500": 500, "silero800": 800}
-TEST_TURNS = Path("cache/vad/turns/test")
+TURNS = Path("cache/vad/turns")  # test/ (the benchmark) and valid/ (--split valid: tuning)
 MATERIAL_CACHE = Path("cache/vad/bench_material")
 ROOT = Path(__file__).resolve().parents[1]
 MATERIAL_CODE = ("audio_io/room.py", "models/aec", "models/vad/features.py", "training/vad/examples.py",
                  "training/vad/turns.py", "training/res/scenes.py", "agent/config/schema.py")  # + build_material
-KEPT = ("audio", "speech", "echo", "laec", "echo_dominant", "far_active")  # arrays of one material example
+KEPT = ("audio", "asr", "speech", "echo", "laec", "echo_dominant", "far_active")  # arrays of one material example
 
 
 # --- per-frame probabilities of each system: (frames, 2) [speech, end of turn] -----------------------------
@@ -174,7 +175,10 @@ def run_endpointer(probs: np.ndarray, config: VadConfig, playing: bool | np.ndar
     return events
 
 
-def score_condition(system: str, probs: list[np.ndarray], examples: list[dict], base: VadConfig) -> dict:
+def score_condition(system: str, probs: list[np.ndarray], examples: list[dict], base: VadConfig,
+                    text: TextCueRun | None = None) -> dict:
+    """Frame DCF, end-of-turn and onset metrics (listening mode) and barge-in metrics (where the agent plays);
+    ``text``: end the turns with the text cue as well (``ours_text``)."""
     cfg = endpointer_config(system, base)
     threshold = 0.5
     decisions = np.concatenate([p[:, 0] >= threshold for p in probs])
@@ -182,11 +186,59 @@ def score_condition(system: str, probs: list[np.ndarray], examples: list[dict], 
     pooled: dict[str, list] = {}
     onsets = 0
     for p, ex in zip(probs, examples, strict=True):
-        events = run_endpointer(p, cfg)
+        events = text.events(p, ex, cfg) if text is not None else run_endpointer(p, cfg)
         onsets += sum(e.kind == "speech_start" for e in events)
         for k, v in turn_metrics(events, ex["placed"], p.shape[0] * HOP).items():
             pooled.setdefault(k, []).extend(v)
     return {**frame_dcf(decisions, truth), **summarize(pooled), "onsets": onsets, **barge_in_scores(probs, examples, cfg)}
+
+
+class TextCueRun:
+    """``ours_text``: the listening agent's endpointing with the end-of-turn text cue
+    (:func:`models.vad.text_cue.endpoint_with_text`): the shipped ASR on the chain's ASR output, its text scored once
+    per pause; decoded texts are kept per example across calls. ``oracle``: the true words of the clauses heard so
+    far instead of the ASR's (what the cue could do with a perfect recogniser), scored by a cue trained without the
+    sentences of ``oracle``'s turns (:func:`training.vad.text_cue.train_cue`'s ``exclude``)."""
+
+    def __init__(self, cue_path: Path, oracle: list[dict] | None = None) -> None:
+        from agent.config import AgentConfig, AsrConfig
+        from models.asr.paraformer import recognizer_from_config
+        from models.vad.text_cue import SentenceEndCue
+
+        self.oracle = oracle is not None
+        if self.oracle:
+            from training.vad.text_cue import train_cue, turn_sentences
+
+            exclude = {s for ex in oracle for _, turn in ex["placed"] for s in turn_sentences(turn)}
+            self.cue = train_cue(exclude=exclude)
+        else:
+            self.cue = SentenceEndCue.load(cue_path)
+            self.recognizer = recognizer_from_config(AsrConfig())
+        self.preroll = int(AgentConfig().agent.asr_preroll_ms * SR / 1000)
+        self.spans: dict[int, object] = {}
+
+    def events(self, probs: np.ndarray, example: dict, cfg: VadConfig) -> list:
+        from models.vad.text_cue import asr_spans, endpoint_with_text
+
+        if self.oracle:
+            spans = oracle_spans(example["placed"])
+        else:
+            key = id(example["asr"])
+            if key not in self.spans:
+                self.spans[key] = asr_spans(self.recognizer, np.asarray(example["asr"], np.float32))
+            spans = self.spans[key]
+        return endpoint_with_text(probs, cfg, self.cue, spans, self.preroll)
+
+
+def oracle_spans(placed: list[tuple[int, dict]]):  # noqa: ANN201
+    """``text_of_span`` of the true words: every clause that ends inside [start, end) (samples)."""
+    clauses = sorted((off + int(b * SR), text) for off, turn in placed
+                     for (_, b), text in zip(turn["speech"], turn["clauses"], strict=True))
+
+    def text_of_span(start: int, end: int) -> str:
+        return " ".join(text for t, text in clauses if start < t <= end)
+
+    return text_of_span
 
 
 def barge_in_scores(probs: list[np.ndarray], examples: list[dict], cfg: VadConfig) -> dict:
@@ -269,7 +321,7 @@ def agent_voice_material(minutes: float, res_model: str | None = None) -> list[d
              "speech": np.zeros(frames, np.int8), "placed": []}]
 
 
-def material_key(count: int, echo_minutes: float, res_model: str | None = None) -> str:
+def material_key(count: int, echo_minutes: float, res_model: str | None = None, split: str = "test") -> str:
     """Size and a digest of the code that builds the material (a change of it builds the material anew): the
     modules it uses and :func:`build_material` itself (not the rest of this file, so scoring changes keep it), and
     the chain's ``res_model`` (with the model file's bytes)."""
@@ -283,7 +335,8 @@ def material_key(count: int, echo_minutes: float, res_model: str | None = None) 
     path = resolve_res_model(res_model)  # None: the classical masks (null, none, ...)
     if path is not None:
         h.update(b"res\0" + (path.read_bytes() if path.is_file() else str(path).encode()))
-    return f"n{count}_echo{echo_minutes:g}min_{h.hexdigest()[:12]}"
+    prefix = "" if split == "test" else f"{split}_"
+    return f"{prefix}n{count}_echo{echo_minutes:g}min_{h.hexdigest()[:12]}"
 
 
 def save_material(material: dict[str, list[dict]], folder: Path) -> None:
@@ -305,42 +358,49 @@ def load_material(folder: Path) -> dict[str, list[dict]]:
 
 
 def cached_material(count: int, echo_minutes: float, progress: bool, use_cache: bool = True,
-                    res_model: str | None = None) -> dict[str, list[dict]]:
+                    res_model: str | None = None, split: str = "test") -> dict[str, list[dict]]:
     """:func:`build_material`, kept in :data:`MATERIAL_CACHE` (see the module doc)."""
-    folder = MATERIAL_CACHE / material_key(count, echo_minutes, res_model)
+    folder = MATERIAL_CACHE / material_key(count, echo_minutes, res_model, split)
     if use_cache and (folder / "placed.json").exists():
         try:
             return load_material(folder)
         except (OSError, ValueError, KeyError) as exc:
             print(f"rebuilding the test material: {folder} is unreadable ({exc})", file=sys.stderr)
-    material = build_material(count, echo_minutes, progress, res_model)
+    material = build_material(count, echo_minutes, progress, res_model, split)
     if use_cache:
         save_material(material, folder)
     return material
 
 
-def build_material(count: int, echo_minutes: float, progress: bool, res_model: str | None = None
-                   ) -> dict[str, list[dict]]:
+def build_material(count: int, echo_minutes: float, progress: bool, res_model: str | None = None,
+                   split: str = "test") -> dict[str, list[dict]]:
+    """The three conditions of ``split``'s voices; ``split`` "valid" (held-out voices of training's validation,
+    other devices and seeds than the benchmark's: for choosing settings) builds the ``listen`` condition only."""
     from training.vad.examples import make_example
     from training.vad.turns import build_turns
 
-    turns = build_turns(TEST_TURNS, "test", 150, 0, 2, progress)
-    utts: dict[str, list[Path]] = {}  # the agent's speech: test turns (other voices than the user's, per example)
+    turn_dir = TURNS / split
+    turns = build_turns(turn_dir, split, 150, 0, 2, progress)
+    utts: dict[str, list[Path]] = {}  # the agent's speech: the split's turns (other voices than the user's, per example)
     for t in turns:
-        utts.setdefault(t["voice_id"], []).append(TEST_TURNS / t["file"])
+        utts.setdefault(t["voice_id"], []).append(turn_dir / t["file"])
     seconds = 16.0
-    plan = [("listen", i, {}) for i in range(count)] + [("ser_-20dB", i, {}) for i in range(count)]
-    plan += [("echo_only", i, {"volume": 1.0}) for i in range(int(np.ceil(echo_minutes * 60 / seconds)))]
-    out: dict[str, list[dict]] = {"listen": [], "ser_-20dB": [], "echo_only": []}
+    plan = [("listen", i, {}) for i in range(count)]
+    if split == "test":
+        plan += [("ser_-20dB", i, {}) for i in range(count)]
+        plan += [("echo_only", i, {"volume": 1.0}) for i in range(int(np.ceil(echo_minutes * 60 / seconds)))]
+    first_seed, profile_seed = (2_000_000, 2) if split == "test" else (3_000_000, 3)
+    out: dict[str, list[dict]] = {c: [] for c in ("listen", "ser_-20dB", "echo_only") if any(p[0] == c for p in plan)}
     from tqdm import tqdm
 
     by_id = {t["id"]: t for t in turns}
-    for cond, i, over in tqdm(plan, desc="test material", disable=not progress):
+    for cond, i, over in tqdm(plan, desc=f"{split} material", disable=not progress):
         kind = {"listen": "listen", "ser_-20dB": "double", "echo_only": "echo_only"}[cond]
-        arrays, meta = make_example(2_000_000 + 1000 * list(out).index(cond) + i, turns, TEST_TURNS, utts,
-                                    profile_seed=2, kind=kind, ser_db=-20.0 if kind == "double" else None,
+        arrays, meta = make_example(first_seed + 1000 * list(out).index(cond) + i, turns, turn_dir, utts,
+                                    profile_seed=profile_seed, kind=kind, ser_db=-20.0 if kind == "double" else None,
                                     room_overrides=over, res_model=res_model)
-        out[cond].append({"audio": arrays["vad_out"].astype(np.float64), "speech": arrays["speech"],
+        out[cond].append({"audio": arrays["vad_out"].astype(np.float64), "asr": arrays["asr_out"],
+                          "speech": arrays["speech"],
                           "echo": arrays["echo"].astype(np.float64), "laec": arrays["laec"].astype(np.float64),
                           "echo_dominant": arrays["echo_dominant"],
                           "far_active": arrays["far_active"],
@@ -366,6 +426,114 @@ def speed(vad: SemanticVad, silero: Silero | None, repeats: int = 5, seconds: fl
     return out
 
 
+TEXT_SWEEP = {"text_cue_after_ms": (60.0, 100.0, 160.0), "text_end_threshold": (0.3, 0.5, 0.7),
+              "text_finished_eot_threshold": (0.3, 0.5, 0.6, 0.7, 0.8, 0.9),
+              "text_unfinished_eot_threshold": (0.9, 0.95, 0.97, 0.99, 1.0)}
+
+
+SWEEP_KEYS = ("eot_latency_median_ms", "eot_latency_p90_ms", "premature_rate", "sentence_gap_eot_rate", "eot_missed_rate",
+              "turns", "clause_pauses")
+EOT_THRESHOLDS = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
+
+
+def text_sweep(probs: list[np.ndarray], examples: list[dict], base: VadConfig, text: TextCueRun) -> list[dict]:
+    """End of turn with the text cue on listening material for every combination of :data:`TEXT_SWEEP`: one row of
+    settings and :func:`models.vad.metrics.summarize`'s end-of-turn figures each."""
+    import itertools
+
+    rows = []
+    keys = list(TEXT_SWEEP)
+    for values in itertools.product(*TEXT_SWEEP.values()):
+        cfg = dataclasses.replace(base, **dict(zip(keys, values, strict=True)))
+        pooled: dict[str, list] = {}
+        for p, ex in zip(probs, examples, strict=True):
+            for k, v in turn_metrics(text.events(p, ex, cfg), ex["placed"], p.shape[0] * HOP).items():
+                pooled.setdefault(k, []).extend(v)
+        m = summarize(pooled)
+        rows.append({**dict(zip(keys, values, strict=True)),
+                     **{k: m[k] for k in SWEEP_KEYS}})
+    return rows
+
+
+def best_text_rows(rows: list[dict], max_premature: float = 0.02) -> list[dict]:
+    """Rows with at most ``max_premature`` premature ends and no more missed ends than the fewest of any row, fastest
+    median first."""
+    fewest = min((r["eot_missed_rate"] for r in rows), default=0.0)
+    ok = [r for r in rows if r["premature_rate"] <= max_premature + 1e-9 and r["eot_missed_rate"] <= fewest + 0.011]
+    return sorted(ok, key=lambda r: (r["eot_latency_median_ms"], r["premature_rate"], r["eot_latency_p90_ms"]))
+
+
+def print_text_sweep(rows: list[dict]) -> None:
+    best = best_text_rows(rows)
+    print(f"\ntext cue settings (listening): {len(rows)} combinations; the 10 fastest with ≤ 2 % premature ends "
+          "(and at most one missed end in a hundred more than the fewest)")
+    print(f"{'after ms':>8} {'text thr':>8} {'finished':>8} {'unfinished':>10} {'EoT med':>7} {'p90':>6} "
+          f"{'premature%':>10} {'gap EoT%':>8}")
+    for r in best[:10]:
+        print(f"{r['text_cue_after_ms']:>8.0f} {r['text_end_threshold']:>8.2f} {r['text_finished_eot_threshold']:>8.2f} "
+              f"{r['text_unfinished_eot_threshold']:>10.2f} {fmt(r['eot_latency_median_ms'], 0):>7} "
+              f"{fmt(r['eot_latency_p90_ms'], 0):>6} {fmt(100 * r['premature_rate'], 1):>10} "
+              f"{fmt(100 * r['sentence_gap_eot_rate'], 1):>8}")
+
+
+def asr_error_rates(listen: list[dict], text: TextCueRun) -> dict[str, dict]:
+    """The ASR's error rate (Bangla CER, English WER) on the whole turns of listening material (each turn from 300 ms
+    before its first clause to 500 ms after its end, the chain's ASR output), against the turn's text."""
+    from models.asr.metrics import error_rate
+    from models.asr.tokens import normalize_transcript
+
+    pairs: dict[str, list] = {}
+    for ex in listen:
+        audio = np.asarray(ex["asr"], np.float32)
+        for off, turn in ex["placed"]:
+            a, b = off + int(turn["speech"][0][0] * SR) - SR * 3 // 10, off + int(turn["end_s"] * SR) + SR // 2
+            if b <= audio.shape[0]:
+                hyp = text.recognizer.transcribe(audio[max(0, a) : b])
+                pairs.setdefault(turn["language"], []).append((normalize_transcript(turn["text"]), hyp))
+    return {lang: {"error_rate": error_rate(p, lang), "turns": len(p)} for lang, p in sorted(pairs.items())}
+
+
+def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: VadConfig, out: Path | None) -> int:
+    """``--split valid``: ours (and its end-of-turn threshold alone), ours_text (the ASR's words) and ours_oracle (the
+    true words, a cue trained without this material's sentences) at the given settings, and the text cue's sweep for
+    both, on validation listening material."""
+    probs = [probs_ours(ex["audio"], vad, ex["echo"], ex["laec"]) for ex in listen]
+    report: dict = {"split": "valid", "examples": len(listen), "settings": dataclasses.asdict(base)}
+    print(f"\nvalidation listening material: {len(listen)} examples")
+    oracle = TextCueRun(SHIPPED_CUE, oracle=listen)
+    report["oracle_cue_metrics"] = oracle.cue.meta["metrics"]
+    report["asr_on_material"] = asr_error_rates(listen, text)
+    print("  the shipped ASR on these turns (whole turns, the chain's ASR output): " + ", ".join(
+        f"{lang} {'CER' if lang == 'bn' else 'WER'} {100 * r['error_rate']:.1f} % ({r['turns']} turns)"
+        for lang, r in report["asr_on_material"].items()))
+    for system, run in (("ours", None), ("ours_text", text), ("ours_oracle", oracle)):
+        m = score_condition("ours", probs, listen, base, run)
+        report[system] = m
+        print(f"  {system:<11} EoT median {fmt(m['eot_latency_median_ms'], 0)} ms, p90 "
+              f"{fmt(m['eot_latency_p90_ms'], 0)} ms, premature {fmt(100 * m['premature_rate'], 1)} % of "
+              f"{m['clause_pauses']} pauses, in sentence gaps {fmt(100 * m['sentence_gap_eot_rate'], 1)} %, missed "
+              f"{fmt(100 * m['eot_missed_rate'], 1)} % of {m['turns']} turns")
+    thresholds = []
+    for th in EOT_THRESHOLDS:
+        m = score_condition("ours", probs, listen, dataclasses.replace(base, end_of_turn_threshold=th))
+        thresholds.append({"end_of_turn_threshold": th, **{k: m[k] for k in SWEEP_KEYS}})
+    report["eot_threshold_sweep"] = thresholds
+    print("\nours alone, vad.end_of_turn_threshold: " + "; ".join(
+        f"{r['end_of_turn_threshold']:g}: {fmt(r['eot_latency_median_ms'], 0)} ms / "
+        f"{fmt(100 * r['premature_rate'], 1)} %" for r in thresholds))
+    for name, run in (("ours_text", text), ("ours_oracle", oracle)):
+        rows = text_sweep(probs, listen, base, run)
+        print(f"\n{name}:", end="")
+        print_text_sweep(rows)
+        best = best_text_rows(rows)
+        report[f"{name}_sweep"] = rows
+        report[f"{name}_best"] = best[0] if best else None
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
 def fmt(v: float, digits: int = 1) -> str:
     return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
 
@@ -384,6 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-cache", action="store_true", help="build the test material in memory only")
     p.add_argument("--sweep", action="store_true", help="also sweep the barge-in settings for ours (see the doc)")
+    p.add_argument("--text-cue", type=Path, default=SHIPPED_CUE,
+                   help="the end-of-turn text cue of ours_text (default: the shipped models/vad/text_cue.json)")
+    p.add_argument("--split", choices=("test", "valid"), default="test",
+                   help="valid: listening material of held-out validation voices and devices instead of the test "
+                   "material, ours and ours_text only, with the text cue's threshold sweep (to choose settings)")
+    p.add_argument("--text-sweep", action="store_true", help="also sweep the text cue's settings (ours_text)")
     args = p.parse_args(argv)
     base = endpointer_settings(args.settings)  # checked before the material is built
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
@@ -396,22 +570,31 @@ def main(argv: list[str] | None = None) -> int:
     from models.aec.chain import resolve_res_model
 
     res_model = args.res_model if resolve_res_model(args.res_model) is not None else None  # null, none: classical
-    material = cached_material(count, echo_min, not args.no_progress, not args.no_cache, res_model)
+    material = cached_material(count, echo_min, not args.no_progress, not args.no_cache, res_model, args.split)
+    text = TextCueRun(args.text_cue) if "ours_text" in systems or args.split == "valid" else None
+    if args.split == "valid":
+        return tune_text_cue(material["listen"], SemanticVad(args.model), text, base, args.json)
     material["agent_voice"] = agent_voice_material(1.0 if args.quick else 10.0, res_model)
     vad = SemanticVad(args.model)
     silero = Silero() if any(s.startswith("silero") for s in systems) else None
     results: dict[str, dict] = {}
+    ours_probs: dict[int, np.ndarray] = {}  # ours and ours_text share the model's probabilities
     for system in systems:
         def probs_of(audio: np.ndarray, echo: np.ndarray, laec: np.ndarray, system: str = system) -> np.ndarray:
-            if system == "ours":
-                return probs_ours(audio, vad, echo, laec)
+            if system in ("ours", "ours_text"):
+                if id(audio) not in ours_probs:
+                    ours_probs[id(audio)] = probs_ours(audio, vad, echo, laec)
+                return ours_probs[id(audio)]
             if system.startswith("webrtc"):
                 return probs_webrtc(audio, int(system[-1]))
             return silero.probs(audio)
 
         probs = {cond: [probs_of(ex["audio"], ex["echo"], ex["laec"]) for ex in exs] for cond, exs in material.items()}
-        res: dict[str, dict] = {cond: score_condition(system, probs[cond], material[cond], base)
+        res: dict[str, dict] = {cond: score_condition(system, probs[cond], material[cond], base,
+                                                      text if system == "ours_text" else None)
                                 for cond in ("listen", "ser_-20dB")}
+        if system == "ours_text" and args.text_sweep:
+            text_rows = text_sweep(probs["listen"], material["listen"], base, text)
         res["echo_only"] = false_onsets(system, probs["echo_only"], material["echo_only"], base)
         res["agent_voice"] = false_onsets(system, probs["agent_voice"], material["agent_voice"], base)
         results[system] = res
@@ -465,6 +648,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{fmt(r.get('barge_in_latency_p90_ms', float('nan')), 0):>6} "
                   f"{fmt(100 * r.get('barge_in_missed_rate', float('nan')), 1):>7}")
         report["barge_in_sweep"] = sweep
+    if args.text_sweep and "ours_text" in results:
+        print_text_sweep(text_rows)
+        report["text_sweep"] = text_rows
+    if "ours_text" in results:
+        report["text_cue"] = str(args.text_cue)
     if args.settings:
         report["settings"] = args.settings
     if args.json:

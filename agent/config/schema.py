@@ -211,6 +211,24 @@ class VadConfig:
     barge_in_tail_ms: float = setting(
         600.0, "After playback ends, the barge-in rules still apply for this long (the echo path's delay and "
         "reverberation), ms.", min=0, max=5000)
+    text_cue: str | None = setting(
+        None, "End-of-turn text cue (models/vad/text_cue.py): 'shipped' = models/vad/text_cue.json, a path, or null = "
+        "off. With it, once a pause has lasted text_cue_after_ms, the ASR's words so far are scored (do they end a "
+        "sentence?) and the pause's end-of-turn threshold becomes text_finished_eot_threshold or "
+        "text_unfinished_eot_threshold.")
+    text_cue_after_ms: float = setting(
+        160.0, "Silence after speech before the text cue reads the ASR's words (one flush of the ASR per pause), ms.",
+        min=0, max=5000)
+    text_end_threshold: float = setting(
+        0.3, "Text cue probability at which the words so far count as a finished sentence.", min=0, max=1)
+    text_finished_eot_threshold: float = setting(
+        0.9, "End-of-turn probability that ends the turn in a pause after words that end a sentence (the default and "
+        "the three above: the fastest setting with at most 2 % premature ends on validation material with the "
+        "shipped ASR, benchmarks/vad_bench.py --split valid; 0.3 with text_end_threshold 0.5 and "
+        "text_cue_after_ms 60 for true words).", min=0, max=1)
+    text_unfinished_eot_threshold: float = setting(
+        0.95, "End-of-turn probability that ends the turn in a pause after words that do not end a sentence.",
+        min=0, max=1)
     threads: int = setting(1, "onnxruntime threads for the VAD model.", min=1, max=16)
 
     def validate(self) -> None:
@@ -237,6 +255,12 @@ class AsrConfig:
         "auto", "Recogniser backend: 'onnx' (onnxruntime; the folder's encoder.onnx/decoder.onnx, or an export made "
         "once into cache/asr_onnx/), 'torch' (FunASR's model), or 'auto' (onnx, and torch with a warning when the "
         "model cannot be exported). Both give the same text.")
+
+    collapse_repeats: bool = setting(
+        True, "For this project's models (one token per character): a Bangla character the model writes twice or more "
+        "in a row is written once (the model's CIF predictor sometimes fires twice on one character; Bangla spelling "
+        "almost never repeats a code point). Measured on validation voices: CER 31.5 -> 24.7 % clean, 64.4 -> 60.1 % "
+        "with echo (docs/decisions.md). Other FunASR models are not affected.")
 
     def validate(self) -> None:
         if self.chunk_size[1] < 1:

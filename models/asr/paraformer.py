@@ -13,6 +13,7 @@ keep FunASR's joining.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.asr.tokens import SPACE, tokens_to_text
+from models.asr.tokens import SPACE, collapse_repeats, tokens_to_text
 
 SAMPLE_RATE = 16000
 LFR_HOP_SAMPLES = 960  # one Paraformer feature vector per 60 ms (LFR n=6 of a 10 ms hop)
@@ -93,11 +94,13 @@ def quiet_funasr():
         logging.disable(previous)
 
 
-def join_tokens(tokens: list[str], project_tokens: bool) -> str:
+def join_tokens(tokens: list[str], project_tokens: bool, collapse: bool = False) -> str:
     """Text of a token sequence: this project's rules for its own token lists (one token per code point and
-    ``<space>``), FunASR's joining for other FunASR models (Chinese characters, English word pieces with @@)."""
+    ``<space>``; ``collapse``: runs of one Bangla code point written once, :func:`models.asr.tokens.collapse_repeats`),
+    FunASR's joining for other FunASR models (Chinese characters, English word pieces with @@)."""
     if project_tokens:
-        return tokens_to_text(tokens)
+        text = tokens_to_text(tokens)
+        return collapse_repeats(text) if collapse else text
     from funasr.utils.postprocess_utils import sentence_postprocess
 
     return sentence_postprocess(list(tokens))[0].strip() if tokens else ""
@@ -113,10 +116,11 @@ class Recognizer:
     options: StreamingOptions
     project_tokens: bool
     backend = "?"
+    collapse_repeats = True  # asr.collapse_repeats: Bangla characters the model repeats are written once
 
     def text_of(self, tokens: list[str]) -> str:
         """Text of a token sequence, joined by the rules of this model's token list."""
-        return join_tokens(tokens, self.project_tokens)
+        return join_tokens(tokens, self.project_tokens, self.collapse_repeats)
 
     def stream(self) -> AsrStream:
         """A new utterance."""
@@ -227,6 +231,16 @@ class AsrStream:
             self.tokens.extend(self.recognizer.run_chunk(self._state, chunk, is_final=False))
         return self.text
 
+    def peek(self) -> str:
+        """The text of everything accepted so far, as if the utterance ended now (the pending samples are decoded
+        with the look-ahead closed on a copy of the stream's state; the stream itself goes on unchanged). Costs one
+        chunk's decoding; :class:`models.vad.text_cue.PauseTextScorer` calls it once per pause."""
+        if self.finished:
+            return self.text
+        state = copy.deepcopy(self._state)
+        tail = self.recognizer.run_chunk(state, self._pending.copy(), is_final=True)
+        return self.recognizer.text_of(self.tokens + tail)
+
     def finish(self) -> str:
         """Flush the rest with the look-ahead closed; return the final text."""
         if not self.finished:
@@ -241,16 +255,19 @@ def recognizer_from_config(config) -> Recognizer:  # noqa: ANN001 (agent.config.
     options = StreamingOptions(tuple(config.chunk_size), config.encoder_chunk_look_back,
                                config.decoder_chunk_look_back)
     folder = check_model_folder(resolve_asr_model(config.model_dir))  # a bad folder is an error on every backend
+    rec: Recognizer
     if config.backend == "torch":
-        return ParaformerRecognizer(folder, options, config.ncpu)
-    from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export
+        rec = ParaformerRecognizer(folder, options, config.ncpu)
+    else:
+        from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export
 
-    try:
-        rec = OnnxParaformerRecognizer(cached_export(folder), options, config.ncpu)
-    except (ValueError, OSError, AsrModelError) as exc:  # not exportable, a cache that cannot be written, bad graphs
-        if config.backend == "onnx":
-            raise AsrModelError(f"{folder}: no ONNX backend for this model: {exc}") from None
-        log.warning("ASR: %s cannot run on onnxruntime (%s); using torch", folder, exc)
-        return ParaformerRecognizer(folder, options, config.ncpu)
-    rec.model_dir = folder  # the folder the user named; the graphs may live in the cache
+        try:
+            rec = OnnxParaformerRecognizer(cached_export(folder), options, config.ncpu)
+            rec.model_dir = folder  # the folder the user named; the graphs may live in the cache
+        except (ValueError, OSError, AsrModelError) as exc:  # not exportable, an unwritable cache, bad graphs
+            if config.backend == "onnx":
+                raise AsrModelError(f"{folder}: no ONNX backend for this model: {exc}") from None
+            log.warning("ASR: %s cannot run on onnxruntime (%s); using torch", folder, exc)
+            rec = ParaformerRecognizer(folder, options, config.ncpu)
+    rec.collapse_repeats = config.collapse_repeats
     return rec

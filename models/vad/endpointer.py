@@ -20,6 +20,10 @@ barge_in_blocked=False)`` takes one 20 ms frame and returns the events it decide
   simulate), also lets the agent's own echo through more often. ``barge_in_max_gap_ms`` (default 40; 0 = off): a
   barge-in run survives a dip below ``barge_in_threshold`` of up to that long (the dip's frames do not count
   toward the run; with no dips the barge-in dates from the run's first frame as before).
+- **Text cue** (``text_end``, optional, per frame): with the ASR's words scored by
+  :class:`models.vad.text_cue.SentenceEndCue`, the end-of-turn threshold of a pause is
+  ``text_finished_eot_threshold`` when the words end a sentence (``text_end >= text_end_threshold``) and
+  ``text_unfinished_eot_threshold`` when they do not; ``end_of_turn_threshold`` while no cue is known.
 
 Every event carries ``sample`` (where it happened) and ``decided_at`` (the end of the frame on which it
 was decided), both in input samples from the start of the stream; latency = decided_at − true time.
@@ -77,11 +81,20 @@ class Endpointer:
         self._clear: deque[bool] = deque(maxlen=self._barge_min)  # last frames of a barge-in run: not echo-dominated
         self._silence = 0  # silent frames in a row since speech was last active
         self._playing_frames = 0  # frames since playback started (0 when not playing)
+        self._text_end: float | None = None  # the text cue of this frame
+
+    @property
+    def pause_frames(self) -> int:
+        """Silent frames since speech, while a turn is open (0 in speech or when no turn is open)."""
+        return self._silence if self.turn_open else 0
 
     def process(self, p_speech: float, p_end_of_turn: float, playing: bool = False,
-                echo_dominant: bool = False, barge_in_blocked: bool = False) -> list[VadEvent]:
-        """Events decided on this frame (usually none)."""
+                echo_dominant: bool = False, barge_in_blocked: bool = False,
+                text_end: float | None = None) -> list[VadEvent]:
+        """Events decided on this frame (usually none). ``text_end``: the text cue's probability that the user's
+        words so far end a sentence (:class:`models.vad.text_cue.PauseTextScorer`), None when not known."""
         c = self.config
+        self._text_end = text_end
         t = self.frame
         self.frame += 1
         end = self.frame * self.frame_samples
@@ -146,7 +159,18 @@ class Endpointer:
     def _maybe_end_turn(self, t: int, p_end_of_turn: float, end: int) -> list[VadEvent]:
         if not self.turn_open:
             return []
-        if p_end_of_turn >= self.config.end_of_turn_threshold or self._silence >= self._max_silence:
+        if p_end_of_turn >= self.eot_threshold() or self._silence >= self._max_silence:
             self.turn_open = False
             return [VadEvent("end_of_turn", (t + 1 - self._silence) * self.frame_samples, end)]
         return []
+
+    def eot_threshold(self) -> float:
+        """The end-of-turn threshold of this frame: ``end_of_turn_threshold``, or with a text cue known,
+        ``text_finished_eot_threshold`` when the cue reaches ``text_end_threshold`` (the words end a sentence) and
+        ``text_unfinished_eot_threshold`` when it does not."""
+        c = self.config
+        if self._text_end is None:
+            return c.end_of_turn_threshold
+        if self._text_end >= c.text_end_threshold:
+            return c.text_finished_eot_threshold
+        return c.text_unfinished_eot_threshold

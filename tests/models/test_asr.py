@@ -12,6 +12,7 @@ from models.asr.tokens import (
     SPACE,
     SPECIAL,
     TokenTable,
+    collapse_repeats,
     normalize_transcript,
     text_to_tokens,
     token_inventory,
@@ -46,6 +47,13 @@ def test_bangla_tokens_round_trip() -> None:
         assert table.index["<unk>"] not in ids
         assert table.decode(ids) == norm
         assert tokens_to_text(text_to_tokens(norm)) == norm
+
+
+def test_collapse_repeats_writes_a_run_of_one_bangla_character_once() -> None:
+    assert collapse_repeats("হহয়ছছে কেেম হবেে") == "হয়ছে কেম হবে"
+    assert collapse_repeats("good see আমি") == "good see আমি"  # Latin doubles stay
+    assert collapse_repeats("ক ক") == "ক ক"  # across a space: two words
+    assert collapse_repeats("") == ""
 
 
 def test_token_inventory_is_unique_with_paraformer_special_ids() -> None:

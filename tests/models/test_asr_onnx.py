@@ -141,6 +141,12 @@ def test_config_backends_and_the_cached_export(asr_model_folder: Path, tmp_path:
     assert torch_rec.backend == "torch"
     audio = speechlike(np.random.default_rng(9), 2.5)
     assert rec.transcribe(audio) == torch_rec.transcribe(audio)
+    assert rec.collapse_repeats and torch_rec.collapse_repeats
+    plain = recognizer_from_config(build(AgentConfig, {"asr": {"model_dir": str(asr_model_folder),
+                                                               "collapse_repeats": False}}).asr)
+    assert not plain.collapse_repeats
+    assert plain.text_of(["ক", "ক", "ে", "ে", "<space>", "s", "e", "e"]) == "ককেে see"
+    assert rec.text_of(["ক", "ক", "ে", "ে", "<space>", "s", "e", "e"]) == "কে see"
 
 
 def test_auto_falls_back_to_torch_when_the_cache_cannot_be_written(asr_model_folder: Path, tmp_path: Path,

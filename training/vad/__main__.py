@@ -2,6 +2,7 @@
 
     python -m training.vad --config configs/train/vad.yaml [--set train.steps=2000] [--no-progress]
     python -m training.vad export --checkpoint cache/vad/run/best.pt --out models/vad/vad_dfsmn.onnx
+    python -m training.vad text-cue [--out models/vad/text_cue.json]   (the end-of-turn text cue; a few seconds)
 
 Training builds what is missing first (user turns of training and held-out voices, then the
 simulated examples run through the echo chain; all resumable), resumes from
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
+    if argv[:1] == ["text-cue"]:
+        from training.vad.text_cue import main as text_cue_main
+
+        return text_cue_main(argv[1:])
     if argv[:1] == ["export"]:
         ap = argparse.ArgumentParser(prog="python -m training.vad export", description="Export a checkpoint to ONNX.")
         source = ap.add_mutually_exclusive_group(required=True)

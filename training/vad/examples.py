@@ -139,7 +139,7 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     """Simulate one example; returns (arrays, metadata). See the module doc.
 
     Arrays: ``features``, ``echo_features``, ``laec_features``, ``pitch``, ``speech``, ``eot``, ``far_active`` (per frame), ``vad_out``,
-    ``echo``, ``laec``, ``mic``, ``far`` (samples), and ``echo_dominant`` (per frame: the chain saw far-end activity and
+    ``asr_out`` (the chain's two outputs), ``echo``, ``laec``, ``mic``, ``far`` (samples), and ``echo_dominant`` (per frame: the chain saw far-end activity and
     no double talk).
 
     ``kind``, ``ser_db`` and ``room_overrides`` (e.g. ``{"volume": 1.0}``) fix what is otherwise drawn;
@@ -199,7 +199,7 @@ def make_example(seed: int, turns: list[dict], turn_dir: Path, agent_utts: dict[
     return {"features": feats.astype(np.float16), "echo_features": file_features(chain.echo).astype(np.float16),
             "laec_features": file_features(chain.laec).astype(np.float16),
             "pitch": file_pitch(vad_out).astype(np.float16), "speech": speech, "eot": eot, "far_active": far_active,
-            "vad_out": vad_out.astype(np.float32), "echo": chain.echo, "laec": chain.laec, "mic": mic.astype(np.float32),
+            "vad_out": vad_out.astype(np.float32), "asr_out": chain.asr.astype(np.float32), "echo": chain.echo, "laec": chain.laec, "mic": mic.astype(np.float32),
             "far": far.astype(np.float32), "echo_dominant": echo_dominant}, meta
 
 
