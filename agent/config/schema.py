@@ -220,9 +220,9 @@ class VadConfig:
         160.0, "Silence after speech before the text cue reads the ASR's words (one flush of the ASR per pause), ms.",
         min=0, max=5000)
     text_end_threshold: float = setting(
-        0.3, "Text cue probability at which the words so far count as a finished sentence.", min=0, max=1)
+        0.5, "Text cue probability at which the words so far count as a finished sentence.", min=0, max=1)
     text_finished_eot_threshold: float = setting(
-        0.9, "End-of-turn probability that ends the turn in a pause after words that end a sentence (the default and "
+        0.7, "End-of-turn probability that ends the turn in a pause after words that end a sentence (the default and "
         "the three above: the fastest setting with at most 2 % premature ends on validation material with the "
         "shipped ASR, benchmarks/vad_bench.py --split valid; 0.3 with text_end_threshold 0.5 and "
         "text_cue_after_ms 60 for true words).", min=0, max=1)
