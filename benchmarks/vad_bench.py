@@ -157,7 +157,7 @@ def endpointer_settings(settings: list[str]) -> VadConfig:
 
 
 def endpointer_config(system: str, base: VadConfig) -> VadConfig:
-    if system == "ours":
+    if system in ("ours", "ours_text"):
         return base
     # baselines: no end-of-turn model; the turn ends after a fixed silence
     return dataclasses.replace(base, end_of_turn_threshold=1.0, max_silence_ms=float(TIMEOUT_MS[system]))
@@ -431,19 +431,23 @@ TEXT_SWEEP = {"text_cue_after_ms": (60.0, 100.0, 160.0), "text_end_threshold": (
               "text_unfinished_eot_threshold": (0.9, 0.95, 0.97, 0.99, 1.0)}
 
 
+QUICK_TEXT_SWEEP = {"text_cue_after_ms": (100.0,), "text_end_threshold": (0.5,),
+                    "text_finished_eot_threshold": (0.3, 0.7), "text_unfinished_eot_threshold": (0.95, 1.0)}
 SWEEP_KEYS = ("eot_latency_median_ms", "eot_latency_p90_ms", "premature_rate", "sentence_gap_eot_rate", "eot_missed_rate",
               "turns", "clause_pauses")
 EOT_THRESHOLDS = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
 
 
-def text_sweep(probs: list[np.ndarray], examples: list[dict], base: VadConfig, text: TextCueRun) -> list[dict]:
-    """End of turn with the text cue on listening material for every combination of :data:`TEXT_SWEEP`: one row of
-    settings and :func:`models.vad.metrics.summarize`'s end-of-turn figures each."""
+def text_sweep(probs: list[np.ndarray], examples: list[dict], base: VadConfig, text: TextCueRun,
+               grid: dict[str, tuple[float, ...]] | None = None) -> list[dict]:
+    """End of turn with the text cue on listening material for every combination of ``grid`` (default
+    :data:`TEXT_SWEEP`): one row of settings and :func:`models.vad.metrics.summarize`'s end-of-turn figures each."""
     import itertools
 
+    grid = grid or TEXT_SWEEP
     rows = []
-    keys = list(TEXT_SWEEP)
-    for values in itertools.product(*TEXT_SWEEP.values()):
+    keys = list(grid)
+    for values in itertools.product(*grid.values()):
         cfg = dataclasses.replace(base, **dict(zip(keys, values, strict=True)))
         pooled: dict[str, list] = {}
         for p, ex in zip(probs, examples, strict=True):
@@ -493,7 +497,8 @@ def asr_error_rates(listen: list[dict], text: TextCueRun) -> dict[str, dict]:
     return {lang: {"error_rate": error_rate(p, lang), "turns": len(p)} for lang, p in sorted(pairs.items())}
 
 
-def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: VadConfig, out: Path | None) -> int:
+def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: VadConfig, out: Path | None,
+                  quick: bool = False) -> int:
     """``--split valid``: ours (and its end-of-turn threshold alone), ours_text (the ASR's words) and ours_oracle (the
     true words, a cue trained without this material's sentences) at the given settings, and the text cue's sweep for
     both, on validation listening material."""
@@ -522,7 +527,7 @@ def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: 
         f"{r['end_of_turn_threshold']:g}: {fmt(r['eot_latency_median_ms'], 0)} ms / "
         f"{fmt(100 * r['premature_rate'], 1)} %" for r in thresholds))
     for name, run in (("ours_text", text), ("ours_oracle", oracle)):
-        rows = text_sweep(probs, listen, base, run)
+        rows = text_sweep(probs, listen, base, run, QUICK_TEXT_SWEEP if quick else None)
         print(f"\n{name}:", end="")
         print_text_sweep(rows)
         best = best_text_rows(rows)
@@ -573,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     material = cached_material(count, echo_min, not args.no_progress, not args.no_cache, res_model, args.split)
     text = TextCueRun(args.text_cue) if "ours_text" in systems or args.split == "valid" else None
     if args.split == "valid":
-        return tune_text_cue(material["listen"], SemanticVad(args.model), text, base, args.json)
+        return tune_text_cue(material["listen"], SemanticVad(args.model), text, base, args.json, args.quick)
     material["agent_voice"] = agent_voice_material(1.0 if args.quick else 10.0, res_model)
     vad = SemanticVad(args.model)
     silero = Silero() if any(s.startswith("silero") for s in systems) else None
@@ -594,7 +599,8 @@ def main(argv: list[str] | None = None) -> int:
                                                       text if system == "ours_text" else None)
                                 for cond in ("listen", "ser_-20dB")}
         if system == "ours_text" and args.text_sweep:
-            text_rows = text_sweep(probs["listen"], material["listen"], base, text)
+            text_rows = text_sweep(probs["listen"], material["listen"], base, text,
+                                   QUICK_TEXT_SWEEP if args.quick else None)
         res["echo_only"] = false_onsets(system, probs["echo_only"], material["echo_only"], base)
         res["agent_voice"] = false_onsets(system, probs["agent_voice"], material["agent_voice"], base)
         results[system] = res

@@ -35,10 +35,16 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     import vad_bench
 
     out = tmp_path / "vad.json"
-    assert vad_bench.main(["--quick", "--json", str(out), "--systems", "ours,webrtc1,silero500", "--no-progress"]) == 0
+    assert vad_bench.main(["--quick", "--json", str(out), "--systems", "ours,ours_text,webrtc1,silero500",
+                           "--no-progress"]) == 0
     report = json.loads(out.read_text())
     res = report["results"]
-    assert set(res) == {"ours", "webrtc1", "silero500"}
+    assert set(res) == {"ours", "ours_text", "webrtc1", "silero500"}
+    # the text cue changes the ends of turns only: the same frames, onsets and barge-ins as ours
+    assert res["ours_text"]["listen"]["dcf"] == res["ours"]["listen"]["dcf"]
+    assert res["ours_text"]["listen"]["onsets"] == res["ours"]["listen"]["onsets"]
+    assert res["ours_text"]["echo_only"] == res["ours"]["echo_only"]
+    assert res["ours_text"]["listen"]["turns"] > 0
     for system in res.values():
         assert set(system) == {"listen", "ser_-20dB", "echo_only", "agent_voice"}
         assert 0.9 < system["agent_voice"]["minutes"] < 1.1
@@ -59,6 +65,16 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     assert all(r["agent_voice_false_barge_ins"] >= 0 and r["echo_minutes"] > 0.9 for r in sweep)
     strict = [r["false_barge_ins"] for r in sweep if r["barge_in_threshold"] == 0.9]
     assert strict == sorted(strict, reverse=True)  # a longer run needed: never more false barge-ins
+    # validation material: ours, ours_text and the oracle, the threshold sweep and the text cue's sweeps
+    tuned = tmp_path / "valid.json"
+    assert vad_bench.main(["--quick", "--split", "valid", "--json", str(tuned), "--no-progress"]) == 0
+    valid = json.loads(tuned.read_text())
+    assert {"ours", "ours_text", "ours_oracle", "eot_threshold_sweep", "asr_on_material"} <= set(valid)
+    assert len(valid["ours_text_sweep"]) == len(valid["ours_oracle_sweep"]) == 4
+    assert valid["oracle_cue_metrics"]["held_out_clean"]["examples"] > 0
+    latencies = [r["eot_latency_median_ms"] for r in valid["eot_threshold_sweep"]]
+    assert latencies == sorted(latencies)  # a higher threshold never ends turns sooner
+    assert len(list((tmp_path / "cache/vad/bench_material").glob("valid_*"))) == 1
     sys.modules.pop("vad_bench", None)
 
 
