@@ -15,6 +15,7 @@ of what was heard (:meth:`models.asr.paraformer.AsrStream.peek`), and the
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import unicodedata
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from models.asr.paraformer import AsrStream
     from models.vad.endpointer import Endpointer, VadEvent
 
+log = logging.getLogger(__name__)
 FORMAT = "duplex-agent text end cue"
 FORMAT_VERSION = 1
 SHIPPED_CUE = Path(__file__).with_name("text_cue.json")
@@ -133,13 +135,19 @@ class PauseTextScorer:
         self.value, self.text = None, ""
 
     def update(self, endpointer: Endpointer, stream: AsrStream | None) -> float | None:
+        """The cue for the endpointer's next frame: None in speech, without a stream, before ``after_frames`` of
+        silence, or when the flushed text has no word (or the flush failed, which is logged)."""
         pause = endpointer.pause_frames
         if pause == 0 or stream is None:
             self.reset()
             return None
         if self.value is None and pause >= self.after_frames:
-            self.text = stream.peek()
             self.peeks += 1
+            try:
+                self.text = stream.peek()
+            except (ValueError, RuntimeError) as exc:  # the turn goes on without the cue
+                log.warning("text cue: the ASR's text could not be read (%s); this pause goes without it", exc)
+                self.text = ""
             self.value = self.cue.probability(self.text)
             if self.value is None:  # nothing recognised yet: say so once, not on every frame
                 self.value = float("nan")

@@ -252,6 +252,36 @@ def test_scripted_user_interrupts_is_transcribed_and_answered(models) -> None:  
 
 
 @pytest.mark.slow
+def test_the_text_cue_ends_the_turn_once_the_asr_words_are_read(models) -> None:  # noqa: ANN001
+    """vad.text_cue on, set so that any words end a sentence and then end the turn: every end of turn comes
+    text_cue_after_ms (+ one frame) into the pause, from the ASR stream's flushed text, not the VAD's threshold."""
+    cfg = configured()
+    cfg = dataclasses.replace(cfg, vad=dataclasses.replace(
+        cfg.vad, text_cue="shipped", text_cue_after_ms=100.0, text_end_threshold=0.0,
+        text_finished_eot_threshold=0.0, end_of_turn_threshold=1.0, max_silence_ms=3000.0))
+    session = room_session(models, cfg)
+    summary = asyncio.run(session.run())
+    scorer = session.pipeline.text_scorer
+    assert scorer is not None and scorer.peeks >= 2
+    ends = [e for e in session.events if e.kind == "end_of_turn"]
+    assert ends and summary.turns
+    for e in ends:
+        assert 100 <= (e.data["decided_at"] - e.sample) * 1000 / SR <= 140
+
+
+def test_a_missing_text_cue_names_the_file_and_how_to_get_it(tmp_path: Path) -> None:
+    from agent.pipeline import ModelLoadError, text_scorer_from_config
+
+    assert text_scorer_from_config(load_config()) is None  # off by default
+    missing = tmp_path / "cue.json"
+    with pytest.raises(ModelLoadError, match=r"cue\.json: no such file.*training\.vad text-cue"):
+        text_scorer_from_config(load_config(overrides=[f"vad.text_cue={missing}"]))
+    missing.write_text("{}")
+    with pytest.raises(ModelLoadError, match="not a text cue"):
+        text_scorer_from_config(load_config(overrides=[f"vad.text_cue={missing}"]))
+
+
+@pytest.mark.slow
 def test_a_minute_of_the_agents_own_voice_at_full_volume_never_barges_in(models) -> None:  # noqa: ANN001
     text = "আজ আবহাওয়া ভালো থাকবে, তবে বিকেলে বৃষ্টি হতে পারে। আমি আপনার সহকারী, আপনি যা জানতে চান আমাকে বলুন। " * 8
     cfg = configured(greeting=text, scripted_user=False, max_session_s=60.0)

@@ -131,6 +131,14 @@ def test_pause_scorer_asks_once_per_pause_after_the_set_silence() -> None:
     fresh = PauseTextScorer(cue, 0)
     assert fresh.update(ep, stream) is None  # nothing recognised: unknown
 
+    class Broken:
+        def peek(self) -> str:
+            raise RuntimeError("decoder failed")
+
+    broken = PauseTextScorer(cue, 0)
+    assert broken.update(ep, Broken()) is None and broken.peeks == 1  # logged; the pause goes on without the cue
+    assert broken.update(ep, Broken()) is None and broken.peeks == 1  # not asked again in the same pause
+
 
 @pytest.fixture(scope="module")
 def shipped_recognizer():
