@@ -56,10 +56,11 @@ def _onnx_step(r: dict) -> list[Row]:
 
 def _vad(r: dict) -> list[Row]:
     res = r.get("results", {})
-    anchors = [a for a in ("webrtc3", "silero800") if a in res]
+    anchors = [a for a in ("ours_text", "webrtc3", "silero800") if a in res]  # ours_text: ours with the text cue
     rows = []
     for label, path, spec in (("DCF listening", ("listen", "dcf"), ".3f"),
                               ("end-of-turn latency median, ms", ("listen", "eot_latency_median_ms"), ".0f"),
+                              ("premature ends of turn (share of pauses)", ("listen", "premature_rate"), ".3f"),
                               ("false alarms on echo only", ("echo_only", "p_false"), ".3f")):
         rows.append(("vad", label, _fmt(_get(res, "ours", *path), spec),
                      ", ".join(f"{a} {_fmt(_get(res, a, *path), spec)}" for a in anchors)))

@@ -54,3 +54,12 @@ def test_missing_keys_and_failed_benchmarks_are_not_guessed() -> None:
     assert all(b != "tts" for b, *_ in rows)
     assert {v for b, _, v, _ in rows if b == "asr"} == {"–"}
     assert ("agent", "running agent", "failed", "") in rows
+
+
+def test_vad_rows_put_the_text_cue_beside_ours() -> None:
+    vad = _doc("results_vad_text_cue.json")
+    rows = {(b, m): (v, a) for b, m, v, a in key_numbers({"benchmarks": {"vad": vad}})}
+    value, anchors = rows[("vad", "premature ends of turn (share of pauses)")]
+    res = vad["results"]
+    assert value == f"{res['ours']['listen']['premature_rate']:.3f}"
+    assert anchors.startswith(f"ours_text {res['ours_text']['listen']['premature_rate']:.3f}, webrtc3 ")
