@@ -231,7 +231,7 @@ class TextCueRun:
 
 
 def oracle_spans(placed: list[tuple[int, dict]]):  # noqa: ANN201
-    """``text_of_span`` of the true words: every clause that ends inside [start, end) (samples)."""
+    """``text_of_span`` of the true words: every clause that ends after ``start`` and by ``end`` (samples)."""
     clauses = sorted((off + int(b * SR), text) for off, turn in placed
                      for (_, b), text in zip(turn["speech"], turn["clauses"], strict=True))
 
@@ -441,19 +441,15 @@ EOT_THRESHOLDS = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
 def text_sweep(probs: list[np.ndarray], examples: list[dict], base: VadConfig, text: TextCueRun,
                grid: dict[str, tuple[float, ...]] | None = None) -> list[dict]:
     """End of turn with the text cue on listening material for every combination of ``grid`` (default
-    :data:`TEXT_SWEEP`): one row of settings and :func:`models.vad.metrics.summarize`'s end-of-turn figures each."""
+    :data:`TEXT_SWEEP`): one row of settings and :func:`score_condition`'s end-of-turn figures each."""
     import itertools
 
     grid = grid or TEXT_SWEEP
     rows = []
     keys = list(grid)
     for values in itertools.product(*grid.values()):
-        cfg = dataclasses.replace(base, **dict(zip(keys, values, strict=True)))
-        pooled: dict[str, list] = {}
-        for p, ex in zip(probs, examples, strict=True):
-            for k, v in turn_metrics(text.events(p, ex, cfg), ex["placed"], p.shape[0] * HOP).items():
-                pooled.setdefault(k, []).extend(v)
-        m = summarize(pooled)
+        m = score_condition("ours", probs, examples, dataclasses.replace(base, **dict(zip(keys, values, strict=True))),
+                            text)
         rows.append({**dict(zip(keys, values, strict=True)),
                      **{k: m[k] for k in SWEEP_KEYS}})
     return rows
@@ -561,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the end-of-turn text cue of ours_text (default: the shipped models/vad/text_cue.json)")
     p.add_argument("--split", choices=("test", "valid"), default="test",
                    help="valid: listening material of held-out validation voices and devices instead of the test "
-                   "material, ours and ours_text only, with the text cue's threshold sweep (to choose settings)")
+                   "material: ours, ours_text and ours_oracle (the true words), the threshold sweeps (to choose settings)")
     p.add_argument("--text-sweep", action="store_true", help="also sweep the text cue's settings (ours_text)")
     args = p.parse_args(argv)
     base = endpointer_settings(args.settings)  # checked before the material is built

@@ -81,7 +81,6 @@ class Endpointer:
         self._clear: deque[bool] = deque(maxlen=self._barge_min)  # last frames of a barge-in run: not echo-dominated
         self._silence = 0  # silent frames in a row since speech was last active
         self._playing_frames = 0  # frames since playback started (0 when not playing)
-        self._text_end: float | None = None  # the text cue of this frame
 
     @property
     def pause_frames(self) -> int:
@@ -94,7 +93,6 @@ class Endpointer:
         """Events decided on this frame (usually none). ``text_end``: the text cue's probability that the user's
         words so far end a sentence (:class:`models.vad.text_cue.PauseTextScorer`), None when not known."""
         c = self.config
-        self._text_end = text_end
         t = self.frame
         self.frame += 1
         end = self.frame * self.frame_samples
@@ -140,7 +138,7 @@ class Endpointer:
                 return events
             if self.turn_open and not counts:
                 self._silence += 1
-                events += self._maybe_end_turn(t, p_end_of_turn, end)
+                events += self._maybe_end_turn(t, p_end_of_turn, end, text_end)
             return events
 
         # in speech
@@ -148,7 +146,7 @@ class Endpointer:
             self._silence = 0
             return events
         self._silence += 1
-        eot = self._maybe_end_turn(t, p_end_of_turn, end)
+        eot = self._maybe_end_turn(t, p_end_of_turn, end, text_end)
         if eot or self._silence >= self._hangover:
             silence_start = (t + 1 - self._silence) * self.frame_samples
             self.in_speech = False
@@ -156,21 +154,21 @@ class Endpointer:
             events.append(VadEvent("speech_end", silence_start, end))
         return events + eot
 
-    def _maybe_end_turn(self, t: int, p_end_of_turn: float, end: int) -> list[VadEvent]:
+    def _maybe_end_turn(self, t: int, p_end_of_turn: float, end: int, text_end: float | None) -> list[VadEvent]:
         if not self.turn_open:
             return []
-        if p_end_of_turn >= self.eot_threshold() or self._silence >= self._max_silence:
+        if p_end_of_turn >= self.eot_threshold(text_end) or self._silence >= self._max_silence:
             self.turn_open = False
             return [VadEvent("end_of_turn", (t + 1 - self._silence) * self.frame_samples, end)]
         return []
 
-    def eot_threshold(self) -> float:
-        """The end-of-turn threshold of this frame: ``end_of_turn_threshold``, or with a text cue known,
+    def eot_threshold(self, text_end: float | None = None) -> float:
+        """The end-of-turn threshold: ``end_of_turn_threshold``, or with a text cue known (``text_end``),
         ``text_finished_eot_threshold`` when the cue reaches ``text_end_threshold`` (the words end a sentence) and
         ``text_unfinished_eot_threshold`` when it does not."""
         c = self.config
-        if self._text_end is None:
+        if text_end is None:
             return c.end_of_turn_threshold
-        if self._text_end >= c.text_end_threshold:
+        if text_end >= c.text_end_threshold:
             return c.text_finished_eot_threshold
         return c.text_unfinished_eot_threshold
