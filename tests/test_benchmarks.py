@@ -280,3 +280,31 @@ def test_room_benchmark_runs_and_reports_its_rows(tmp_path, monkeypatch):
         if "baseline_s" in r:
             assert r["ratio"] == r["candidate_s"] / r["baseline_s"]
     sys.modules.pop("room_bench", None)
+
+
+def test_vad_benchmark_asr_error_scores_bangla_numbers_as_spoken(monkeypatch):
+    """The turns' texts keep digits the recogniser never writes: Bangla references are written out in words."""
+    import types
+
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import vad_bench
+
+    from models.asr.tokens import normalize_transcript
+
+    heard = {"bn": normalize_transcript("আমি সাতটায় আসব"), "en": "i scored eighty eight percent"}
+
+    class Recognizer:
+        def transcribe(self, audio):
+            return heard["bn"] if audio[0] > 0 else heard["en"]
+
+    def example(sign, language, text):
+        turn = {"speech": [[0.5, 1.5]], "end_s": 1.5, "language": language, "text": text}
+        return {"asr": np.full(16000 * 3, sign, np.float32), "placed": [(0, turn)]}
+
+    listen = [example(1.0, "bn", "আমি ৭টায় আসব।"), example(-1.0, "en", "I scored 88 percent.")]
+    rates = vad_bench.asr_error_rates(listen, types.SimpleNamespace(recognizer=Recognizer()))
+    assert rates["bn"] == {"error_rate": 0.0, "turns": 1}
+    assert rates["en"]["error_rate"] > 0  # English references keep their digits
+    sys.modules.pop("vad_bench", None)
