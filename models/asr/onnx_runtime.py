@@ -23,12 +23,12 @@ import numpy as np
 
 from models.asr.onnx_export import DECODER_FILE, ENCODER_FILE, META_FILE, ONNX_FORMAT
 from models.asr.paraformer import (
-    LFR_HOP_SAMPLES,
     SAMPLE_RATE,
     AsrModelError,
     Recognizer,
     StreamingOptions,
     check_model_folder,
+    feature_hop_samples,
     quiet_funasr,
 )
 from models.asr.tokens import SPACE
@@ -121,6 +121,7 @@ class OnnxParaformerRecognizer(Recognizer):
         conf = dict(config.get("frontend_conf") or {})
         if int(conf.get("fs", SAMPLE_RATE)) != SAMPLE_RATE:
             raise AsrModelError(f"{folder}: model expects {conf.get('fs')} Hz audio, the agent runs at {SAMPLE_RATE} Hz")
+        self.hop_samples = feature_hop_samples(conf)
         with quiet_funasr():
             import funasr.frontends.wav_frontend  # noqa: F401 (registers the frontends)
             from funasr.register import tables
@@ -158,7 +159,7 @@ class OnnxParaformerRecognizer(Recognizer):
         m, o = self.meta, self.options
         c = o.chunk_size
         scale = np.float32(m["dim"] ** 0.5)
-        if is_final and chunk.shape[0] < LFR_HOP_SAMPLES:
+        if is_final and chunk.shape[0] < self.hop_samples:
             # FunASR closes the stream on the cached overlap features (scaled once more, as its encoder does).
             x = state["feats"] * scale
         else:

@@ -3,8 +3,9 @@
 The model is loaded by FunASR's own ``AutoModel`` from a local folder (``config.yaml``, ``model.pt``,
 ``tokens.json``/``tokens.txt``, ``am.mvn``) with ``disable_update=True``: nothing is downloaded. A
 stream buffers 16 kHz samples and runs FunASR's streaming mode chunk by chunk (``chunk_size
-[0, 10, 5]``: 600 ms chunks with 300 ms look-ahead; encoder look-back 4 chunks, decoder 1): a partial
-text after every chunk, the final text when the utterance ends. For this project's models (one token
+[0, 10, 5]`` in feature frames: 600 ms chunks with 300 ms look-ahead for FunASR's released models, whose
+features hop 60 ms; 300 / 150 ms for a model with 30 ms features, ``lfr_n: 3``; encoder look-back 4 chunks,
+decoder 1): a partial text after every chunk, the final text when the utterance ends. For this project's models (one token
 per code point, ``<space>``) tokens become text with the project's own rules (``models.asr.tokens``),
 because FunASR's sentence post-processing only knows Chinese and Latin scripts; other FunASR models
 keep FunASR's joining.
@@ -25,7 +26,7 @@ import numpy as np
 from models.asr.tokens import SPACE, collapse_repeats, tokens_to_text
 
 SAMPLE_RATE = 16000
-LFR_HOP_SAMPLES = 960  # one Paraformer feature vector per 60 ms (LFR n=6 of a 10 ms hop)
+LFR_HOP_SAMPLES = 960  # FunASR's released Paraformers: one feature vector per 60 ms (LFR n=6 of a 10 ms hop)
 MAX_UTTERANCE_S = 300.0  # a stream refuses more audio than this (bounded memory)
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "weights" / "asr_paraformer_bn_en"
@@ -45,7 +46,8 @@ class AsrModelError(RuntimeError):
 
 @dataclass(frozen=True)
 class StreamingOptions:
-    """FunASR streaming settings: chunk_size in 60 ms feature frames [0, chunk, look-ahead]."""
+    """FunASR streaming settings: chunk_size in feature frames [0, chunk, look-ahead] (a frame is the model's feature
+    hop, :attr:`Recognizer.hop_samples`: 60 ms for FunASR's released models)."""
 
     chunk_size: tuple[int, int, int] = (0, 10, 5)
     encoder_chunk_look_back: int = 4
@@ -55,9 +57,14 @@ class StreamingOptions:
         if len(self.chunk_size) != 3 or self.chunk_size[1] < 1 or min(self.chunk_size) < 0:
             raise ValueError(f"chunk_size must be [0, chunk >= 1, look-ahead >= 0], got {list(self.chunk_size)}")
 
-    @property
-    def chunk_samples(self) -> int:
-        return self.chunk_size[1] * LFR_HOP_SAMPLES
+
+def feature_hop_samples(frontend_conf: dict) -> int:
+    """16 kHz samples per Paraformer feature vector of a model's ``frontend_conf``: the fbank hop (``frame_shift``,
+    ms) times the LFR hop (``lfr_n``, fbank frames); 960 (60 ms) for FunASR's released models."""
+    hop = float(frontend_conf.get("frame_shift", 10)) * int(frontend_conf.get("lfr_n", 6)) * SAMPLE_RATE / 1000
+    if hop < 1 or hop != int(hop):
+        raise AsrModelError(f"frontend_conf gives a feature hop of {hop} samples; expected a whole number >= 1")
+    return int(hop)
 
 
 def check_model_folder(path: str | Path) -> Path:
@@ -115,12 +122,18 @@ class Recognizer:
     model_dir: Path
     options: StreamingOptions
     project_tokens: bool
+    hop_samples: int = LFR_HOP_SAMPLES  # samples per feature vector (the model's frontend sets it)
     backend = "?"
     collapse_repeats = True  # asr.collapse_repeats: Bangla characters the model repeats are written once
 
     def text_of(self, tokens: list[str]) -> str:
         """Text of a token sequence, joined by the rules of this model's token list."""
         return join_tokens(tokens, self.project_tokens, self.collapse_repeats)
+
+    @property
+    def chunk_samples(self) -> int:
+        """16 kHz samples per streaming chunk: ``chunk_size[1]`` feature frames."""
+        return self.options.chunk_size[1] * self.hop_samples
 
     def stream(self) -> AsrStream:
         """A new utterance."""
@@ -166,6 +179,7 @@ class ParaformerRecognizer(Recognizer):
         fs = getattr(self.frontend, "fs", SAMPLE_RATE)
         if fs != SAMPLE_RATE:
             raise AsrModelError(f"{folder}: model expects {fs} Hz audio, the agent runs at {SAMPLE_RATE} Hz")
+        self.hop_samples = feature_hop_samples(dict(self.kwargs.get("frontend_conf") or {}))
         o = self.options
         # What generate_chunk needs besides audio and caches, built once (not per 600 ms chunk).
         self.run_kwargs = {k: v for k, v in self.kwargs.items() if k not in ("tokenizer", "frontend", "cache", "key")}
@@ -183,7 +197,7 @@ class ParaformerRecognizer(Recognizer):
         from funasr.utils.load_utils import extract_fbank
 
         with torch.no_grad(), quiet_funasr():
-            if is_final and chunk.shape[0] < LFR_HOP_SAMPLES:
+            if is_final and chunk.shape[0] < self.hop_samples:
                 # Too short for a feature frame: FunASR closes the stream on the cached features.
                 state["encoder"]["tail_chunk"] = True
                 speech = state["encoder"]["feats"]
@@ -215,7 +229,7 @@ class AsrStream:
         return self.recognizer.text_of(self.tokens)
 
     def accept(self, samples: np.ndarray) -> str:
-        """Add 16 kHz mono samples (any length); run every complete 600 ms chunk; return the text so far."""
+        """Add 16 kHz mono samples (any length); run every complete chunk; return the text so far."""
         if self.finished:
             raise RuntimeError("this ASR stream is finished; start a new one for the next utterance")
         x = np.asarray(samples, dtype=np.float32)
@@ -225,7 +239,7 @@ class AsrStream:
             raise ValueError(f"utterance longer than {MAX_UTTERANCE_S:.0f} s; finish it and start a new stream")
         self.samples_in += x.shape[0]
         self._pending = np.concatenate([self._pending, x])
-        step = self.recognizer.options.chunk_samples
+        step = self.recognizer.chunk_samples
         while self._pending.shape[0] >= step:
             chunk, self._pending = self._pending[:step], self._pending[step:]
             self.tokens.extend(self.recognizer.run_chunk(self._state, chunk, is_final=False))

@@ -199,3 +199,35 @@ def test_shipped_model_onnx_backend_reads_a_sentence_as_torch_does() -> None:
                             np.zeros(8000, np.float32)])
     want = _tokens(ParaformerRecognizer(SHIPPED_MODEL), audio, 320)
     assert len(want) > 5 and _tokens(rec, audio, 320) == want
+
+
+def test_a_model_with_30_ms_features_streams_in_its_own_chunks_on_both_backends(tmp_path: Path) -> None:
+    """lfr_n 3 (one feature vector per 30 ms): chunks of chunk_size[1] vectors are 300 ms, each gives that many
+    vectors to the encoder, and onnx and torch give the same tokens."""
+    import torch
+
+    from models.asr.onnx_export import write_onnx
+    from models.asr.onnx_runtime import OnnxParaformerRecognizer
+    from models.asr.paraformer import ParaformerRecognizer
+    from training.asr.folder import build_model, paraformer_config, write_model_folder
+
+    torch.manual_seed(1)
+    config = paraformer_config(dim=64, encoder_blocks=2, decoder_blocks=1, heads=2, ffn=128, specaug=False, lfr_n=3)
+    rng = np.random.default_rng(1)
+    folder = write_model_folder(tmp_path / "model", config, build_model(config).state_dict(),
+                                rng.normal(10, 1, 560), np.full(560, 3.0))
+    out = tmp_path / "onnx"
+    write_onnx(folder, out)
+    torch_rec, onnx_rec = ParaformerRecognizer(out), OnnxParaformerRecognizer(out)
+    assert torch_rec.hop_samples == onnx_rec.hop_samples == 480
+    assert torch_rec.chunk_samples == onnx_rec.chunk_samples == 4800
+    state, audio = onnx_rec.new_state(), speechlike(rng, 1.0)
+    # 10 vectors per chunk; the first chunk gives 9 (the frontend holds back the LFR context)
+    assert [onnx_rec._features(state, audio[i : i + 4800], is_final=False).shape[0] for i in (0, 4800)] == [9, 10]
+    total = 0
+    for seconds in (0.7, 2.3, 3.03):
+        audio = speechlike(rng, seconds)
+        a = _tokens(torch_rec, audio, 320)
+        assert _tokens(onnx_rec, audio, 320) == a
+        total += len(a)
+    assert total > 0

@@ -33,15 +33,17 @@ def test_sentence_holdout_is_stable_and_about_the_requested_share() -> None:
     assert not any(sentence_heldout(s, 0.0) for s in sentences)
 
 
-def test_features_match_funasr_streaming_frontend() -> None:
+@pytest.mark.parametrize("lfr_n", [6, 3])
+def test_features_match_funasr_streaming_frontend(lfr_n: int) -> None:
     from funasr.frontends.wav_frontend import WavFrontendOnline
 
     from training.asr.folder import paraformer_config
 
     rng = np.random.default_rng(0)
     audio = (rng.standard_normal(16000 * 2) * 0.05).astype(np.float32)
-    offline = fbank_lfr(audio)
-    online = WavFrontendOnline(**paraformer_config()["frontend_conf"])
+    offline = fbank_lfr(audio, lfr_n)
+    assert abs(offline.shape[0] - 200 / lfr_n) <= 1  # one vector per lfr_n × 10 ms
+    online = WavFrontendOnline(**paraformer_config(lfr_n=lfr_n)["frontend_conf"])
     cache: dict = {}
     parts = []
     for start in range(0, audio.shape[0], 9600):
@@ -52,6 +54,27 @@ def test_features_match_funasr_streaming_frontend() -> None:
     n = min(len(streamed), len(offline))
     assert offline.shape[1] == 560 and n >= offline.shape[0] - 1
     np.testing.assert_allclose(streamed[:n], offline[:n], atol=1e-4)
+
+
+def test_feature_store_computes_another_lfr_hop_from_the_examples_audio(tmp_path: Path) -> None:
+    """Examples keep 60 ms features; a 30 ms model gets its features from the clean WAV and the stored audio."""
+    from audio_io.wav import write_wav
+    from training.asr.train import FeatureStore
+
+    rng = np.random.default_rng(1)
+    clean, room, echo = ((rng.standard_normal(16000 * 2) * g).astype(np.float32) for g in (0.05, 0.1, 0.2))
+    write_wav(tmp_path / "u.wav", clean, 16000)
+    np.savez(tmp_path / "u.npz", clean=fbank_lfr(clean).astype(np.float16), room=fbank_lfr(room).astype(np.float16),
+             echo=fbank_lfr(echo).astype(np.float16), room_audio=(room * 32767).astype(np.int16),
+             echo_audio=(echo * 32767).astype(np.int16))
+    row = {"id": "u", "clean_wav": "u.wav", "path": str(tmp_path / "u.npz")}
+    stored, fine = FeatureStore(tmp_path), FeatureStore(tmp_path, lfr_n=3)
+    assert fine.frame_s == pytest.approx(0.03) and stored.frame_s == pytest.approx(0.06)
+    for version, audio in (("clean", clean), ("room", room), ("echo", echo)):
+        want = fbank_lfr(audio, 3)
+        got = fine.get(row, version).astype(np.float32)
+        assert got.shape == want.shape and abs(got.shape[0] - 2 * stored.get(row, version).shape[0]) <= 1
+        np.testing.assert_allclose(got, want, atol=0.02)  # float16 storage, int16 audio
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 For each utterance of the spoken-only corpus (``python -m training.data.corpus --spoken-only``) this
 writes ``<id>.npz`` with Paraformer features (80 fbank × LFR 7/6 = 560 values per 60 ms, before
-CMVN) of three versions, the audio of the two simulated ones, and the normalised transcript:
+CMVN: :data:`STORED_LFR_N`) of three versions, the audio of the two simulated ones, and the normalised transcript
+(a model with another LFR hop computes its features from that audio when training loads it):
 
 - ``clean``: the corpus audio as synthesised;
 - ``room``: the user in a simulated room and device (:func:`~training.res.scenes.room_config`),
@@ -37,6 +38,7 @@ from training.res.scenes import device_profiles, random_geometry, room_config, s
 
 SR = 16000
 VERSIONS = ("clean", "room", "echo")
+STORED_LFR_N = 6  # the LFR hop of the features kept in the examples (FunASR's released models' 60 ms)
 log = logging.getLogger(__name__)
 
 
@@ -96,11 +98,11 @@ def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db
     return asr_out.astype(np.float32), meta
 
 
-_FRONTEND = None  # FunASR's offline frontend, built on first use (per process)
+_FRONTENDS: dict[int, object] = {}  # FunASR's offline frontend per LFR hop, built on first use (per process)
 
 
-def fbank_lfr(audio: np.ndarray) -> np.ndarray:
-    """Paraformer input features of 16 kHz audio without CMVN: (frames, 560) float32, one per 60 ms.
+def fbank_lfr(audio: np.ndarray, lfr_n: int = STORED_LFR_N) -> np.ndarray:
+    """Paraformer input features of 16 kHz audio without CMVN: (frames, 560) float32, one per ``lfr_n`` × 10 ms.
 
     FunASR's own offline frontend; identical to what its streaming frontend gives chunk by chunk.
     """
@@ -108,17 +110,17 @@ def fbank_lfr(audio: np.ndarray) -> np.ndarray:
 
     from training.asr.folder import paraformer_config
 
-    global _FRONTEND
-    if _FRONTEND is None:
+    frontend = _FRONTENDS.get(lfr_n)
+    if frontend is None:
         from models.asr.paraformer import quiet_funasr
 
         with quiet_funasr():  # FunASR's import prints a notice about ffmpeg to stdout
             from funasr.frontends.wav_frontend import WavFrontend
 
-        _FRONTEND = WavFrontend(**paraformer_config()["frontend_conf"])
+        frontend = _FRONTENDS[lfr_n] = WavFrontend(**paraformer_config(lfr_n=lfr_n)["frontend_conf"])
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
     with torch.no_grad():
-        feats, _ = _FRONTEND(x, torch.tensor([x.shape[1]]))
+        feats, _ = frontend(x, torch.tensor([x.shape[1]]))
     return feats[0].numpy()
 
 

@@ -15,15 +15,18 @@ import yaml
 
 from models.asr.tokens import token_inventory
 
-FEATURE_DIM = 80 * 7  # 80 fbank bands stacked over 7 frames (LFR m=7, n=6: one feature vector per 60 ms)
+FEATURE_DIM = 80 * 7  # 80 fbank bands stacked over 7 frames (LFR m=7; n=6: one feature vector per 60 ms, n=3: 30 ms)
 
 
 def paraformer_config(dim: int = 256, encoder_blocks: int = 8, decoder_blocks: int = 4, heads: int = 4,
-                      ffn: int = 1024, dropout: float = 0.1, specaug: bool = True, ctc_weight: float = 0.3) -> dict:
+                      ffn: int = 1024, dropout: float = 0.1, specaug: bool = True, ctc_weight: float = 0.3,
+                      lfr_n: int = 6) -> dict:
     """FunASR ``config.yaml`` content of a streaming Paraformer (SANM chunk encoder, CIF, SANM decoder).
 
-    Trained with 600 ms chunks and 300 ms look-ahead, the streaming mode of ``chunk_size [0, 10, 5]``. A CTC
-    branch on the encoder (``ctc_weight``) speeds up learning from scratch; decoding does not use it.
+    Features: 80 fbank bands every 10 ms, 7 stacked every ``lfr_n`` frames (6 = FunASR's released models, one vector
+    per 60 ms; 3 = one per 30 ms). Trained with chunks of 10 feature frames and 5 of look-ahead, the streaming mode
+    of ``chunk_size [0, 10, 5]`` (600 / 300 ms at ``lfr_n`` 6). A CTC branch on the encoder (``ctc_weight``)
+    speeds up learning from scratch; decoding does not use it.
     """
     cfg = {
         "model": "ParaformerStreaming",
@@ -49,7 +52,7 @@ def paraformer_config(dim: int = 256, encoder_blocks: int = 8, decoder_blocks: i
         "predictor_conf": {"idim": dim, "threshold": 1.0, "l_order": 1, "r_order": 1, "tail_threshold": 0.45},
         "frontend": "WavFrontendOnline",
         "frontend_conf": {"fs": 16000, "window": "hamming", "n_mels": 80, "frame_length": 25, "frame_shift": 10,
-                          "lfr_m": 7, "lfr_n": 6, "dither": 0.0},
+                          "lfr_m": 7, "lfr_n": lfr_n, "dither": 0.0},
         "tokenizer": "CharTokenizer",
         # "<space>" as one symbol: FunASR's own trainer then reads targets written as "আমি<space>ভাত" (word boundaries kept).
         "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True, "non_linguistic_symbols": ["<space>"]},

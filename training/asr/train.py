@@ -27,7 +27,7 @@ from audio_io.wav import read_wav
 from models.asr.metrics import error_counts
 from models.asr.tokens import TokenTable, normalize_transcript, token_inventory
 from training.asr.config import AsrTrainingConfig
-from training.asr.data import VERSIONS, fbank_lfr, load_examples, load_manifest, sentence_heldout
+from training.asr.data import STORED_LFR_N, VERSIONS, fbank_lfr, load_examples, load_manifest, sentence_heldout
 from training.asr.folder import (
     FEATURE_DIM,
     build_model,
@@ -37,31 +37,42 @@ from training.asr.folder import (
 )
 from training.common.loop import resume_or_start, save_atomic, truncate_logs
 
-FRAME_S = 0.06  # one LFR feature vector
 log = logging.getLogger(__name__)
 
 
 def model_config(cfg: AsrTrainingConfig) -> dict:
     m = cfg.model
     return paraformer_config(dim=m.dim, encoder_blocks=m.encoder_blocks, decoder_blocks=m.decoder_blocks,
-                             heads=m.heads, ffn=m.ffn, dropout=m.dropout, ctc_weight=m.ctc_weight)
+                             heads=m.heads, ffn=m.ffn, dropout=m.dropout, ctc_weight=m.ctc_weight, lfr_n=m.lfr_n)
 
 
 class FeatureStore:
-    """Features of the utterances, loaded (or, for corpus-only rows, computed) once and kept in memory (float16)."""
+    """Features of the utterances, loaded (or, for corpus-only rows, computed) once and kept in memory (float16).
 
-    def __init__(self, corpus: Path):
+    The examples keep features at :data:`~training.asr.data.STORED_LFR_N`; for a model with another ``lfr_n`` they
+    are computed here from the examples' audio (the clean version from the corpus WAV)."""
+
+    def __init__(self, corpus: Path, lfr_n: int = STORED_LFR_N):
         self.corpus = corpus
+        self.lfr_n = lfr_n
+        self.frame_s = lfr_n * 0.01  # one feature vector, s
         self._cache: dict[str, dict[str, np.ndarray]] = {}
+
+    def _features(self, audio: np.ndarray) -> np.ndarray:
+        return fbank_lfr(audio, self.lfr_n).astype(np.float16)
 
     def get(self, row: dict, version: str) -> np.ndarray:
         item = self._cache.get(row["id"])
         if item is None:
-            if row.get("path"):
+            if row.get("path") and self.lfr_n == STORED_LFR_N:
                 with np.load(row["path"]) as z:
                     item = {v: z[v] for v in VERSIONS}
-            else:  # a corpus utterance without an example yet: its clean version only
-                item = {"clean": fbank_lfr(read_wav(self.corpus / row["clean_wav"], 16000)).astype(np.float16)}
+            else:  # clean from the corpus WAV (an utterance without an example yet: its clean version only)
+                item = {"clean": self._features(read_wav(self.corpus / row["clean_wav"], 16000))}
+                if row.get("path"):
+                    with np.load(row["path"]) as z:
+                        item.update({v: self._features(z[f"{v}_audio"].astype(np.float32) / 32767)
+                                     for v in VERSIONS[1:]})
             self._cache[row["id"]] = item
         return item.get(version, item["clean"])
 
@@ -104,7 +115,7 @@ def make_batches(rows: list[dict], store: FeatureStore, batch_s: float, rng: ran
     order = sorted(rows, key=lambda r: store.get(r, "clean").shape[0] + rng.random() * 8)
     batches, cur, dur = [], [], 0.0
     for r in order:
-        d = store.get(r, "clean").shape[0] * FRAME_S
+        d = store.get(r, "clean").shape[0] * store.frame_s
         if cur and dur + d > batch_s:
             batches.append(cur)
             cur, dur = [], 0.0
@@ -205,7 +216,7 @@ def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Pa
     valid = valid_rows([r for r in rows if r["split"] == "valid"], t.valid_utterances)
     if not train_rows or not valid:
         raise ValueError(f"no training or validation utterances in {cfg.data.examples_dir}")
-    store = FeatureStore(Path(cfg.data.corpus_dir))
+    store = FeatureStore(Path(cfg.data.corpus_dir), cfg.model.lfr_n)
     table = TokenTable(token_inventory())
     config = model_config(cfg)
     model = build_model(config, len(table.tokens))
