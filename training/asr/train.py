@@ -3,7 +3,7 @@
 Batches hold whole utterances up to ``batch_s`` seconds of audio; each utterance is drawn as its
 clean, room or echo version (``train.mix``); corpus utterances whose example is not built yet take
 part with their clean version (features computed once from the WAV). The model is FunASR's ``ParaformerStreaming`` with the
-chunk configuration of the runtime (600 ms chunks, 300 ms look-ahead), so what it learns is what the
+chunk configuration of the runtime (10 feature vectors per chunk, 5 of look-ahead), so what it learns is what the
 streaming recogniser runs. Validation writes the current weights as a FunASR model folder and
 recognises held-out voices through :class:`models.asr.paraformer.ParaformerRecognizer` — the real
 streaming path — clean and with echo. The best validation step is kept as ``best.pt``.
