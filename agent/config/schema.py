@@ -247,7 +247,7 @@ class AsrConfig:
         None, "Local FunASR model folder (config.yaml, model.pt, tokens.json or tokens.txt, am.mvn); null = the "
         "shipped model in models/weights/asr_paraformer_bn_en."
     )
-    chunk_size: tuple[int, int, int] = setting((0, 10, 5), "FunASR streaming chunk_size [0, chunk, look-ahead] in the model's feature frames (60 ms for FunASR's released models and the shipped one: 600 ms chunks, 300 ms look-ahead; 30 ms for a model trained with lfr_n 3).", min=0, max=64)
+    chunk_size: tuple[int, int, int] = setting((0, 10, 5), "FunASR streaming chunk_size [0, chunk, look-ahead] in the model's feature frames (60 ms for FunASR's released models: 600 ms chunks, 300 ms look-ahead; 30 ms for the shipped one, trained with lfr_n 3: 300 ms chunks, 150 ms look-ahead).", min=0, max=64)
     encoder_chunk_look_back: int = setting(4, "Encoder look-back in chunks.", min=0, max=64)
     decoder_chunk_look_back: int = setting(1, "Decoder look-back in chunks.", min=0, max=64)
     ncpu: int = setting(1, "CPU threads for the recogniser.", min=1, max=64)

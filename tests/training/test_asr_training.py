@@ -161,9 +161,9 @@ def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> No
                          cwd=REPO, capture_output=True, text=True, timeout=900)
     assert res.returncode == 2 and "another network" in res.stderr, res.stderr[-2000:]
 
-    # a finer feature rate from the same weights (lfr_n 3: 30 ms vectors from the examples' audio), exported and run
+    # another feature rate from the same weights (lfr_n 6: FunASR's 60 ms vectors, as stored), exported and run
     fine = [o for o in warm if not o.startswith("train.out_dir")] + [f"train.out_dir={tmp_path / 'fine'}",
-                                                                     "model.lfr_n=3", "train.steps=5",
+                                                                     "model.lfr_n=6", "train.steps=5",
                                                                      "train.valid_every=5"]
     res = subprocess.run([python, "-m", "training.asr", "--no-progress"] + [a for o in fine for a in ("--set", o)],
                          cwd=REPO, capture_output=True, text=True, timeout=900)
@@ -174,7 +174,8 @@ def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> No
                           "--out", str(tmp_path / "fine_model")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     fine_rec = ParaformerRecognizer(tmp_path / "fine_model")
-    assert fine_rec.hop_samples == 480 and isinstance(fine_rec.transcribe(audio), str)
+    assert rec.hop_samples == 480  # the default, lfr_n 3
+    assert fine_rec.hop_samples == 960 and isinstance(fine_rec.transcribe(audio), str)
 
 
 def test_funasr_jsonl_lines_keep_word_boundaries(tmp_path: Path) -> None:

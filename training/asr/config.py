@@ -35,7 +35,7 @@ class AsrModelConfig:
     dropout: float = setting(0.1, "Dropout rate.", min=0, max=0.5)
     ctc_weight: float = setting(0.3, "Weight of the auxiliary CTC loss on the encoder (0 = Paraformer's CIF and decoder losses only).",
                                 min=0, max=1)
-    lfr_n: int = setting(6, "Hop of the stacked features (LFR n), in 10 ms fbank frames: 6 = one feature vector per 60 ms "
+    lfr_n: int = setting(3, "Hop of the stacked features (LFR n), in 10 ms fbank frames: 6 = one feature vector per 60 ms "
                          "(FunASR's released models), 3 = one per 30 ms. The CIF emits at most one token per vector, "
                          "so a character-level model of fast speech needs the finer hop; streaming chunks are counted "
                          "in these vectors (chunk_size [0, 10, 5] = 300 ms chunks at 3).", min=1, max=6)
