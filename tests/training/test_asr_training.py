@@ -57,7 +57,8 @@ def test_features_match_funasr_streaming_frontend(lfr_n: int) -> None:
 
 
 def test_feature_store_computes_another_lfr_hop_from_the_examples_audio(tmp_path: Path) -> None:
-    """Examples keep 60 ms features; a 30 ms model gets its features from the clean WAV and the stored audio."""
+    """Examples built at 60 ms (no lfr_n in the file): a 30 ms model gets its features from the clean WAV and the
+    stored audio."""
     from audio_io.wav import write_wav
     from training.asr.train import FeatureStore
 
@@ -75,6 +76,11 @@ def test_feature_store_computes_another_lfr_hop_from_the_examples_audio(tmp_path
         got = fine.get(row, version).astype(np.float32)
         assert got.shape == want.shape and abs(got.shape[0] - 2 * stored.get(row, version).shape[0]) <= 1
         np.testing.assert_allclose(got, want, atol=0.02)  # float16 storage, int16 audio
+    # an example built at the model's hop (its file says lfr_n 3) is read as stored, not computed again
+    marked = {v: np.full((7, 560), i, np.float16) for i, v in enumerate(("clean", "room", "echo"))}
+    np.savez(tmp_path / "v.npz", **marked, lfr_n=np.int16(3))
+    row_v = {"id": "v", "clean_wav": "missing.wav", "path": str(tmp_path / "v.npz")}
+    assert all(np.array_equal(fine.get(row_v, v), marked[v]) for v in marked)
 
 
 @pytest.mark.slow
@@ -113,6 +119,7 @@ def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> No
     with np.load(examples[0]) as z:
         assert {"clean", "room", "echo", "room_audio", "echo_audio"} <= set(z.files)
         assert z["clean"].shape[1] == 560 and z["echo_audio"].dtype == np.int16
+        assert int(z["lfr_n"]) == 3  # built at the recipe's hop (model.lfr_n), read back as stored
 
     # resume: ten more steps continue the log instead of starting over
     res = subprocess.run(command(40), cwd=REPO, capture_output=True, text=True, timeout=900)

@@ -1,9 +1,9 @@
 """ASR examples: every corpus utterance clean, in a simulated room, and in a room with the agent talking.
 
 For each utterance of the spoken-only corpus (``python -m training.data.corpus --spoken-only``) this
-writes ``<id>.npz`` with Paraformer features (80 fbank × LFR 7/6 = 560 values per 60 ms, before
-CMVN: :data:`STORED_LFR_N`) of three versions, the audio of the two simulated ones, and the normalised transcript
-(a model with another LFR hop computes its features from that audio when training loads it):
+writes ``<id>.npz`` with Paraformer features (80 fbank × LFR 7/``model.lfr_n`` = 560 values per vector, before
+CMVN; the hop is kept in the file as ``lfr_n``, :func:`stored_lfr_n`) of three versions, the audio of the two
+simulated ones, and the normalised transcript (training computes features at another hop from that audio):
 
 - ``clean``: the corpus audio as synthesised;
 - ``room``: the user in a simulated room and device (:func:`~training.res.scenes.room_config`),
@@ -38,7 +38,7 @@ from training.res.scenes import device_profiles, random_geometry, room_config, s
 
 SR = 16000
 VERSIONS = ("clean", "room", "echo")
-STORED_LFR_N = 6  # the LFR hop of the features kept in the examples (FunASR's released models' 60 ms)
+FUNASR_LFR_N = 6  # FunASR's released models' LFR hop (60 ms); examples written before the hop was recorded have it
 log = logging.getLogger(__name__)
 
 
@@ -101,7 +101,7 @@ def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db
 _FRONTENDS: dict[int, object] = {}  # FunASR's offline frontend per LFR hop, built on first use (per process)
 
 
-def fbank_lfr(audio: np.ndarray, lfr_n: int = STORED_LFR_N) -> np.ndarray:
+def fbank_lfr(audio: np.ndarray, lfr_n: int = FUNASR_LFR_N) -> np.ndarray:
     """Paraformer input features of 16 kHz audio without CMVN: (frames, 560) float32, one per ``lfr_n`` × 10 ms.
 
     FunASR's own offline frontend; identical to what its streaming frontend gives chunk by chunk.
@@ -125,7 +125,7 @@ def fbank_lfr(audio: np.ndarray, lfr_n: int = STORED_LFR_N) -> np.ndarray:
 
 
 def _build_one(args: tuple) -> str | None:
-    rec, corpus, out, agent_files, ser_range, heldout = args
+    rec, corpus, out, agent_files, ser_range, heldout, lfr_n = args
     path = out / f"{rec['id']}.npz"
     if path.exists():
         return None
@@ -137,8 +137,8 @@ def _build_one(args: tuple) -> str | None:
         ser = float(rng.uniform(*ser_range))
         echo, echo_meta = in_room(seed * 2, clean, agent_files, ser)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, clean=fbank_lfr(clean).astype(np.float16), room=fbank_lfr(room).astype(np.float16),
-                 echo=fbank_lfr(echo).astype(np.float16),
+        np.savez(tmp, clean=fbank_lfr(clean, lfr_n).astype(np.float16), room=fbank_lfr(room, lfr_n).astype(np.float16),
+                 echo=fbank_lfr(echo, lfr_n).astype(np.float16), lfr_n=np.int16(lfr_n),
                  room_audio=(np.clip(room, -1, 1) * 32767).astype(np.int16),
                  echo_audio=(np.clip(echo, -1, 1) * 32767).astype(np.int16))
         tmp.replace(path)
@@ -153,8 +153,9 @@ def _build_one(args: tuple) -> str | None:
 
 
 def build_examples(corpus: Path, out: Path, ser_range: tuple[float, float], heldout: float, workers: int,
-                   progress: bool = True) -> list[dict]:
-    """Build (or resume) the examples of every corpus utterance; returns their metadata records."""
+                   progress: bool = True, lfr_n: int = FUNASR_LFR_N) -> list[dict]:
+    """Build (or resume) the examples of every corpus utterance, features at LFR hop ``lfr_n``; returns their
+    metadata records."""
     out.mkdir(parents=True, exist_ok=True)
     records = load_manifest(corpus)
     agent_by_split: dict[str, list[Path]] = {}
@@ -165,11 +166,16 @@ def build_examples(corpus: Path, out: Path, ser_range: tuple[float, float], held
     first = {"valid": 0, "test": 1}
     todo = sorted((r for r in records if not (out / f"{r['id']}.json").exists()),
                   key=lambda r: (first.get(r["split"], 2), r["id"]))
-    jobs = [(r, corpus, out, agent_by_split[r["split"]], tuple(ser_range), heldout) for r in todo]
+    jobs = [(r, corpus, out, agent_by_split[r["split"]], tuple(ser_range), heldout, lfr_n) for r in todo]
     failures = run_jobs(_build_one, jobs, workers, "asr examples", progress)
     if failures:
         log.warning("%d examples failed (re-run to retry): %s", len(failures), "; ".join(failures[:5]))
     return load_examples(out)
+
+
+def stored_lfr_n(example: np.lib.npyio.NpzFile) -> int:
+    """The LFR hop of an open example file's features."""
+    return int(example["lfr_n"]) if "lfr_n" in example.files else FUNASR_LFR_N
 
 
 def load_examples(out: Path) -> list[dict]:

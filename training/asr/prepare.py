@@ -24,7 +24,8 @@ def prepare_data(cfg: AsrTrainingConfig, progress: bool = True, build: bool = Tr
     corpus = Path(d.corpus_dir)
     if not (corpus / "manifest.jsonl").exists() or _lines(corpus / "manifest.jsonl") < d.corpus_utterances:
         build_corpus(spec, d.workers, progress)
-    return build_examples(corpus, Path(d.examples_dir), d.echo_ser_db, d.heldout_sentences, d.workers, progress)
+    return build_examples(corpus, Path(d.examples_dir), d.echo_ser_db, d.heldout_sentences, d.workers, progress,
+                          cfg.model.lfr_n)
 
 
 def _lines(path: Path) -> int:

@@ -27,7 +27,15 @@ from audio_io.wav import read_wav
 from models.asr.metrics import error_counts
 from models.asr.tokens import TokenTable, normalize_transcript, token_inventory
 from training.asr.config import AsrTrainingConfig
-from training.asr.data import STORED_LFR_N, VERSIONS, fbank_lfr, load_examples, load_manifest, sentence_heldout
+from training.asr.data import (
+    FUNASR_LFR_N,
+    VERSIONS,
+    fbank_lfr,
+    load_examples,
+    load_manifest,
+    sentence_heldout,
+    stored_lfr_n,
+)
 from training.asr.folder import (
     FEATURE_DIM,
     build_model,
@@ -49,10 +57,10 @@ def model_config(cfg: AsrTrainingConfig) -> dict:
 class FeatureStore:
     """Features of the utterances, loaded (or, for corpus-only rows, computed) once and kept in memory (float16).
 
-    The examples keep features at :data:`~training.asr.data.STORED_LFR_N`; for a model with another ``lfr_n`` they
-    are computed here from the examples' audio (the clean version from the corpus WAV)."""
+    An example's stored features are used when their hop is ``lfr_n``; otherwise (examples built for another hop)
+    they are computed here from the example's audio (the clean version from the corpus WAV)."""
 
-    def __init__(self, corpus: Path, lfr_n: int = STORED_LFR_N):
+    def __init__(self, corpus: Path, lfr_n: int = FUNASR_LFR_N):
         self.corpus = corpus
         self.lfr_n = lfr_n
         self.frame_s = lfr_n * 0.01  # one feature vector, s
@@ -64,15 +72,15 @@ class FeatureStore:
     def get(self, row: dict, version: str) -> np.ndarray:
         item = self._cache.get(row["id"])
         if item is None:
-            if row.get("path") and self.lfr_n == STORED_LFR_N:
+            if row.get("path"):
                 with np.load(row["path"]) as z:
-                    item = {v: z[v] for v in VERSIONS}
-            else:  # clean from the corpus WAV (an utterance without an example yet: its clean version only)
+                    if stored_lfr_n(z) == self.lfr_n:
+                        item = {v: z[v] for v in VERSIONS}
+                    else:  # the simulated versions from their audio, the clean one from the corpus WAV
+                        item = {v: self._features(z[f"{v}_audio"].astype(np.float32) / 32767) for v in VERSIONS[1:]}
+                        item["clean"] = self._features(read_wav(self.corpus / row["clean_wav"], 16000))
+            else:  # a corpus utterance without an example yet: its clean version only
                 item = {"clean": self._features(read_wav(self.corpus / row["clean_wav"], 16000))}
-                if row.get("path"):
-                    with np.load(row["path"]) as z:
-                        item.update({v: self._features(z[f"{v}_audio"].astype(np.float32) / 32767)
-                                     for v in VERSIONS[1:]})
             self._cache[row["id"]] = item
         return item.get(version, item["clean"])
 
