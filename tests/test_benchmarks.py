@@ -101,7 +101,17 @@ def test_asr_benchmark_quick(tmp_path, monkeypatch, asr_model_folder):
     assert speed["rtf_streaming_median"] > 0 and speed["rtf_whole_file_median"] > 0
     assert (speed["backend"], speed["baseline_backend"]) == ("onnx", "torch") and speed["over_baseline"] > 0
     assert speed["same_text_as_baseline"] == speed["clips_compared"] == report["utterances"]
+
+    # the taps diagnostic rebuilds the same rooms from the same material (it stops if its SER -10 dB audio differs)
+    import asr_echo_taps
+
+    taps = tmp_path / "taps.json"
+    assert asr_echo_taps.main(["--quick", "--json", str(taps), "--model", str(asr_model_folder), "--no-progress"]) == 0
+    taps_report = json.loads(taps.read_text())
+    assert set(taps_report["cer"]) == set(asr_echo_taps.TAPS) and taps_report["utterances"] == 2
+    assert all(v >= 0 for v in taps_report["cer"].values()) and taps_report["over_clean"]["clean"] == 1.0
     sys.modules.pop("asr_bench", None)
+    sys.modules.pop("asr_echo_taps", None)
 
 
 def test_tts_benchmark_quick(tmp_path, monkeypatch):
