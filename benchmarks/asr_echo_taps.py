@@ -43,6 +43,7 @@ from agent.config import AecConfig  # noqa: E402
 from models.aec.chain import CLASSICAL, run_chain  # noqa: E402
 from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export  # noqa: E402
 from models.asr.paraformer import SHIPPED_MODEL  # noqa: E402
+from training.asr.data import room_signals  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asr_bench import BENCH_DIR, SR, build_material, run_streaming, score  # noqa: E402
@@ -52,32 +53,12 @@ TAPS = ("clean", "room_no_echo", "mic_-10dB", "laec_-10dB", "asr_beta0_-10dB", "
 WARM_LEAD_S = 3.0  # the agent's speech played alone before the user speaks, in the warm taps, s
 
 
-def room_signals(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db: float | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mic, loudspeaker) of :func:`training.asr.data.in_room` for the same arguments, before its echo chain."""
-    import training.asr.data as data
-
-    captured: dict[str, np.ndarray] = {}
-
-    def capture(mic: np.ndarray, far: np.ndarray, chain: AecConfig) -> tuple[np.ndarray, np.ndarray, list]:
-        captured["mic"], captured["far"] = mic.copy(), far.copy()
-        return mic, mic, []
-
-    real = data.cancel_echo
-    data.cancel_echo = capture
-    try:
-        data.in_room(seed, clean, agent_files, ser_db)
-    finally:
-        data.cancel_echo = real
-    return captured["mic"], captured["far"]
-
-
 def tap_audio(row: dict, agent_files: list[Path]) -> dict[str, np.ndarray]:
     """Every tap's audio for one benchmark row (float32, 16 kHz)."""
     seed = int(row["id"].replace("-", ""))
     clean = row["audio"]["clean"]
-    mic, far = room_signals(seed, clean, agent_files, -10.0)
-    room_mic, room_far = room_signals(seed, clean, None, None)
+    mic, far, _ = room_signals(seed, clean, agent_files, -10.0)
+    room_mic, room_far, _ = room_signals(seed, clean, None, None)
     classical = run_chain(mic, far, CLASSICAL)
     taps = {
         "clean": clean,
@@ -91,7 +72,7 @@ def tap_audio(row: dict, agent_files: list[Path]) -> dict[str, np.ndarray]:
     }
     # warm: the same room with the agent talking alone for WARM_LEAD_S first (as before a barge-in), then cut off
     lead = int(WARM_LEAD_S * SR)
-    mic_w, far_w = room_signals(seed, np.concatenate([np.zeros(lead, np.float32), clean]), agent_files, -10.0)
+    mic_w, far_w, _ = room_signals(seed, np.concatenate([np.zeros(lead, np.float32), clean]), agent_files, -10.0)
     classical_w = run_chain(mic_w, far_w, CLASSICAL)
     taps.update({
         "mic_-10dB_warm": mic_w[lead:],

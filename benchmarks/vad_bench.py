@@ -52,6 +52,7 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -341,13 +342,18 @@ def material_key(count: int, echo_minutes: float, res_model: str | None = None, 
 
 def save_material(material: dict[str, list[dict]], folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(folder.name + ".tmp")
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")  # two benchmarks may build the same material at once
     tmp.mkdir(exist_ok=True)
     arrays = {f"{cond}/{i}/{k}": ex[k] for cond, exs in material.items() for i, ex in enumerate(exs) for k in KEPT}
     np.savez(tmp / "arrays.npz", **arrays)
     placed = {cond: [[[int(off), t] for off, t in ex["placed"]] for ex in exs] for cond, exs in material.items()}
     (tmp / "placed.json").write_text(json.dumps(placed, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(folder)
+    try:
+        tmp.replace(folder)
+    except OSError:
+        if not (folder / "placed.json").exists():
+            raise
+        shutil.rmtree(tmp)  # the other process saved the same material first
 
 
 def load_material(folder: Path) -> dict[str, list[dict]]:

@@ -318,3 +318,19 @@ def test_vad_benchmark_asr_error_scores_bangla_numbers_as_spoken(monkeypatch):
     assert rates["bn"] == {"error_rate": 0.0, "turns": 1}
     assert rates["en"]["error_rate"] > 0  # English references keep their digits
     sys.modules.pop("vad_bench", None)
+
+
+def test_vad_material_saved_twice_keeps_one_folder(tmp_path, monkeypatch):
+    """Two benchmarks that build the same material at once: the second save leaves the first one's folder."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import vad_bench
+
+    folder = tmp_path / "material"
+    example = {"placed": [(0, 1.0)], **{k: np.arange(3.0) for k in vad_bench.KEPT}}
+    vad_bench.save_material({"listen": [example]}, folder)
+    vad_bench.save_material({"listen": [example]}, folder)
+    assert [p.name for p in tmp_path.iterdir()] == ["material"]
+    assert vad_bench.load_material(folder)["listen"][0]["placed"] == [(0, 1.0)]
+    sys.modules.pop("vad_bench", None)

@@ -55,12 +55,10 @@ def load_manifest(corpus: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db: float | None,
-            profile_seed: int = 0, chain: AecConfig = CLASSICAL) -> tuple[np.ndarray, dict]:
-    """``clean`` spoken in a random simulated room and device, through the echo chain (by default with the classical
-    masks: the shipped ASR model's recipe and benchmark); returns (ASR output, meta).
-
-    ``chain`` changes only the echo chain: the same seed gives the same microphone and loudspeaker signals.
+def room_signals(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db: float | None,
+                 profile_seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``clean`` spoken in a random simulated room and device: (microphone, loudspeaker signal, meta), float64 at
+    16 kHz, before any echo chain (:func:`in_room` runs the chain on them).
 
     With ``agent_files`` and ``ser_db`` the loudspeaker plays speech from those files and the user's level is
     set so that the signal-to-echo ratio at the mic is ``ser_db`` (over the user's active samples).
@@ -93,8 +91,19 @@ def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db
     peak = float(np.max(np.abs(mic)))
     if peak > 0.99:
         mic *= 0.99 / peak
-    asr_out, _, _ = cancel_echo(mic, far, chain)
     meta = {"seed": int(seed), "ser_db": ser_db, "rt60_s": cfg.rt60_s, "noise": cfg.noise, "snr_db": cfg.snr_db}
+    return mic, far, meta
+
+
+def in_room(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db: float | None,
+            profile_seed: int = 0, chain: AecConfig = CLASSICAL) -> tuple[np.ndarray, dict]:
+    """``clean`` spoken in a random simulated room and device (:func:`room_signals`), through the echo chain (by
+    default with the classical masks: the shipped ASR model's recipe and benchmark); returns (ASR output, meta).
+
+    ``chain`` changes only the echo chain: the same seed gives the same microphone and loudspeaker signals.
+    """
+    mic, far, meta = room_signals(seed, clean, agent_files, ser_db, profile_seed)
+    asr_out, _, _ = cancel_echo(mic, far, chain)
     return asr_out.astype(np.float32), meta
 
 
