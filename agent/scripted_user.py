@@ -47,7 +47,8 @@ DEFAULT_SCRIPT = (
 class PlacedLine:
     line: UserLine
     onset: int  # first sample of speech at the microphone
-    end: int  # last sample + 1
+    end: int  # last sample + 1 (with the room's reverberation tail)
+    speech_end: int = 0  # end of the line's last active 10 ms frame (dry speech, see speech_offset)
     announced: bool = False
 
 
@@ -58,6 +59,15 @@ def speech_onset(x: np.ndarray, floor_db: float = ONSET_DB, frame: int = 160) ->
         return 0
     e = np.mean(x[:n].astype(np.float64).reshape(-1, frame) ** 2, axis=1)
     return int(np.argmax(e >= e.max() * 10 ** (floor_db / 10))) * frame
+
+
+def speech_offset(x: np.ndarray, floor_db: float = ONSET_DB, frame: int = 160) -> int:
+    """End (sample after) of the last 10 ms frame within ``floor_db`` of the loudest frame."""
+    n = (x.shape[0] // frame) * frame
+    if n == 0:
+        return x.shape[0]
+    e = np.mean(x[:n].astype(np.float64).reshape(-1, frame) ** 2, axis=1)
+    return (int(np.nonzero(e >= e.max() * 10 ** (floor_db / 10))[0][-1]) + 1) * frame
 
 
 class ScriptedUser:
@@ -91,8 +101,9 @@ class ScriptedUser:
     def _place(self, at: int) -> None:
         line = self.lines[len(self.placed)]
         at = max(at, self.room.position)
-        wet = self.room.add_talker(self.speech[len(self.placed)], at, line.gain_db)
-        self.placed.append(PlacedLine(line, at + speech_onset(wet), at + wet.shape[0]))
+        dry = self.speech[len(self.placed)]
+        wet = self.room.add_talker(dry, at, line.gain_db)
+        self.placed.append(PlacedLine(line, at + speech_onset(wet), at + wet.shape[0], at + speech_offset(dry)))
 
     def poll(self, position: int) -> list[PlacedLine]:
         """Lines whose speech has begun by ``position`` and were not reported yet (and places the next line when

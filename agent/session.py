@@ -354,7 +354,7 @@ class Session:
             reply.ready_at = asked_at + round(self.config.room.compute_latency_ms * SAMPLE_RATE / 1000)
         if user_text is not None:
             try:
-                source = self.responder.reply(Turn(user_text, tuple(self.history)))
+                source = self.responder.reply(Turn(user_text, tuple(self.history), action.continues))
             except Exception as exc:  # a responder that fails before its first piece
                 source = _failing(exc)
         else:

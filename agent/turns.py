@@ -23,6 +23,7 @@ class Action:
     kind: ActionKind
     text: str = ""  # respond: the user's turn; speak: what to say
     reply_id: int = 0  # respond/speak: the id of the new reply; cancel_reply: the one cancelled
+    continues: bool = False  # respond: the turn goes on from one whose reply was cancelled before it was heard
 
 
 class TurnTaking:
@@ -65,8 +66,9 @@ class TurnTaking:
         if not turn:
             self.state = "listening"  # nothing intelligible: keep listening
             return []
+        continues = bool(self._carry)
         self._carry = turn
-        return [self._new_reply("respond", turn)]
+        return [self._new_reply("respond", turn, continues)]
 
     def say(self, text: str) -> list[Action]:
         """Speak ``text`` now (greeting, a command from outside); refused while the user is speaking."""
@@ -119,10 +121,10 @@ class TurnTaking:
 
     # --- helpers ----------------------------------------------------------------------------------
 
-    def _new_reply(self, kind: ActionKind, text: str) -> Action:
+    def _new_reply(self, kind: ActionKind, text: str, continues: bool = False) -> Action:
         self.reply_id += 1
         self._reply_active = True
-        return Action(kind, text, self.reply_id)
+        return Action(kind, text, self.reply_id, continues)
 
     def _cancel(self) -> Action:
         self._reply_active = False

@@ -35,6 +35,10 @@ class Turn:
 
     text: str  # the final transcript
     history: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # earlier (user, agent) exchanges
+    # True when the user went on speaking after an end of turn and the reply to it was cancelled before any of
+    # it was heard: ``text`` is the whole turn so far and this reply takes the place of the cancelled one (a
+    # responder that keeps state per reply, such as the rules responder's rotation, should undo the last step)
+    continues: bool = False
 
 
 class Responder(ABC):

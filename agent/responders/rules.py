@@ -124,9 +124,17 @@ class RulesResponder(Responder):
         self.intents, self.fallback = load_intents(config.agent.rules_file)
         self._fallback_used = 0
         self._now = now
+        self._before_last: tuple[int, list[int]] | None = None  # rotation counters before the last reply
 
-    def match(self, text: str) -> tuple[str, str]:
-        """(intent name or 'fallback', the reply with placeholders filled)."""
+    def match(self, text: str, continues: bool = False) -> tuple[str, str]:
+        """(intent name or 'fallback', the reply with placeholders filled). Each match moves that intent's (or
+        the fallback's) rotation on by one; ``continues`` (see :class:`Turn`) first undoes the last match's step,
+        so a turn that the user went on with gets the reply the cancelled one would have had, not the next."""
+        if continues and self._before_last is not None:
+            self._fallback_used, used = self._before_last
+            for intent, n in zip(self.intents, used, strict=True):
+                intent.used = n
+        self._before_last = (self._fallback_used, [i.used for i in self.intents])
         norm = normalize_for_match(text)
         now = self._now()
         fill = {"text": text.strip(), "time": time_words(now), "date": date_words(now)}
@@ -138,4 +146,4 @@ class RulesResponder(Responder):
         return "fallback", reply.format(**fill)
 
     async def reply(self, turn: Turn) -> AsyncIterator[str]:
-        yield self.match(turn.text)[1]
+        yield self.match(turn.text, turn.continues)[1]

@@ -102,8 +102,8 @@ def plot(result: ScenarioResult, out: Path) -> list[Path]:
 
 
 def summary_table(results: list[ScenarioResult]) -> str:
-    rows = ["| scenario | result | barge-in p50 ms | missed | false | EOT p50 ms | reply p50 ms | turns |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| scenario | result | barge-in p50 ms | missed | false | EOT p50 ms | premature EOT | reply p50 ms | turns |",
+            "|---|---|---|---|---|---|---|---|---|"]
 
     def p50(v: list[Any]) -> str:
         return f"{float(np.median(v)):.0f}" if v else "-"
@@ -112,7 +112,7 @@ def summary_table(results: list[ScenarioResult]) -> str:
         m = r.metrics
         rows.append(f"| {r.scenario.name} | {'pass' if r.passed else 'FAIL'} | {p50(m['barge_in_latency_ms'])} | "
                     f"{m['missed_barge_ins']} | {m['false_barge_ins']} | {p50(m['end_of_turn_latency_ms'])} | "
-                    f"{p50(m['response_latency_ms'])} | {m['turns']} |")
+                    f"{m.get('premature_ends_of_turn', '-')} | {p50(m['response_latency_ms'])} | {m['turns']} |")
     return "\n".join(rows)
 
 
@@ -125,6 +125,7 @@ def library_metrics(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     speech_h = sum(m["agent_speech_s"] for m in metrics) / 3600
     false = sum(m["false_barge_ins"] for m in metrics)
     eot = [v for m in metrics for v in m["end_of_turn_latency_ms"]]
+    premature = sum(m.get("premature_ends_of_turn", 0) for m in metrics)
     reply = [v for m in metrics for v in m["response_latency_ms"]]
     compute = [v for m in metrics for v in m.get("compute_ms", [])]
     pct = _percentile
@@ -134,7 +135,8 @@ def library_metrics(metrics: list[dict[str, Any]]) -> dict[str, Any]:
                              if interruptions else None),
             "false_barge_ins": false, "agent_speech_h": round(speech_h, 4),
             "false_barge_ins_per_h": round(false / speech_h, 2) if speech_h > 0 else None,
-            "end_of_turn_p50_ms": pct(eot, 50), "response_p50_ms": pct(reply, 50),
+            "end_of_turn_p50_ms": pct(eot, 50), "ends_of_turn": len(eot), "premature_ends_of_turn": premature,
+            "response_p50_ms": pct(reply, 50),
             "compute": sorted({m.get("compute", "real_time") for m in metrics}), "compute_p50_ms": pct(compute, 50)}
 
 
@@ -147,5 +149,6 @@ def library_line(pooled: dict[str, Any]) -> str:
     return (f"library ({pooled['scenarios']} scenarios): barge-in p50 {f(pooled['barge_in_p50_ms'], ' ms')}, "
             f"p95 {f(pooled['barge_in_p95_ms'], ' ms')} over {pooled['interruptions']} interruptions, missed {missed}; "
             f"false barge-ins {pooled['false_barge_ins']} in {60 * pooled['agent_speech_h']:.1f} min of agent speech "
-            f"({f(pooled['false_barge_ins_per_h'])} per hour); end of turn p50 {f(pooled['end_of_turn_p50_ms'], ' ms')}; "
+            f"({f(pooled['false_barge_ins_per_h'])} per hour); end of turn p50 {f(pooled['end_of_turn_p50_ms'], ' ms')} "
+            f"({pooled.get('premature_ends_of_turn', 0)} premature of {pooled.get('ends_of_turn', '-')}); "
             f"reply p50 {f(pooled['response_p50_ms'], ' ms')}")

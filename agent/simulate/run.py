@@ -29,6 +29,7 @@ from models.asr.tokens import normalize_transcript
 
 SR = 16000
 MISS_GRACE_S = 1.0  # a barge-in this long after the line's end still counts for it
+PREMATURE_SLACK_S = 0.2  # an end of turn is premature when the line still has speech this long after it
 
 
 @dataclass
@@ -153,6 +154,11 @@ def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool
     for i, e in enumerate(stops):  # stops inside a line meant to interrupt (e.g. a second stop) are not false
         if any(interrupting[k] and p.onset <= e.sample <= p.end + MISS_GRACE_S * SR for k, p in enumerate(placed)):
             explained.add(i)
+    # an end-of-turn decision with more of a user's line to come (the line's speech goes on past it by more than
+    # PREMATURE_SLACK_S): the endpointer cut the line in two
+    slack = int(PREMATURE_SLACK_S * SR)
+    premature = sum(1 for e in session.events if e.kind == "end_of_turn"
+                    and any(p.onset < e.data["decided_at"] < p.speech_end - slack for p in placed))
     played_s = session.backend.playback.played_samples / SR
     s = session.summary
     return {
@@ -166,6 +172,7 @@ def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool
         "missed_barge_ins": missed,
         "false_barge_ins": len(stops) - len(explained),
         "end_of_turn_latency_ms": s.end_of_turn_latency_ms,
+        "premature_ends_of_turn": premature,
         "response_latency_ms": s.response_latency_ms,
         "compute": session.config.room.compute,
         "compute_ms": s.compute_ms,

@@ -42,6 +42,20 @@ def test_rules_match_bangla_and_english_fill_placeholders_and_fall_back() -> Non
     assert first[0] == second[0] == "fallback" and first[1] != second[1]  # fallbacks in turn
 
 
+def test_rules_a_continued_turn_gets_the_reply_the_cancelled_one_would_have_had(tmp_path: Path) -> None:
+    f = tmp_path / "rules.yaml"
+    f.write_text("intents:\n  - name: weather\n    patterns: [বৃষ্টি]\n    replies: [W1, W2]\n"
+                 "fallback: [F1, F2, F3]\n", encoding="utf-8")
+    r = RulesResponder(with_agent(load_config(), rules_file=str(f)))
+    say = lambda text, continues=False: asyncio.run(collect(r, Turn(text, (), continues)))  # noqa: E731
+    assert say("একটু দাঁড়াও") == "F1"
+    assert say("একটু দাঁড়াও, আজ কি বৃষ্টি হবে", continues=True) == "W1"  # F1 was never heard: undone
+    assert say("আর কিছু") == "F1"
+    assert say("আর কিছু, কাল", continues=True) == "F1"  # the same turn again: the same reply
+    assert say("কাল কি বৃষ্টি হবে") == "W2"
+    assert say("ঠিক আছে") == "F2"
+
+
 @pytest.mark.parametrize("content, message", [
     ("intents: [", "not valid YAML"),
     ("- a\n- b\n", "expected a mapping with an 'intents' list"),

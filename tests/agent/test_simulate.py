@@ -85,7 +85,9 @@ def test_library_metrics_pool_the_scenarios() -> None:
     assert pooled["barge_in_p50_ms"] == 190.0 and 230.0 < pooled["barge_in_p95_ms"] <= 240.0
     assert pooled["agent_speech_h"] == 1.0 and pooled["false_barge_ins"] == 1 and pooled["false_barge_ins_per_h"] == 1.0
     assert pooled["end_of_turn_p50_ms"] == 520.0 and pooled["response_p50_ms"] == 100.0
+    assert pooled["ends_of_turn"] == 3 and pooled["premature_ends_of_turn"] == 0
     line = library_line(pooled)
+    assert "end of turn p50 520 ms (0 premature of 3)" in line
     assert "p50 190 ms" in line and "missed 25.0 %" in line and "60.0 min of agent speech (1 per hour)" in line
     empty = library_metrics([_metrics([], 0, 0, 0, 0.0, [], [])])
     assert empty["barge_in_p50_ms"] is None and empty["missed_share"] is None and empty["false_barge_ins_per_h"] is None
@@ -142,12 +144,33 @@ def test_a_line_that_starts_as_the_reply_ends_on_its_own_is_not_a_missed_barge_i
     sr = 16000
     events = [Event("playback_stopped", 2 * sr + 3200, 0.0),  # line 0 interrupted after 200 ms
               Event("reply_done", 10 * sr + 800, 0.0, {"cancelled": False}),  # ends 50 ms after line 1 starts
-              Event("reply_done", 21 * sr, 0.0, {"cancelled": False})]  # ends 1 s after line 2 starts: a miss
+              Event("reply_done", 21 * sr, 0.0, {"cancelled": False}),  # ends 1 s after line 2 starts: a miss
+              # ends of turn: inside line 0 with 1 s of its speech to come (premature); 100 ms before line 1's speech
+              # ends (within the slack: not premature); after line 2's speech
+              Event("end_of_turn", 2 * sr, 0.0, {"decided_at": 3 * sr}),
+              Event("end_of_turn", 11 * sr, 0.0, {"decided_at": int(11.5 * sr)}),
+              Event("end_of_turn", 21 * sr, 0.0, {"decided_at": 22 * sr})]
     summary = SessionSummary(duration_s=30.0, stop_reason="script finished")
     session = SimpleNamespace(events=events, config=AgentConfig(), summary=summary,
                               backend=SimpleNamespace(playback=SimpleNamespace(played_samples=20 * sr)))
-    user = SimpleNamespace(placed=[SimpleNamespace(onset=o * sr, end=(o + 2) * sr) for o in (2, 10, 20)])
+    speech_ends = (4 * sr, int(11.6 * sr), int(21.5 * sr))
+    user = SimpleNamespace(placed=[SimpleNamespace(onset=o * sr, end=(o + 2) * sr, speech_end=e)
+                                   for o, e in zip((2, 10, 20), speech_ends, strict=True)])
     m = measure(session, user, [True, True, True])
     assert m["barge_in_latency_ms"] == [200.0]
     assert m["agent_finished_first"] == 1 and m["missed_barge_ins"] == 1 and m["interruptions"] == 2
     assert m["false_barge_ins"] == 0
+    assert m["premature_ends_of_turn"] == 1
+
+
+def test_speech_offset_finds_the_last_active_frame() -> None:
+    import numpy as np
+
+    from agent.scripted_user import speech_offset, speech_onset
+
+    x = np.zeros(16000)
+    x[3200:4800] = 0.5  # speech 200-300 ms
+    x[8000:9600] = 0.1  # a quieter word 500-600 ms (-14 dB: within the -30 dB floor)
+    x[12000:12160] = 0.001  # a faint click at 750 ms (-54 dB: not speech)
+    assert speech_onset(x) == 3200 and speech_offset(x) == 9600
+    assert speech_offset(np.zeros(100)) == 100

@@ -53,6 +53,13 @@ def test_speech_while_thinking_continues_the_same_turn() -> None:
     t.end_of_turn()
     (second,) = t.final("আজ কী বার")
     assert second.text == "আমি জানতে চাই আজ কী বার" and second.reply_id != first.reply_id
+    assert not first.continues and second.continues  # the responder answers it in place of the cancelled one
+    t.reply_audio_started(second.reply_id)
+    t.reply_finished(second.reply_id)
+    t.speech_start()
+    t.end_of_turn()
+    (third,) = t.final("ধন্যবাদ")
+    assert third.text == "ধন্যবাদ" and not third.continues  # the last reply was heard: a new turn
 
 
 def test_end_of_turn_outside_a_user_turn_is_ignored_and_say_is_refused_while_the_user_speaks() -> None:
