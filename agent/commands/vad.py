@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("vad", help="find speech segments and ends of turn in a WAV (semantic VAD)",
                        description=(
                            "Run the semantic VAD and the endpointer over a recording, as the agent does while it "
-                           "listens. The input is read as 16 kHz mono (other rates are resampled and stereo mixed "
+                           "listens, but with the VAD alone: the end-of-turn text cue (vad.text_cue, on in the agent) "
+                           "needs the ASR's words and is not applied here. The input is read as 16 kHz mono (other rates are resampled and stereo mixed "
                            "down, with a warning). Prints the segments; --json writes {\"segments\": [[start_s, "
                            "end_s], ...], \"end_of_turn\": [t_s, ...]} where an end-of-turn time is when the "
                            "decision was made. Settings: --set vad.KEY=VALUE."))

@@ -212,18 +212,19 @@ class VadConfig:
         600.0, "After playback ends, the barge-in rules still apply for this long (the echo path's delay and "
         "reverberation), ms.", min=0, max=5000)
     text_cue: str | None = setting(
-        None, "End-of-turn text cue (models/vad/text_cue.py): 'shipped' = models/vad/text_cue.json, a path, or null = "
-        "off. With it, once a pause has lasted text_cue_after_ms, the ASR's words so far are scored (do they end a "
-        "sentence?) and the pause's end-of-turn threshold becomes text_finished_eot_threshold or "
-        "text_unfinished_eot_threshold.")
+        "shipped", "End-of-turn text cue (models/vad/text_cue.py): 'shipped' = models/vad/text_cue.json, a path, or "
+        "null = off (the VAD's end_of_turn_threshold alone). With it, once a pause has lasted text_cue_after_ms, the "
+        "ASR's words so far are scored (do they end a sentence?) and the pause's end-of-turn threshold becomes "
+        "text_finished_eot_threshold or text_unfinished_eot_threshold. On by default since 2026-12-07 "
+        "(docs/decisions.md, the cue's fifth look). `python -m agent vad` runs the VAD alone (no ASR, no cue).")
     text_cue_after_ms: float = setting(
-        160.0, "Silence after speech before the text cue reads the ASR's words (one flush of the ASR per pause), ms.",
+        100.0, "Silence after speech before the text cue reads the ASR's words (one flush of the ASR per pause), ms.",
         min=0, max=5000)
     text_end_threshold: float = setting(
-        0.5, "Text cue probability at which the words so far count as a finished sentence.", min=0, max=1)
+        0.3, "Text cue probability at which the words so far count as a finished sentence.", min=0, max=1)
     text_finished_eot_threshold: float = setting(
-        0.7, "End-of-turn probability that ends the turn in a pause after words that end a sentence (the default and "
-        "the three above: the fastest setting with at most 2 % premature ends on validation material with the "
+        0.8, "End-of-turn probability that ends the turn in a pause after words that end a sentence (the default and "
+        "the three around it: the fastest setting with at most 2 % premature ends on validation material with the "
         "shipped ASR, benchmarks/vad_bench.py --split valid; 0.3 with text_end_threshold 0.5 and "
         "text_cue_after_ms 60 for true words).", min=0, max=1)
     text_unfinished_eot_threshold: float = setting(
