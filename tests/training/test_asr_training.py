@@ -114,6 +114,7 @@ def test_asr_training_smoke_resume_and_export(tmp_path: Path, python: str) -> No
     assert losses[-1] < losses[0] * 0.9, losses  # it learns
     valid = [json.loads(line) for line in (run / "valid.jsonl").open()]
     assert [v["step"] for v in valid] == [30] and 0 <= valid[0]["cer_clean"]
+    assert {"cer_room", "wer_room", "cer_echo"} <= set(valid[0])  # the room version is validated too (reported)
     examples = sorted((tmp_path / "examples").glob("*.npz"))
     assert len(examples) == 40
     with np.load(examples[0]) as z:

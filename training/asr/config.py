@@ -60,6 +60,8 @@ class AsrTrainConfig:
     grad_clip: float = setting(5.0, "Gradient norm clip.", min=0.01)
     valid_every: int = setting(500, "Validation (streaming recognition of held-out voices) every N steps.", min=1)
     valid_utterances: int = setting(60, "Held-out utterances recognised at each validation (clean and echo).", min=2)
+    valid_room: bool = setting(True, "Also recognise the room version (nothing played) at each validation, reported as "
+                               "cer_room / wer_room in valid.jsonl; best.pt is still chosen on clean and echo.")
     checkpoint_every: int = setting(250, "Checkpoint every N steps.", min=1)
     log_every: int = setting(25, "Training-loss log every N steps.", min=1)
     seed: int = setting(0, "Random seed.", min=0)

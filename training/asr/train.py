@@ -289,7 +289,8 @@ def train(cfg: AsrTrainingConfig, rows: list[dict], progress: bool = True) -> Pa
             if step % t.valid_every == 0 or step == t.steps:
                 model.eval()
                 folder = write_model_folder(out / "model_step", config, model.state_dict(), mean, std)
-                metrics = recognise_set(folder, valid, Path(cfg.data.corpus_dir))
+                versions = ("clean", "room", "echo") if t.valid_room else ("clean", "echo")
+                metrics = recognise_set(folder, valid, Path(cfg.data.corpus_dir), versions)
                 model.train()
                 record = {"step": step, **{k: round(v, 4) for k, v in metrics.items()}}
                 with (out / "valid.jsonl").open("a") as f:
