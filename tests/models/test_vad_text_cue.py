@@ -202,3 +202,59 @@ def test_offline_endpointing_with_text_equals_the_scorer_on_a_live_stream(shippe
     assert [(e.kind, e.sample, e.decided_at) for e in offline] == [(e.kind, e.sample, e.decided_at) for e in live]
     assert scorer.peeks >= 1 and any(e.kind == "end_of_turn" for e in live)
     assert texts == list(memo.values())  # the same texts, flushed at the same moments
+
+
+def test_asr_cuts_follow_the_word_alignment() -> None:
+    import random
+
+    from training.vad.text_cue_asr import align_prefixes, cut_pairs
+
+    ref = "a b c d e".split()
+    assert align_prefixes(ref, ref) == [0, 1, 2, 3, 4, 5]
+    assert align_prefixes(ref, "a x c e".split()) == [0, 1, 2, 3, 3, 4]  # b misheard, d dropped
+    assert align_prefixes(ref, "a b z c d e".split()) == [0, 1, 2, 4, 5, 6]  # z inserted: it goes with the words after
+    assert align_prefixes(ref, []) == [0, 0, 0, 0, 0, 0]
+    pairs = cut_pairs([("bn", "আমি বাজারে যাব, তারপর বাড়ি ফিরব।"), ("bn", "তুমি কি আসবে?")],
+                      "আমি বাজাে যাব তারপ বাড়ি ফিব তুমি কি আসবে", 2, random.Random(0))
+    finished = [" ".join(w) for w, y in pairs if y == 1]
+    unfinished = [" ".join(w) for w, y in pairs if y == 0]
+    assert finished == ["আমি বাজাে যাব তারপ বাড়ি ফিব", "আমি বাজাে যাব তারপ বাড়ি ফিব তুমি কি আসবে"]
+    assert "আমি বাজাে যাব" in unfinished and all(u not in finished for u in unfinished)
+    assert cut_pairs([("bn", "আমি যাব।")], " ", 1, random.Random(0)) == []
+
+
+@pytest.mark.slow
+def test_cue_learns_from_the_asr_hypotheses_of_its_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three training utterances recognised by the shipped ASR (room and echo versions stand in as the same audio):
+    their cuts join the training pairs, the hypotheses are cached, and a missing example folder is a clear error."""
+    import training.vad.text_cue_asr as cue_asr
+    from agent.scripted_user import USER_VOICE
+    from audio_io.speech_synth import synthesize
+    from training.vad.text_cue import train_cue
+    from training.vad.text_cue_asr import AsrExamplesError
+
+    monkeypatch.setattr(cue_asr, "CACHE", tmp_path / "hyps")
+    examples, corpus = tmp_path / "asr" / "examples", tmp_path / "corpus" / "asr"
+    examples.mkdir(parents=True)
+    corpus.mkdir(parents=True)
+    lines = ["আমি আজ বাজারে যাব, তারপর বাড়ি ফিরব।", "তুমি কখন আসবে?", "আজ বৃষ্টি হবে।"]
+    with (corpus / "manifest.jsonl").open("w", encoding="utf-8") as f:
+        for i, text in enumerate(lines):
+            audio = (np.clip(synthesize(text, USER_VOICE), -1, 1) * 32767).astype(np.int16)
+            np.savez(examples / f"u{i}.npz", room_audio=audio, echo_audio=audio)
+            plain = " ".join(words_of(text))
+            (examples / f"u{i}.json").write_text(json.dumps({"id": f"u{i}", "text": plain, "language": "bn",
+                                                            "split": "train"}, ensure_ascii=False), encoding="utf-8")
+            f.write(json.dumps({"id": f"u{i}", "language": "bn", "text": text,
+                                "sentences": [{"text": text}]}, ensure_ascii=False) + "\n")
+    plain = train_cue(draws=1, progress=False)
+    cue = train_cue(draws=1, asr_utterances=3, asr_examples_dir=examples, progress=False)
+    recipe = cue.meta["recipe"]
+    assert recipe["asr_utterances"] == 3 and recipe["asr_train_examples"] >= 3
+    assert recipe["train_examples"] == plain.meta["recipe"]["train_examples"] + recipe["asr_train_examples"]
+    assert "--asr-utterances 3" in cue.meta["command"]
+    (cached,) = list((tmp_path / "hyps").glob("*.jsonl"))
+    hyps = [json.loads(line) for line in cached.read_text(encoding="utf-8").splitlines()]
+    assert sorted(h["id"] for h in hyps) == ["u0", "u1", "u2"] and all(h["hyp"].strip() for h in hyps)
+    with pytest.raises(AsrExamplesError, match="python -m training.asr prepare"):
+        train_cue(draws=1, asr_utterances=3, asr_examples_dir=tmp_path / "none", progress=False)

@@ -1,6 +1,7 @@
 """Train the end-of-turn text cue (:class:`models.vad.text_cue.SentenceEndCue`) from the project's sentence lists.
 
     python -m training.vad text-cue [--out models/vad/text_cue.json] [--draws 4] [--noise 0.15] [--l2 1.0]
+        [--asr-utterances N [--asr-model DIR] [--asr-examples cache/asr/examples]]
 
 Examples, built from the spoken sentences of both languages (:func:`training.data.corpus.spoken_sentences`) the
 way the VAD's training turns cut them (:func:`training.vad.turns.split_clauses`): every clause of a sentence but
@@ -10,6 +11,9 @@ words corrupted at rate ``--noise`` (substitutions, deletions and insertions fro
 the ASR's errors do. A stable hash of each sentence holds 15 % of them out: the file records the cue's AUC and its
 recall at the 0.5 threshold on those, clean and corrupted (measured here; ``metrics`` in the JSON). Fit: L2-regularised
 logistic regression on the binary features of :func:`models.vad.text_cue.text_features` (L-BFGS); a few seconds.
+``--asr-utterances N`` adds the same kind of cuts on N of the ASR recipe's training utterances as the ASR recognised
+them in a room or with echo (:mod:`training.vad.text_cue_asr`; the hypotheses are cached per ASR model), and records
+the cue's metrics on the held-out ones (``held_out_asr``).
 """
 
 from __future__ import annotations
@@ -142,10 +146,32 @@ def turn_sentences(turn: dict) -> list[str]:
     return out
 
 
+def asr_examples(count: int, model_dir: Path | None, examples_dir: Path, draws: int, seed: int,
+                 exclude: set[str] | None = None, progress: bool = True) -> tuple[list, list]:
+    """(training, held-out) ``(words, finished)`` pairs from ``count`` ASR-recognised training utterances
+    (:mod:`training.vad.text_cue_asr`); an utterance with a held-out sentence goes to the held-out pairs."""
+    from training.vad.text_cue_asr import cut_pairs, recognise, training_utterances
+
+    corpus = examples_dir.parent.parent / "corpus" / "asr" / "manifest.jsonl"
+    rows = [r for r in training_utterances(examples_dir, corpus)
+            if not exclude or not any(" ".join(words_of(s)) in exclude for _, s in r["sentences"])]
+    random.Random(seed).shuffle(rows)
+    rows = rows[:count]
+    hyps = {h["id"]: h["hyp"] for h in recognise(rows, model_dir, seed, progress)}
+    rng = random.Random(seed + 4)
+    train, test = [], []
+    for r in rows:
+        pairs = cut_pairs(r["sentences"], hyps[r["id"]], draws, rng)
+        (test if any(held_out(s) for _, s in r["sentences"]) else train).extend(pairs)
+    return train, test
+
+
 def train_cue(draws: int = 4, noise: float = 0.15, l2: float = 1.0, seed: int = 0,
-              exclude: set[str] | None = None) -> SentenceEndCue:
+              exclude: set[str] | None = None, asr_utterances: int = 0, asr_model: Path | None = None,
+              asr_examples_dir: Path = Path("cache/asr/examples"), progress: bool = True) -> SentenceEndCue:
     """The cue (see the module doc); ``exclude``: sentences (as :func:`turn_sentences` writes them) left out of the
-    training and held-out sets, e.g. those of a test material."""
+    training and held-out sets, e.g. those of a test material. ``asr_utterances`` > 0 adds that many utterances as
+    the ASR (``asr_model``, None = the shipped one) heard them (:mod:`training.vad.text_cue_asr`)."""
     from training.data.corpus import spoken_sentences
 
     sentences = [(lang, s) for lang in ("bn", "en") for _, s in spoken_sentences(lang)
@@ -155,14 +181,24 @@ def train_cue(draws: int = 4, noise: float = 0.15, l2: float = 1.0, seed: int = 
     train_pairs = examples(train, draws, seed)
     train_pairs += with_noise(train_pairs, noise, seed + 1)
     test_pairs = examples(test, draws, seed + 2)
-    cue = SentenceEndCue(fit(train_pairs, l2))
+    asr_train, asr_test = ([], [])
+    if asr_utterances > 0:
+        asr_train, asr_test = asr_examples(asr_utterances, asr_model, asr_examples_dir, draws, seed, exclude, progress)
+    cue = SentenceEndCue(fit(train_pairs + asr_train, l2))
+    command = f"python -m training.vad text-cue --draws {draws} --noise {noise} --l2 {l2} --seed {seed}"
+    if asr_utterances > 0:
+        command += f" --asr-utterances {asr_utterances}" + (f" --asr-model {asr_model}" if asr_model else "")
+    metrics = {"held_out_clean": evaluate(cue, test_pairs),
+               "held_out_noisy": evaluate(cue, with_noise(test_pairs, noise, seed + 3)),
+               "train": evaluate(cue, train_pairs + asr_train)}
+    if asr_test:
+        metrics["held_out_asr"] = evaluate(cue, asr_test)
     cue.meta = {
-        "command": f"python -m training.vad text-cue --draws {draws} --noise {noise} --l2 {l2} --seed {seed}",
-        "recipe": {"sentences": len(sentences), "excluded": len(exclude or ()), "held_out_sentences": len(test), "train_examples": len(train_pairs),
-                   "draws": draws, "noise": noise, "l2": l2, "seed": seed},
-        "metrics": {"held_out_clean": evaluate(cue, test_pairs),
-                    "held_out_noisy": evaluate(cue, with_noise(test_pairs, noise, seed + 3)),
-                    "train": evaluate(cue, train_pairs)},
+        "command": command,
+        "recipe": {"sentences": len(sentences), "excluded": len(exclude or ()), "held_out_sentences": len(test),
+                   "train_examples": len(train_pairs) + len(asr_train), "asr_utterances": asr_utterances,
+                   "asr_train_examples": len(asr_train), "draws": draws, "noise": noise, "l2": l2, "seed": seed},
+        "metrics": metrics,
     }
     return cue
 
@@ -175,11 +211,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise", type=float, default=0.15, help="character error rate of the corrupted copies")
     ap.add_argument("--l2", type=float, default=1.0, help="L2 weight of the regression")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--asr-utterances", type=int, default=0,
+                    help="also learn from this many ASR training utterances as the ASR heard them (0 = off)")
+    ap.add_argument("--asr-model", type=Path, default=None, help="ASR model folder for that (default: the shipped one)")
+    ap.add_argument("--asr-examples", type=Path, default=Path("cache/asr/examples"),
+                    help="the ASR recipe's examples (python -m training.asr prepare)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    if not 0 <= args.noise < 1 or args.draws < 1 or args.l2 <= 0:
-        print("error: --noise must be in [0, 1), --draws ≥ 1, --l2 > 0", file=sys.stderr)
+    if not 0 <= args.noise < 1 or args.draws < 1 or args.l2 <= 0 or args.asr_utterances < 0:
+        print("error: --noise must be in [0, 1), --draws ≥ 1, --l2 > 0, --asr-utterances ≥ 0", file=sys.stderr)
         return 2
-    cue = train_cue(args.draws, args.noise, args.l2, args.seed)
+    from training.vad.text_cue_asr import AsrExamplesError
+
+    try:
+        cue = train_cue(args.draws, args.noise, args.l2, args.seed, asr_utterances=args.asr_utterances,
+                        asr_model=args.asr_model, asr_examples_dir=args.asr_examples, progress=not args.no_progress)
+    except AsrExamplesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cue.save(args.out)
     print(json.dumps(cue.meta["metrics"], indent=1))
