@@ -84,7 +84,7 @@ TURNS = Path("cache/vad/turns")  # test/ (the benchmark) and valid/ (--split val
 MATERIAL_CACHE = Path("cache/vad/bench_material")
 ROOT = Path(__file__).resolve().parents[1]
 MATERIAL_CODE = ("audio_io/room.py", "models/aec", "models/vad/features.py", "training/vad/examples.py",
-                 "training/vad/turns.py", "training/res/scenes.py", "agent/config/schema.py")  # + build_material
+                 "training/vad/turns.py", "training/res/scenes.py")  # + build_material and the room and aec defaults
 KEPT = ("audio", "asr", "speech", "echo", "laec", "echo_dominant", "far_active")  # arrays of one material example
 
 
@@ -324,9 +324,13 @@ def agent_voice_material(minutes: float, res_model: str | None = None) -> list[d
 
 def material_key(count: int, echo_minutes: float, res_model: str | None = None, split: str = "test") -> str:
     """Size and a digest of the code that builds the material (a change of it builds the material anew): the
-    modules it uses and :func:`build_material` itself (not the rest of this file, so scoring changes keep it), and
-    the chain's ``res_model`` (with the model file's bytes)."""
+    modules it uses and :func:`build_material` itself (not the rest of this file, so scoring changes keep it), the
+    default values of the config sections it reads (``room`` and ``aec``: not the whole schema file, so a new
+    default of another section, e.g. ``vad``, keeps it), and the chain's ``res_model`` (with the model file's bytes)."""
+    from agent.config import RoomConfig
+
     h = hashlib.sha1(inspect.getsource(build_material).encode())
+    h.update(repr(RoomConfig()).encode() + b"\0" + repr(AecConfig()).encode())
     for name in MATERIAL_CODE:
         path = ROOT / name
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:

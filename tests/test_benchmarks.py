@@ -178,6 +178,15 @@ def test_vad_benchmark_material_is_keyed_by_the_chains_residual_echo_masks(monke
     shipped = vad_bench.material_key(6, 1.0, "shipped")
     assert shipped != classical and shipped.startswith("n6_echo1min_")
     assert vad_bench.material_key(6, 1.0, "/elsewhere/res.onnx") not in (classical, shipped)
+    # the room and aec defaults are part of the key; other sections' defaults (the VAD's, the ASR's) are not
+    import dataclasses
+
+    import agent.config as config
+
+    monkeypatch.setattr(config, "VadConfig", lambda: dataclasses.replace(config.AgentConfig().vad, text_cue=None))
+    assert vad_bench.material_key(6, 1.0) == classical
+    monkeypatch.setattr(config, "RoomConfig", lambda: dataclasses.replace(config.AgentConfig().room, rt60_s=0.9))
+    assert vad_bench.material_key(6, 1.0) != classical
     sys.modules.pop("vad_bench", None)
 
 
