@@ -207,6 +207,7 @@ class TextCueRun:
         from models.vad.text_cue import SentenceEndCue
 
         self.oracle = oracle is not None
+        self.path = cue_path
         if self.oracle:
             from training.vad.text_cue import train_cue, turn_sentences
 
@@ -514,7 +515,8 @@ def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: 
     true words, a cue trained without this material's sentences) at the given settings, and the text cue's sweep for
     both, on validation listening material."""
     probs = [probs_ours(ex["audio"], vad, ex["echo"], ex["laec"]) for ex in listen]
-    report: dict = {"split": "valid", "examples": len(listen), "settings": dataclasses.asdict(base)}
+    report: dict = {"split": "valid", "examples": len(listen), "settings": dataclasses.asdict(base),
+                    "text_cue": str(text.path)}
     print(f"\nvalidation listening material: {len(listen)} examples")
     oracle = TextCueRun(SHIPPED_CUE, oracle=listen)
     report["oracle_cue_metrics"] = oracle.cue.meta["metrics"]
