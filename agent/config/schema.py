@@ -212,11 +212,12 @@ class VadConfig:
         600.0, "After playback ends, the barge-in rules still apply for this long (the echo path's delay and "
         "reverberation), ms.", min=0, max=5000)
     text_cue: str | None = setting(
-        "shipped", "End-of-turn text cue (models/vad/text_cue.py): 'shipped' = models/vad/text_cue.json, a path, or "
+        None, "End-of-turn text cue (models/vad/text_cue.py): 'shipped' = models/vad/text_cue.json, a path, or "
         "null = off (the VAD's end_of_turn_threshold alone). With it, once a pause has lasted text_cue_after_ms, the "
         "ASR's words so far are scored (do they end a sentence?) and the pause's end-of-turn threshold becomes "
-        "text_finished_eot_threshold or text_unfinished_eot_threshold. On by default since 2026-12-07 "
-        "(docs/decisions.md, the cue's fifth look). `python -m agent vad` runs the VAD alone (no ASR, no cue).")
+        "text_finished_eot_threshold or text_unfinished_eot_threshold. Off by default: its validated setting moves "
+        "with each ASR model and the latest one failed the scenario library (docs/decisions.md, the cue's fifth "
+        "look). `python -m agent vad` runs the VAD alone (no ASR, no cue).")
     text_cue_after_ms: float = setting(
         100.0, "Silence after speech before the text cue reads the ASR's words (one flush of the ASR per pause), ms.",
         min=0, max=5000)
@@ -225,8 +226,9 @@ class VadConfig:
     text_finished_eot_threshold: float = setting(
         0.8, "End-of-turn probability that ends the turn in a pause after words that end a sentence (the default and "
         "the three around it: the fastest setting with at most 2 % premature ends on validation material with the "
-        "shipped ASR, benchmarks/vad_bench.py --split valid; 0.3 with text_end_threshold 0.5 and "
-        "text_cue_after_ms 60 for true words).", min=0, max=1)
+        "ASR shipped before 2026-12-07's sixth session, benchmarks/vad_bench.py --split valid; with the one shipped "
+        "then: 160 ms, 0.5, 0.3, 0.95; 0.3 with text_end_threshold 0.5 and text_cue_after_ms 60 for true words).",
+        min=0, max=1)
     text_unfinished_eot_threshold: float = setting(
         0.95, "End-of-turn probability that ends the turn in a pause after words that do not end a sentence.",
         min=0, max=1)

@@ -272,9 +272,9 @@ def test_the_text_cue_ends_the_turn_once_the_asr_words_are_read(models) -> None:
 def test_a_missing_text_cue_names_the_file_and_how_to_get_it(tmp_path: Path) -> None:
     from agent.pipeline import ModelLoadError, text_scorer_from_config
 
-    on = text_scorer_from_config(load_config())  # on by default: the shipped cue, asked after 100 ms (5 frames)
+    assert text_scorer_from_config(load_config()) is None  # off by default
+    on = text_scorer_from_config(load_config(overrides=["vad.text_cue=shipped"]))  # asked after 100 ms (5 frames)
     assert on is not None and on.after_frames == 5
-    assert text_scorer_from_config(load_config(overrides=["vad.text_cue=null"])) is None
     missing = tmp_path / "cue.json"
     with pytest.raises(ModelLoadError, match=r"cue\.json: no such file.*training\.vad text-cue"):
         text_scorer_from_config(load_config(overrides=[f"vad.text_cue={missing}"]))
