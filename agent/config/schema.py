@@ -193,6 +193,14 @@ class VadConfig:
         40.0, "While the agent speaks, a barge-in run survives a dip below barge_in_threshold of up to this long (the "
         "dip's frames do not count toward barge_in_min_speech_ms); 0 = any dip starts the run again, ms.", min=0, max=500,
     )
+    barge_in_fast_min_speech_ms: float = setting(
+        0.0, "A second, quicker way to a barge-in while the agent speaks: this much speech with every frame at or above "
+        "barge_in_fast_threshold (no dips) is a barge-in too, whichever comes first; 0 = off, ms.", min=0, max=2000,
+    )
+    barge_in_fast_threshold: float = setting(
+        0.95, "Speech probability every frame of a quick barge-in run needs (see barge_in_fast_min_speech_ms).",
+        min=0, max=1,
+    )
     barge_in_cooldown_ms: float = setting(
         300.0, "Time after the agent starts speaking before a barge-in is allowed, ms.", min=0, max=5000
     )

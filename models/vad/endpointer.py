@@ -20,6 +20,9 @@ barge_in_blocked=False)`` takes one 20 ms frame and returns the events it decide
   simulate), also lets the agent's own echo through more often. ``barge_in_max_gap_ms`` (default 40; 0 = off): a
   barge-in run survives a dip below ``barge_in_threshold`` of up to that long (the dip's frames do not count
   toward the run; with no dips the barge-in dates from the run's first frame as before).
+  ``barge_in_fast_min_speech_ms`` (default 0 = off): a run of that long with every frame at or above
+  ``barge_in_fast_threshold`` (no dips) is a barge-in too, whichever of the two runs completes first (with the
+  echo gate, the share is asked of the quick run's own frames); it dates from the quick run's first frame.
 - **Text cue** (``text_end``, optional, per frame): with the ASR's words scored by
   :class:`models.vad.text_cue.SentenceEndCue`, the end-of-turn threshold of a pause is
   ``text_finished_eot_threshold`` when the words end a sentence (``text_end >= text_end_threshold``) and
@@ -69,6 +72,9 @@ class Endpointer:
         self._barge_clear = math.ceil(c.barge_in_double_talk_share * self._barge_min - 1e-9)
         self._cooldown = math.ceil(c.barge_in_cooldown_ms * sample_rate / 1000 / frame_samples - 1e-9)
         self._max_gap = math.floor(c.barge_in_max_gap_ms * sample_rate / 1000 / frame_samples + 1e-9)
+        self._fast_min = (_frames(c.barge_in_fast_min_speech_ms, frame_samples, sample_rate)
+                          if c.barge_in_fast_min_speech_ms > 0 else 0)
+        self._fast_clear = math.ceil(c.barge_in_double_talk_share * self._fast_min - 1e-9)
         self.reset()
 
     def reset(self) -> None:
@@ -78,7 +84,8 @@ class Endpointer:
         self._run = 0  # frames in a row that count toward a speech start (a barge-in run: not counting its dips)
         self._run_start = 0  # first frame of the current run
         self._gap = 0  # frames of the current dip inside a barge-in run
-        self._clear: deque[bool] = deque(maxlen=self._barge_min)  # last frames of a barge-in run: not echo-dominated
+        self._fast_run = 0  # frames in a row at or above barge_in_fast_threshold (a quick barge-in run)
+        self._clear: deque[bool] = deque(maxlen=max(self._barge_min, self._fast_min))  # last frames of a barge-in run: not echo-dominated
         self._silence = 0  # silent frames in a row since speech was last active
         self._playing_frames = 0  # frames since playback started (0 when not playing)
 
@@ -102,10 +109,13 @@ class Endpointer:
         if not self.in_speech:
             clear_enough = True
             held = False  # a barge-in run kept through a short dip on this frame
+            fast = False  # a quick barge-in run completes on this frame
             if playing:
-                counts = (p_speech >= c.barge_in_threshold and self._playing_frames > self._cooldown
-                          and not barge_in_blocked)
+                allowed = self._playing_frames > self._cooldown and not barge_in_blocked
+                counts = p_speech >= c.barge_in_threshold and allowed
                 needed = self._barge_min
+                fast_counts = self._fast_min > 0 and allowed and p_speech >= c.barge_in_fast_threshold
+                self._fast_run = self._fast_run + 1 if fast_counts else 0
                 if counts:
                     self._clear.append(not echo_dominant)
                     self._gap = 0
@@ -116,21 +126,28 @@ class Endpointer:
                     self._clear.clear()
                     self._gap = 0
                 if c.barge_in_echo_gate:  # over the last `needed` frames of the run
-                    clear_enough = sum(self._clear) >= self._barge_clear
+                    clear_enough = sum(list(self._clear)[-needed:]) >= self._barge_clear
+                    fast_clear = sum(list(self._clear)[-self._fast_min:]) >= self._fast_clear if self._fast_min else False
+                else:
+                    fast_clear = True
+                fast = self._fast_run >= self._fast_min > 0 and fast_clear
             else:
                 counts = p_speech >= c.speech_threshold
                 needed = self._min_speech
                 self._clear.clear()
                 self._gap = 0
+                self._fast_run = 0
             if counts and self._run == 0:
                 self._run_start = t
             self._run = self._run + 1 if counts else (self._run if held else 0)
-            if self._run >= needed and clear_enough:
-                if playing and self._run > needed:  # a barge-in dates from its window (a run held back by the gate)
+            if (self._run >= needed and clear_enough) or fast:
+                if fast and not (self._run >= needed and clear_enough):  # the quick run dates from its own start
+                    start = (t + 1 - self._fast_run) * self.frame_samples
+                elif playing and self._run > needed:  # a barge-in dates from its window (a run held back by the gate)
                     start = (t + 1 - needed) * self.frame_samples
                 else:
                     start = self._run_start * self.frame_samples
-                self.in_speech, self.turn_open, self._silence, self._run = True, True, 0, 0
+                self.in_speech, self.turn_open, self._silence, self._run, self._fast_run = True, True, 0, 0, 0
                 self._clear.clear()
                 events.append(VadEvent("speech_start", start, end))
                 if playing:
@@ -150,7 +167,7 @@ class Endpointer:
         if eot or self._silence >= self._hangover:
             silence_start = (t + 1 - self._silence) * self.frame_samples
             self.in_speech = False
-            self._run = 0
+            self._run = self._fast_run = 0
             events.append(VadEvent("speech_end", silence_start, end))
         return events + eot
 

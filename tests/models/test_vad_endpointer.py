@@ -112,6 +112,33 @@ def test_a_barge_in_run_survives_a_short_dip_only_when_asked() -> None:
     assert run(listening, dataclasses.replace(gap, min_speech_ms=60)) == []  # only barge-in runs hold through dips
 
 
+def test_a_quick_barge_in_run_of_high_probability_frames_only_when_asked() -> None:
+    base = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=120, barge_in_cooldown_ms=0, barge_in_echo_gate=False,
+                     barge_in_max_gap_ms=0)
+    assert VadConfig().barge_in_fast_min_speech_ms == 0  # off by default
+    lead = [(0.1, 0)] * 5
+    sure = lead + [(0.97, 0)] * 8
+    events = run(sure, base, [True] * len(sure))
+    assert events[1].kind == "barge_in" and events[1].decided_at == 11 * HOP  # the usual 6 frames
+    fast = dataclasses.replace(base, barge_in_fast_min_speech_ms=80, barge_in_fast_threshold=0.95)
+    events = run(sure, fast, [True] * len(sure))
+    assert kinds(events) == ["speech_start", "barge_in"]
+    assert events[1].decided_at == 9 * HOP and events[1].sample == 5 * HOP  # 4 frames at >= 0.95
+    # frames between the two thresholds count toward the usual run only; the quick run dates from its own start
+    mixed = lead + [(0.8, 0)] + [(0.97, 0)] * 4 + [(0.1, 0)] * 3
+    assert run(mixed, base, [True] * len(mixed)) == []  # 5 frames: too short for the usual run alone
+    events = run(mixed, fast, [True] * len(mixed))
+    assert kinds(events) == ["speech_start", "barge_in"]
+    assert events[1].decided_at == 10 * HOP and events[1].sample == 6 * HOP
+    three = lead + [(0.97, 0)] * 3 + [(0.1, 0)] * 5
+    assert run(three, fast, [True] * len(three)) == []  # too short for either run
+    assert kinds(run(sure, fast)) == ["speech_start"]  # listening: the quick run is a barge-in rule only
+    # with the echo gate, the quick run's own frames must not be echo-dominated
+    gated = dataclasses.replace(fast, barge_in_echo_gate=True)
+    assert run(sure, gated, [True] * len(sure), echo=[True] * len(sure)) == []
+    assert kinds(run(sure, gated, [True] * len(sure), echo=[False] * len(sure))) == ["speech_start", "barge_in"]
+
+
 def test_no_barge_in_while_blocked_and_a_fresh_run_after() -> None:
     cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0, barge_in_echo_gate=False)
     ep = Endpointer(cfg)
