@@ -74,7 +74,7 @@ def test_no_end_of_turn_without_speech() -> None:
 
 
 def test_barge_in_needs_threshold_duration_cooldown_and_no_echo() -> None:
-    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=200,
+    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=200, barge_in_fast_min_speech_ms=0,
                     barge_in_echo_gate=True)
     n = 40
     playing = [True] * n
@@ -114,8 +114,8 @@ def test_a_barge_in_run_survives_a_short_dip_only_when_asked() -> None:
 
 def test_a_quick_barge_in_run_of_high_probability_frames_only_when_asked() -> None:
     base = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=120, barge_in_cooldown_ms=0, barge_in_echo_gate=False,
-                     barge_in_max_gap_ms=0)
-    assert VadConfig().barge_in_fast_min_speech_ms == 0  # off by default
+                     barge_in_max_gap_ms=0, barge_in_fast_min_speech_ms=0)
+    assert VadConfig().barge_in_fast_min_speech_ms == 80 and VadConfig().barge_in_fast_threshold == 0.95  # the defaults
     lead = [(0.1, 0)] * 5
     sure = lead + [(0.97, 0)] * 8
     events = run(sure, base, [True] * len(sure))
@@ -140,7 +140,8 @@ def test_a_quick_barge_in_run_of_high_probability_frames_only_when_asked() -> No
 
 
 def test_no_barge_in_while_blocked_and_a_fresh_run_after() -> None:
-    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0, barge_in_echo_gate=False)
+    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0, barge_in_echo_gate=False,
+                    barge_in_fast_min_speech_ms=0)
     ep = Endpointer(cfg)
     events = [ev for t in range(30) for ev in ep.process(0.95, 0.0, playing=True, barge_in_blocked=t < 20)]
     assert kinds(events) == ["speech_start", "barge_in"]
@@ -151,7 +152,7 @@ def test_no_barge_in_while_blocked_and_a_fresh_run_after() -> None:
 
 def test_barge_in_needs_a_share_of_double_talk_frames_in_its_last_window() -> None:
     # 5-frame window, share 0.4: two frames of the last five not echo-dominated
-    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0,
+    cfg = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=100, barge_in_cooldown_ms=0, barge_in_fast_min_speech_ms=0,
                     barge_in_double_talk_share=0.4, barge_in_echo_gate=True, barge_in_max_gap_ms=0)
     n = 30
     playing = [True] * n
