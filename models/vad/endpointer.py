@@ -85,7 +85,8 @@ class Endpointer:
         self._run_start = 0  # first frame of the current run
         self._gap = 0  # frames of the current dip inside a barge-in run
         self._fast_run = 0  # frames in a row at or above barge_in_fast_threshold (a quick barge-in run)
-        self._clear: deque[bool] = deque(maxlen=max(self._barge_min, self._fast_min))  # last frames of a barge-in run: not echo-dominated
+        # last frames of a barge-in run: not echo-dominated
+        self._clear: deque[bool] = deque(maxlen=max(self._barge_min, self._fast_min))
         self._silence = 0  # silent frames in a row since speech was last active
         self._playing_frames = 0  # frames since playback started (0 when not playing)
 
