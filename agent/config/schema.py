@@ -198,7 +198,8 @@ class VadConfig:
         "barge_in_fast_threshold (no dips) is a barge-in too, whichever comes first; 0 = off, ms.", min=0, max=2000,
     )
     barge_in_fast_threshold: float = setting(
-        0.95, "Speech probability every frame of a quick barge-in run needs (see barge_in_fast_min_speech_ms).",
+        0.95, "Speech probability every frame of a quick barge-in run needs (see barge_in_fast_min_speech_ms); "
+        "a frame also needs barge_in_threshold, so a lower value than that one acts as barge_in_threshold.",
         min=0, max=1,
     )
     barge_in_cooldown_ms: float = setting(

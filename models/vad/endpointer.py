@@ -20,9 +20,10 @@ barge_in_blocked=False)`` takes one 20 ms frame and returns the events it decide
   simulate), also lets the agent's own echo through more often. ``barge_in_max_gap_ms`` (default 40; 0 = off): a
   barge-in run survives a dip below ``barge_in_threshold`` of up to that long (the dip's frames do not count
   toward the run; with no dips the barge-in dates from the run's first frame as before).
-  ``barge_in_fast_min_speech_ms`` (default 80 since 2026-12-07; 0 = off): a run of that long with every frame at or above
-  ``barge_in_fast_threshold`` (no dips) is a barge-in too, whichever of the two runs completes first (with the
-  echo gate, the share is asked of the quick run's own frames); it dates from the quick run's first frame.
+  ``barge_in_fast_min_speech_ms`` (default 80 since 2026-12-07; 0 = off): a run of that long with every frame at
+  or above ``barge_in_fast_threshold`` and ``barge_in_threshold`` (no dips) is a barge-in too, whichever of the two
+  runs completes first (with the echo gate, the share is asked of the quick run's own frames); it dates from the
+  quick run's first frame.
 - **Text cue** (``text_end``, optional, per frame): with the ASR's words scored by
   :class:`models.vad.text_cue.SentenceEndCue`, the end-of-turn threshold of a pause is
   ``text_finished_eot_threshold`` when the words end a sentence (``text_end >= text_end_threshold``) and
@@ -115,7 +116,7 @@ class Endpointer:
                 allowed = self._playing_frames > self._cooldown and not barge_in_blocked
                 counts = p_speech >= c.barge_in_threshold and allowed
                 needed = self._barge_min
-                fast_counts = self._fast_min > 0 and allowed and p_speech >= c.barge_in_fast_threshold
+                fast_counts = counts and self._fast_min > 0 and p_speech >= c.barge_in_fast_threshold
                 self._fast_run = self._fast_run + 1 if fast_counts else 0
                 if counts:
                     self._clear.append(not echo_dominant)

@@ -133,6 +133,10 @@ def test_a_quick_barge_in_run_of_high_probability_frames_only_when_asked() -> No
     three = lead + [(0.97, 0)] * 3 + [(0.1, 0)] * 5
     assert run(three, fast, [True] * len(three)) == []  # too short for either run
     assert kinds(run(sure, fast)) == ["speech_start"]  # listening: the quick run is a barge-in rule only
+    # a quick run's frames also need barge_in_threshold: a lower fast threshold is no looser than the usual one
+    low = dataclasses.replace(fast, barge_in_fast_threshold=0.5)
+    between = lead + [(0.6, 0)] * 8
+    assert run(between, low, [True] * len(between)) == []
     # with the echo gate, the quick run's own frames must not be echo-dominated
     gated = dataclasses.replace(fast, barge_in_echo_gate=True)
     assert run(sure, gated, [True] * len(sure), echo=[True] * len(sure)) == []
