@@ -446,7 +446,15 @@ QUICK_TEXT_SWEEP = {"text_cue_after_ms": (100.0,), "text_end_threshold": (0.5,),
                     "text_finished_eot_threshold": (0.3, 0.7), "text_unfinished_eot_threshold": (0.95, 1.0)}
 SWEEP_KEYS = ("eot_latency_median_ms", "eot_latency_p90_ms", "premature_rate", "sentence_gap_eot_rate", "eot_missed_rate",
               "turns", "clause_pauses")
-EOT_THRESHOLDS = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
+EOT_THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+PREMATURE_BUDGETS = (0.02, 0.05, 0.10)
+
+
+def fastest_within(rows: list[dict], budget: float) -> dict | None:
+    """The threshold-sweep row with the lowest median end of turn among those with at most ``budget`` premature
+    ends (None when no row is within it)."""
+    ok = [r for r in rows if r["premature_rate"] <= budget + 1e-9 and np.isfinite(r["eot_latency_median_ms"])]
+    return min(ok, key=lambda r: (r["eot_latency_median_ms"], r["premature_rate"]), default=None)
 
 
 def text_sweep(probs: list[np.ndarray], examples: list[dict], base: VadConfig, text: TextCueRun,
@@ -539,6 +547,13 @@ def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: 
     print("\nours alone, vad.end_of_turn_threshold: " + "; ".join(
         f"{r['end_of_turn_threshold']:g}: {fmt(r['eot_latency_median_ms'], 0)} ms / "
         f"{fmt(100 * r['premature_rate'], 1)} %" for r in thresholds))
+    report["eot_fastest_within"] = {}
+    for budget in PREMATURE_BUDGETS:
+        row = fastest_within(thresholds, budget)
+        report["eot_fastest_within"][f"{budget:g}"] = row
+        print(f"  fastest with <= {100 * budget:g} % premature: " + (
+            f"threshold {row['end_of_turn_threshold']:g}, {fmt(row['eot_latency_median_ms'], 0)} ms median, "
+            f"{fmt(100 * row['premature_rate'], 1)} %" if row else "none"))
     for name, run in (("ours_text", text), ("ours_oracle", oracle)):
         rows = text_sweep(probs, listen, base, run, QUICK_TEXT_SWEEP if quick else None)
         print(f"\n{name}:", end="")

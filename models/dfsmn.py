@@ -54,11 +54,12 @@ class FusedStack(nn.Module):
     (L, K, dim) applied to the whole state at once (one Mul and one ReduceSum), the tap on the current projection a
     per-layer scale; the new state is the old one shifted by one frame with the new projections appended (one
     Slice and one Concat instead of one per layer). ``forward(x (B, in), state (B, L, K, dim)) -> (m (B, dim),
-    new state)``.
+    new state)``. ``input_layer`` None: the stack reads x (B, dim) as it is (a stack that goes on from another's
+    output, e.g. the VAD's end-of-turn branch).
     """
 
-    def __init__(self, input_layer: nn.Linear, mean: torch.Tensor, std: torch.Tensor, layers: nn.ModuleList,
-                 state_shape: tuple[int, int, int]) -> None:
+    def __init__(self, input_layer: nn.Linear | None, mean: torch.Tensor | None, std: torch.Tensor | None,
+                 layers: nn.ModuleList, state_shape: tuple[int, int, int]) -> None:
         super().__init__()
         count, past, dim = state_shape
         taps = torch.zeros(count, past, dim)
@@ -69,10 +70,13 @@ class FusedStack(nn.Module):
                 for j in range(layer.memory - 1):
                     taps[i, first + j * layer.stride] = layer.taps[:, j]
                 scale[i, 0] = 1.0 + layer.taps[:, -1]  # m' = m + p + a_N ⊙ p + Σ past taps
-            weight = input_layer.weight / std
-            self.input = nn.Linear(input_layer.in_features, input_layer.out_features)
-            self.input.weight.copy_(weight)
-            self.input.bias.copy_(input_layer.bias - weight @ mean)
+            if input_layer is None:
+                self.input: nn.Module = nn.Identity()
+            else:
+                weight = input_layer.weight / std
+                self.input = nn.Linear(input_layer.in_features, input_layer.out_features)
+                self.input.weight.copy_(weight)
+                self.input.bias.copy_(input_layer.bias - weight @ mean)
         self.register_buffer("past_taps", taps.unsqueeze(0))
         self.register_buffer("current_scale", scale)
         self.expand = nn.ModuleList(layer.expand for layer in layers)

@@ -74,6 +74,10 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     assert valid["oracle_cue_metrics"]["held_out_clean"]["examples"] > 0
     latencies = [r["eot_latency_median_ms"] for r in valid["eot_threshold_sweep"]]
     assert latencies == sorted(latencies)  # a higher threshold never ends turns sooner
+    assert set(valid["eot_fastest_within"]) == {"0.02", "0.05", "0.1"}
+    for budget, row in valid["eot_fastest_within"].items():  # the fastest threshold within each premature budget
+        within = [r for r in valid["eot_threshold_sweep"] if r["premature_rate"] <= float(budget) + 1e-9]
+        assert row == (min(within, key=lambda r: (r["eot_latency_median_ms"], r["premature_rate"])) if within else None)
     assert len(list((tmp_path / "cache/vad/bench_material").glob("valid_*"))) == 1
     sys.modules.pop("vad_bench", None)
 

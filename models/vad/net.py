@@ -12,6 +12,13 @@ finished sentence from a clause that goes on), last: (batch, frames, 43, 83 or 1
 taps with strides 1, 1, 2, 2, 4, 4 frames: a causal receptive field of 2.8 s, no look-ahead);
 an output layer 64 → 2 giving the logits of [speech, end of turn] per 20 ms frame. About 108 k
 parameters (110 k echo-aware). Streaming keeps the last 36 projections per layer: state (batch, 6, 36, 64).
+
+**End-of-turn branch** (``eot_layers`` k > 0): k more DFSMN layers (strides :data:`EOT_STRIDES`) read the trunk's
+output and a layer ``eot_output`` (64 → 1) adds a correction to the end-of-turn logit: end of turn =
+output₁(m) + eot_output(branch(m)); the speech logit is the trunk's alone. ``eot_output`` starts at zero, so a
+branch added to a trained model starts from that model's exact probabilities, and training the branch alone
+(``freeze_trunk``) improves the end of turn without moving the speech probability by a single bit. State (batch,
+6 + k, 36, 64): the branch's layers after the trunk's.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ DIM = 64
 HIDDEN = 128
 MEMORY = 10
 STRIDES = (1, 1, 2, 2, 4, 4)
+EOT_STRIDES = (2, 4, 4, 4)  # the end-of-turn branch's layers, in order (at most 4)
 OUTPUTS = ("speech", "end_of_turn")
 # The model's input groups in their order: (name, width, log-power feature that a level change moves).
 INPUT_GROUPS = (("features", FEATURES, True), ("echo", FEATURES, True), ("laec", FEATURES, True),
@@ -42,8 +50,11 @@ def input_groups(echo: bool, laec: bool, pitch: bool) -> list[tuple[str, int, bo
 class VadDfsmn(nn.Module):
     """See the module doc. ``forward`` returns logits (B, T, 2)."""
 
-    def __init__(self, echo_input: bool = False, pitch_input: bool = False, laec_input: bool = False) -> None:
+    def __init__(self, echo_input: bool = False, pitch_input: bool = False, laec_input: bool = False,
+                 eot_layers: int = 0) -> None:
         super().__init__()
+        if not 0 <= eot_layers <= len(EOT_STRIDES):
+            raise ValueError(f"eot_layers must be 0 to {len(EOT_STRIDES)}, not {eot_layers}")
         self.echo_input = echo_input
         self.pitch_input = pitch_input
         self.laec_input = laec_input
@@ -57,10 +68,22 @@ class VadDfsmn(nn.Module):
         self.input = nn.Linear(self.in_features, DIM)
         self.layers = nn.ModuleList(DfsmnLayer(DIM, HIDDEN, MEMORY, s) for s in STRIDES)
         self.output = nn.Linear(DIM, len(OUTPUTS))
+        self.eot_layers = nn.ModuleList(DfsmnLayer(DIM, HIDDEN, MEMORY, s) for s in EOT_STRIDES[:eot_layers])
+        self.eot_output = nn.Linear(DIM, 1) if eot_layers else None
+        if self.eot_output is not None:
+            nn.init.zeros_(self.eot_output.weight)
+            nn.init.zeros_(self.eot_output.bias)
+
+    def trunk_parameters(self) -> list[nn.Parameter]:
+        """Everything but the end-of-turn branch (what ``freeze_trunk`` keeps fixed)."""
+        branch = {id(p) for p in self.eot_layers.parameters()}
+        branch |= {id(p) for p in self.eot_output.parameters()} if self.eot_output is not None else set()
+        return [p for p in self.parameters() if id(p) not in branch]
 
     @property
     def state_shape(self) -> tuple[int, int, int]:
-        return (len(self.layers), max(layer.past_frames for layer in self.layers), DIM)
+        layers = [*self.layers, *self.eot_layers]
+        return (len(layers), max(layer.past_frames for layer in layers), DIM)
 
     def init_state(self, batch: int = 1) -> torch.Tensor:
         return torch.zeros(batch, *self.state_shape)
@@ -72,13 +95,27 @@ class VadDfsmn(nn.Module):
         m = self.input(self._normalise(x))
         for layer in self.layers:
             m = layer(m)
-        return self.output(m)
+        logits = self.output(m)
+        for layer in self.eot_layers:
+            m = layer(m)
+        return self.with_branch(logits, m)
+
+    def with_branch(self, logits: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
+        """The trunk's logits (..., 2) with the end-of-turn branch's correction added (none without a branch);
+        ``branch``: the branch's output (..., 64)."""
+        if self.eot_output is None:
+            return logits
+        return torch.cat([logits[..., :1], logits[..., 1:] + self.eot_output(branch)], dim=-1)
 
     def streaming_forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame: x (B, in_features), state (B, 6, 36, 64) -> (probabilities (B, 2), new state)."""
+        """One frame: x (B, in_features), state (B, 6 + k, 36, 64) -> (probabilities (B, 2), new state)."""
         m = self.input(self._normalise(x))
         new = []
         for i, layer in enumerate(self.layers):
             m, past = layer.step(m, state[:, i])
             new.append(past)
-        return torch.sigmoid(self.output(m)), torch.stack(new, dim=1)
+        logits = self.output(m)
+        for i, layer in enumerate(self.eot_layers):
+            m, past = layer.step(m, state[:, len(self.layers) + i])
+            new.append(past)
+        return torch.sigmoid(self.with_branch(logits, m)), torch.stack(new, dim=1)

@@ -229,6 +229,8 @@ def test_vad_training_smoke_resume_and_export(tmp_path: Path, monkeypatch: pytes
     assert ckpt["step"] == 50
     metas = [json.loads(p.read_text()) for p in (d / "ex_train").glob("0*.json")]
     assert len(metas) == 6 and all("delay_jumps" in m and m["res_model"] is None for m in metas)
+    # an end-of-turn branch trained alone on the exported model: the speech probability stays the same, bit for bit
+    check_eot_branch(main, args, d)
     # the recipe with the neural RES and the agent's own voice: the voice is synthesised first, the chain uses the RES
     from training.vad.config import load_vad_config
     from training.vad.prepare import prepare_data
@@ -323,3 +325,39 @@ def test_pause_weight_weighs_the_silent_frames_of_pauses_inside_sentences() -> N
     eots = [vad_loss(model, torch.zeros(1, 8, 80), speech, eot, torch.zeros(1, 8), 1.0, 1.0, w)[1]["eot"]
             for w in (1.0, 4.0)]
     assert abs(eots[1] - eots[0]) < 0.01
+
+
+def check_eot_branch(main, args: list[str], d: Path) -> None:  # noqa: ANN001 (training.vad.__main__.main)
+    """``train.eot_layers`` with ``train.init_from`` (the exported .onnx of the smoke run) and ``freeze_trunk``."""
+    from models.vad.runtime import SemanticVad
+    from training.vad.export import model_from_fused_onnx
+    from training.vad.train import load_model
+
+    source = d / "run" / "vad_dfsmn.onnx"
+    branch = [*args, "--set", f"train.out_dir={d / 'run_eot'}", "--set", "train.steps=20", "--set", "train.eot_layers=2",
+              "--set", f"train.init_from={source}", "--set", "train.freeze_trunk=true", "--no-progress"]
+    assert main(branch) == 0
+    trunk, _ = model_from_fused_onnx(source)
+    trained = load_model(d / "run_eot" / "checkpoint.pt")
+    assert len(trained.eot_layers) == 2 and float(trained.eot_output.weight.detach().abs().sum()) > 0  # the branch learnt
+    fixed = trunk.state_dict()
+    for name, value in trained.state_dict().items():
+        if not name.startswith(("eot_layers.", "eot_output.")):
+            assert torch.equal(value, fixed[name]), name  # the trunk did not move
+    old, new = SemanticVad(source), SemanticVad(d / "run_eot" / "vad_dfsmn.onnx")
+    assert new.state_shape == (8, 36, 64) and new.metadata["eot_layers"] == "2"
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(SR * 2) * 0.05
+    audio[SR // 2 : SR] += 0.3 * np.sin(2 * np.pi * 150 * np.arange(SR // 2) / SR)
+    echo = rng.standard_normal(SR * 2) * 0.01
+    a = np.array([old.process(audio[i : i + 320], echo[i : i + 320]) for i in range(0, SR * 2, 320)])
+    b = np.array([new.process(audio[i : i + 320], echo[i : i + 320]) for i in range(0, SR * 2, 320)])
+    np.testing.assert_allclose(b[:, 0], a[:, 0], atol=1e-6)  # speech: the same (folding may differ in the last bit)
+    assert np.abs(b[:, 1] - a[:, 1]).max() > 1e-4  # end of turn: the branch's
+    # a frozen trunk needs a trained model to start from, and the model must fit it
+    assert main([*args, "--set", f"train.out_dir={d / 'run_bad'}", "--set", "train.eot_layers=1",
+                 "--set", "train.freeze_trunk=true", "--no-progress"]) == 2
+    assert main([*args, "--set", f"train.out_dir={d / 'run_bad2'}", "--set", "train.pitch_input=true",
+                 "--set", f"train.init_from={source}", "--no-progress"]) == 2
+    assert main([*args, "--set", f"train.out_dir={d / 'run_bad3'}", "--set", f"train.init_from={d / 'none.onnx'}",
+                 "--no-progress"]) == 2

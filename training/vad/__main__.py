@@ -57,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # e.g. a folder built with another recipe
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    best = train(cfg, train_paths, valid_paths, progress=not args.no_progress)
+    try:
+        best = train(cfg, train_paths, valid_paths, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as exc:  # e.g. train.init_from missing or of another model
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return export(best, Path(cfg.train.out_dir) / "vad_dfsmn.onnx")
 
 

@@ -56,6 +56,17 @@ class VadTrainConfig:
         False, "LAEC-aware model: it also reads the linear echo canceller's output (before the residual echo masks, "
         "which hold back the user's first syllables while the agent talks); needs examples built with it (the "
         "'laec_features' array).")
+    eot_layers: int = setting(
+        0, "Layers of an end-of-turn branch (models.vad.net: DFSMN layers on the trunk's output that add a correction "
+        "to the end-of-turn logit; 0 = none, at most 4); with init_from and freeze_trunk it trains the end of turn of "
+        "a trained model without changing its speech probability.", min=0, max=4)
+    init_from: str | None = setting(
+        None, "Start a new run from this VAD's weights instead of random ones: an exported .onnx (e.g. the shipped "
+        "models/vad/vad_dfsmn.onnx, weights read back from the graph) or a checkpoint .pt; its inputs and "
+        "power_floor must be this config's. A branch (eot_layers) is added at zero. Ignored when resuming.")
+    freeze_trunk: bool = setting(
+        False, "Train the end-of-turn branch alone (needs init_from and eot_layers > 0): the speech probability stays "
+        "the init_from model's, bit for bit.")
     echo_gain_db: float = setting(
         3.0, "Random level change of the echo-estimate features against the output's, ± dB (the estimate's scale "
         "varies with the echo canceller's state).", min=0, max=30)

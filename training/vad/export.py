@@ -1,10 +1,10 @@
 """Export a trained VAD to ONNX: one streaming frame step with explicit state input and output.
 
 Graph: ``features`` (1, 40) float32 [, ``echo`` (1, 40) for an echo-aware model] [, ``laec`` (1, 40) for a LAEC-aware
-one] [, ``pitch`` (1, 3) for a prosody-aware one] and ``state`` (1, 6, 36, 64) → ``probs`` (1, 2) [speech, end of
-turn] and ``state_out``.
+one] [, ``pitch`` (1, 3) for a prosody-aware one] and ``state`` (1, 6 + k, 36, 64) → ``probs`` (1, 2) [speech, end of
+turn] and ``state_out`` (k: the layers of the end-of-turn branch, 0 without one).
 Metadata: sample_rate, hop, features, echo_features (40 or 0), laec_features (40 or 0), pitch_features (3 or 0), outputs,
-state_shape, format_version, power_floor (the feature floor the
+state_shape, eot_layers, format_version, power_floor (the feature floor the
 model was trained with, :mod:`models.vad.power_floor`), and the training step and
 validation metrics when known.
 """
@@ -31,12 +31,24 @@ class _Step(torch.nn.Module):
 
     def __init__(self, model: VadDfsmn) -> None:
         super().__init__()
-        self.stack = FusedStack(model.input, model.feature_mean, model.feature_std, model.layers, model.state_shape)
+        count, past, dim = model.state_shape
+        self.trunk = len(model.layers)
+        self.stack = FusedStack(model.input, model.feature_mean, model.feature_std, model.layers,
+                                (self.trunk, past, dim))
         self.output = model.output
+        self.branch = (FusedStack(None, None, None, model.eot_layers, (count - self.trunk, past, dim))
+                       if len(model.eot_layers) else None)
+        self.eot_output = model.eot_output
 
     def forward(self, *inputs: torch.Tensor):  # noqa: ANN201
-        m, state = self.stack(torch.cat(inputs[:-1], dim=-1), inputs[-1])
-        return torch.sigmoid(self.output(m)), state
+        state = inputs[-1]
+        m, new = self.stack(torch.cat(inputs[:-1], dim=-1), state[:, : self.trunk])
+        logits = self.output(m)
+        if self.branch is None:
+            return torch.sigmoid(logits), new
+        e, new_branch = self.branch(m, state[:, self.trunk :])
+        logits = torch.cat([logits[..., :1], logits[..., 1:] + self.eot_output(e)], dim=-1)  # VadDfsmn.with_branch
+        return torch.sigmoid(logits), torch.cat([new, new_branch], dim=1)
 
 
 def input_names(model: VadDfsmn) -> list[str]:
@@ -51,7 +63,10 @@ def export_onnx(model: VadDfsmn, out: Path, extra_metadata: dict | None = None) 
             "echo_features": str(FEATURES if echo else 0), "laec_features": str(FEATURES if laec else 0),
             "pitch_features": str(PITCH_FEATURES if pitch else 0), "mel_bands": str(MEL_BANDS), "outputs": ",".join(OUTPUTS),
             "state_shape": ",".join(str(s) for s in model.state_shape), "format_version": FORMAT_VERSION,
+            "eot_layers": str(len(model.eot_layers)),
             "model": "DFSMN VAD, 6 layers, dim 64, hidden 128, memory 10 taps, strides 1,1,2,2,4,4"
+                     + (f", end-of-turn branch of {len(model.eot_layers)} layers, strides "
+                        + ",".join(str(layer.stride) for layer in model.eot_layers) if len(model.eot_layers) else "")
                      + (", echo-aware (input: VAD output and echo estimate)" if echo else "")
                      + (", LAEC-aware (input: the linear canceller's output)" if laec else "")
                      + (", prosody-aware (input: the output's pitch features)" if pitch else ""),
@@ -104,6 +119,59 @@ def model_from_unfused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
                      laec_input=meta.get("laec_features", "0") != "0")
     model.power_floor = float(meta.get("power_floor", model.power_floor))
     read_unfused_dfsmn(path, model)
+    diff = max_difference(model, path)
+    if diff > 1e-4:
+        raise ValueError(f"{path}: the weights read back give other probabilities (max difference {diff:.2e})")
+    return model, meta
+
+
+def model_from_fused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
+    """The torch model and metadata of a VAD file of the current (fused) export without an end-of-turn branch, e.g.
+    the shipped ``models/vad/vad_dfsmn.onnx``, whose checkpoint is not kept: the weights read back from the graph
+    (the normalisation stays folded into the input layer: mean 0, std 1), so that a branch can be trained on it
+    (``train.init_from``). Checked: the rebuilt model must give the file's own probabilities (ValueError otherwise,
+    or when the graph is not such an export)."""
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        proto = onnx.load(str(path))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"VAD model not found: {path}") from None
+    except Exception as exc:  # onnx raises several types for a bad file
+        raise ValueError(f"{path} is not a readable ONNX file: {exc}") from None
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if meta.get("eot_layers", "0") != "0":
+        raise ValueError(f"{path} already has an end-of-turn branch: start from its checkpoint instead")
+    weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    model = VadDfsmn(echo_input=meta.get("echo_features", "0") != "0", pitch_input=meta.get("pitch_features", "0") != "0",
+                     laec_input=meta.get("laec_features", "0") != "0")
+    model.power_floor = float(meta.get("power_floor", model.power_floor))
+    consumers: dict[str, list] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    state = {"feature_mean": torch.zeros(model.in_features), "feature_std": torch.ones(model.in_features)}
+    try:
+        past_taps = weights["stack.past_taps"][0]  # (layers, K, dim)
+        state["input.weight"], state["input.bias"] = (torch.from_numpy(weights[f"stack.input.{k}"].copy())
+                                                      for k in ("weight", "bias"))
+        state["output.weight"], state["output.bias"] = (torch.from_numpy(weights[f"output.{k}"].copy())
+                                                        for k in ("weight", "bias"))
+        for i, layer in enumerate(model.layers):
+            for k in ("weight", "bias"):
+                state[f"layers.{i}.expand.{k}"] = torch.from_numpy(weights[f"stack.expand.{i}.{k}"].copy())
+            (matmul,) = [n for n in proto.graph.node if n.name == f"/stack/project.{i}/MatMul"]
+            state[f"layers.{i}.project.weight"] = torch.from_numpy(weights[matmul.input[1]].T.copy())  # x @ Wᵀ
+            (scale,) = [n for n in consumers[matmul.output[0]] if n.op_type == "Mul"]
+            current = weights[next(name for name in scale.input if name in weights)][0]  # 1 + a_N
+            first = past_taps.shape[1] - layer.past_frames
+            taps = [past_taps[i, first + j * layer.stride] for j in range(layer.memory - 1)] + [current - 1.0]
+            state[f"layers.{i}.taps"] = torch.from_numpy(np.stack(taps, axis=1).astype(np.float32))
+        model.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError, StopIteration) as exc:
+        raise ValueError(f"{path}: not a fused VAD export of this model ({exc})") from None
+    model.eval()
     diff = max_difference(model, path)
     if diff > 1e-4:
         raise ValueError(f"{path}: the weights read back give other probabilities (max difference {diff:.2e})")

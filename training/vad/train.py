@@ -213,13 +213,40 @@ def load_model(path: Path) -> VadDfsmn:
             names = ["features"] + ["echo"] * (inputs // FEATURES == 2) + ["pitch"] * (inputs % FEATURES == PITCH_FEATURES)
         echo, laec, pitch = ("echo" in names), ("laec" in names), ("pitch" in names)
         floor = float(ckpt.get("power_floor", POWER_FLOOR)) if "model" in ckpt else POWER_FLOOR
+        branch = len({k.split(".")[1] for k in weights if k.startswith("eot_layers.")})
     except FileNotFoundError:
         raise FileNotFoundError(f"VAD checkpoint not found: {path}") from None
     except Exception as exc:
         raise ValueError(f"{path} is not a VAD checkpoint: {exc}") from None
-    model = load_state(VadDfsmn(echo_input=echo, pitch_input=pitch, laec_input=laec), path, "VAD")
+    model = load_state(VadDfsmn(echo_input=echo, pitch_input=pitch, laec_input=laec, eot_layers=branch), path, "VAD")
     model.power_floor = floor
     return model
+
+
+def initial_weights(model: VadDfsmn, source: Path, power_floor: float) -> None:
+    """Fill ``model`` with the weights of a trained VAD (``train.init_from``: an exported .onnx or a checkpoint);
+    its end-of-turn branch, when the source has none, stays at its zero start. ValueError when the source reads other
+    inputs or has another feature floor."""
+    if source.suffix == ".onnx":
+        from training.vad.export import model_from_fused_onnx
+
+        trained, _ = model_from_fused_onnx(source)
+    else:
+        trained = load_model(source)
+    have = [name for name, _, _ in trained.groups]
+    want = [name for name, _, _ in model.groups]
+    if have != want:
+        raise ValueError(f"train.init_from {source} reads {have}, this config's model {want}")
+    if trained.power_floor != power_floor:
+        raise ValueError(f"train.init_from {source} has power_floor {trained.power_floor:g}, this config "
+                         f"{power_floor:g}")
+    weights = trained.state_dict()
+    missing = [k for k in model.state_dict() if k not in weights and not k.startswith(("eot_layers.", "eot_output."))]
+    extra = [k for k in weights if k not in model.state_dict()]
+    if missing or extra:
+        raise ValueError(f"train.init_from {source} does not fit this model: missing {missing[:3]}, extra {extra[:3]}")
+    model.load_state_dict(weights, strict=False)
+    log.info("starting from the weights of %s", source)
 
 
 def plot_curves(out: Path) -> None:
@@ -241,19 +268,36 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     train_ex = load_examples(train_paths, t.echo_input, t.pitch_input, t.power_floor, t.laec_input)
     valid_ex = load_examples(valid_paths, t.echo_input, t.pitch_input, t.power_floor, t.laec_input)
     turns = load_turns(Path(cfg.data.turns_dir) / "valid")
-    model = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input, laec_input=t.laec_input)
+    if t.freeze_trunk and not (t.init_from and t.eot_layers):
+        raise ValueError("train.freeze_trunk needs train.init_from (a trained VAD) and train.eot_layers > 0")
+    model = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input, laec_input=t.laec_input,
+                     eot_layers=t.eot_layers)
     inputs = ",".join(name for name, _, _ in model.groups)  # kept in every checkpoint (load_model)
     model.power_floor = t.power_floor
-    opt = torch.optim.Adam(model.parameters(), lr=t.lr)
+    if t.freeze_trunk:
+        frozen = {id(p) for p in model.trunk_parameters()}
+        for p in model.trunk_parameters():
+            p.requires_grad_(False)
+        trained = [p for p in model.parameters() if id(p) not in frozen]
+    else:
+        trained = list(model.parameters())
+    opt = torch.optim.Adam(trained, lr=t.lr)
     ckpt_path = out / CHECKPOINT
-    step, best = resume_or_start(model, opt, ckpt_path, lambda: set_feature_stats(model, *feature_stats(train_ex)))
+
+    def start() -> None:
+        if t.init_from:
+            initial_weights(model, Path(t.init_from), t.power_floor)
+        else:
+            set_feature_stats(model, *feature_stats(train_ex))
+
+    step, best = resume_or_start(model, opt, ckpt_path, start)
     ema = WeightAverage(model, t.ema_decay) if t.ema_decay > 0 else None
     if ema is not None and step:
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         if "ema" in saved:  # else (a run begun without it) the average starts from the resumed weights
             ema.load(saved["ema"], int(saved["ema_updates"]))
-    scored = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input, laec_input=t.laec_input) \
-        if ema is not None else model  # what is validated and kept
+    scored = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input, laec_input=t.laec_input,
+                      eot_layers=t.eot_layers) if ema is not None else model  # what is validated and kept
     crops = Crops(train_ex, int(t.crop_s * SR / HOP), t.gain_db, seed=t.seed * 1_000_003 + step,
                   echo_gain_db=t.echo_gain_db, power_floor=t.power_floor, level_features=model.level_features)
     new_log = not (out / "log.csv").exists()
@@ -271,7 +315,7 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
         loss, parts = vad_loss(model, *crops.batch(t.batch), t.eot_weight, t.echo_weight, t.pause_weight)
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        torch.nn.utils.clip_grad_norm_(trained, t.grad_clip)
         opt.step()
         if ema is not None:
             ema.update()
