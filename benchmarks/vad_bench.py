@@ -39,8 +39,10 @@ The test material is kept in ``cache/vad/bench_material/`` under a key made of i
 the code that builds it (the room, the echo chain, the example and turn builders, ``build_material``), so a rerun with
 other models or settings skips the simulation and a change of that code builds it anew; ``--no-cache``
 builds it in memory only. ``--sweep`` adds a table of the barge-in settings for ``ours``
-(``vad.barge_in_threshold`` × ``vad.barge_in_min_speech_ms``): false barge-ins in the echo-only minutes
-against latency and missed barge-ins at SER −20 dB, to choose the agent's defaults from measurements.
+(``vad.barge_in_threshold`` × ``vad.barge_in_min_speech_ms``, then the quick run's
+``vad.barge_in_fast_min_speech_ms`` × ``vad.barge_in_fast_threshold`` at the given threshold and min speech): false
+barge-ins in the echo-only minutes against latency and missed barge-ins at SER −20 dB, to choose the agent's
+defaults from measurements.
 """
 
 from __future__ import annotations
@@ -260,19 +262,30 @@ SWEEP_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 SWEEP_MIN_SPEECH_MS = (80, 120, 160, 200, 240)
 
 
+SWEEP_FAST_MIN_SPEECH_MS = (0, 60, 80, 100)
+SWEEP_FAST_THRESHOLDS = (0.9, 0.95, 0.98)
+
+
 def sweep_barge_in(double: tuple[list, list], echo_only: tuple[list, list], agent_voice: tuple[list, list],
                    base: VadConfig) -> list[dict]:
     """False barge-ins on the echo-only material and on the agent's own voice, and barge-in latency / misses at
-    SER −20 dB, for each (threshold, min speech) pair; each argument but ``base``: (probabilities, examples)."""
+    SER −20 dB, for each (threshold, min speech) pair, then (with ``base``'s threshold and min speech) for each
+    quick run (``barge_in_fast_min_speech_ms`` × ``barge_in_fast_threshold``; 0 ms = no quick run, once); each
+    argument but ``base``: (probabilities, examples). Rows name all four settings."""
+    grid = [(th, float(ms), base.barge_in_fast_min_speech_ms, base.barge_in_fast_threshold)
+            for th in SWEEP_THRESHOLDS for ms in SWEEP_MIN_SPEECH_MS]
+    grid += [(base.barge_in_threshold, base.barge_in_min_speech_ms, float(fast_ms), fast_th)
+             for fast_ms in SWEEP_FAST_MIN_SPEECH_MS for fast_th in SWEEP_FAST_THRESHOLDS[: 1 if fast_ms == 0 else None]]
     rows = []
-    for threshold in SWEEP_THRESHOLDS:
-        for min_ms in SWEEP_MIN_SPEECH_MS:
-            cfg = dataclasses.replace(base, barge_in_threshold=threshold, barge_in_min_speech_ms=float(min_ms))
-            fo = false_onsets("ours", *echo_only, cfg)
-            rows.append({"barge_in_threshold": threshold, "barge_in_min_speech_ms": min_ms,
-                         "false_barge_ins": fo["barge_in_mode"], "echo_minutes": fo["minutes"],
-                         "agent_voice_false_barge_ins": false_onsets("ours", *agent_voice, cfg)["barge_in_mode"],
-                         **barge_in_scores(*double, cfg)})
+    for threshold, min_ms, fast_ms, fast_th in grid:
+        cfg = dataclasses.replace(base, barge_in_threshold=threshold, barge_in_min_speech_ms=min_ms,
+                                  barge_in_fast_min_speech_ms=fast_ms, barge_in_fast_threshold=fast_th)
+        fo = false_onsets("ours", *echo_only, cfg)
+        rows.append({"barge_in_threshold": threshold, "barge_in_min_speech_ms": min_ms,
+                     "barge_in_fast_min_speech_ms": fast_ms, "barge_in_fast_threshold": fast_th,
+                     "false_barge_ins": fo["barge_in_mode"], "echo_minutes": fo["minutes"],
+                     "agent_voice_false_barge_ins": false_onsets("ours", *agent_voice, cfg)["barge_in_mode"],
+                     **barge_in_scores(*double, cfg)})
     return rows
 
 
@@ -517,15 +530,20 @@ def asr_error_rates(listen: list[dict], text: TextCueRun) -> dict[str, dict]:
     return {lang: {"error_rate": error_rate(p, lang), "turns": len(p)} for lang, p in sorted(pairs.items())}
 
 
-def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: VadConfig, out: Path | None,
+def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun | None, base: VadConfig, out: Path | None,
                   quick: bool = False) -> int:
     """``--split valid``: ours (and its end-of-turn threshold alone), ours_text (the ASR's words) and ours_oracle (the
     true words, a cue trained without this material's sentences) at the given settings, and the text cue's sweep for
-    both, on validation listening material."""
+    both, on validation listening material; ``text`` None (``--systems ours``): the VAD alone (no ASR)."""
     probs = [probs_ours(ex["audio"], vad, ex["echo"], ex["laec"]) for ex in listen]
     report: dict = {"split": "valid", "examples": len(listen), "settings": dataclasses.asdict(base),
-                    "text_cue": str(text.path)}
+                    "model": str(vad.path), "text_cue": str(text.path) if text else None}
     print(f"\nvalidation listening material: {len(listen)} examples")
+    if text is None:
+        m = score_condition("ours", probs, listen, base)
+        report["ours"] = m
+        report.update(eot_threshold_report(probs, listen, base))
+        return write_report(report, out)
     oracle = TextCueRun(SHIPPED_CUE, oracle=listen)
     report["oracle_cue_metrics"] = oracle.cue.meta["metrics"]
     report["asr_on_material"] = asr_error_rates(listen, text)
@@ -539,21 +557,7 @@ def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: 
               f"{fmt(m['eot_latency_p90_ms'], 0)} ms, premature {fmt(100 * m['premature_rate'], 1)} % of "
               f"{m['clause_pauses']} pauses, in sentence gaps {fmt(100 * m['sentence_gap_eot_rate'], 1)} %, missed "
               f"{fmt(100 * m['eot_missed_rate'], 1)} % of {m['turns']} turns")
-    thresholds = []
-    for th in EOT_THRESHOLDS:
-        m = score_condition("ours", probs, listen, dataclasses.replace(base, end_of_turn_threshold=th))
-        thresholds.append({"end_of_turn_threshold": th, **{k: m[k] for k in SWEEP_KEYS}})
-    report["eot_threshold_sweep"] = thresholds
-    print("\nours alone, vad.end_of_turn_threshold: " + "; ".join(
-        f"{r['end_of_turn_threshold']:g}: {fmt(r['eot_latency_median_ms'], 0)} ms / "
-        f"{fmt(100 * r['premature_rate'], 1)} %" for r in thresholds))
-    report["eot_fastest_within"] = {}
-    for budget in PREMATURE_BUDGETS:
-        row = fastest_within(thresholds, budget)
-        report["eot_fastest_within"][f"{budget:g}"] = row
-        print(f"  fastest with <= {100 * budget:g} % premature: " + (
-            f"threshold {row['end_of_turn_threshold']:g}, {fmt(row['eot_latency_median_ms'], 0)} ms median, "
-            f"{fmt(100 * row['premature_rate'], 1)} %" if row else "none"))
+    report.update(eot_threshold_report(probs, listen, base))
     for name, run in (("ours_text", text), ("ours_oracle", oracle)):
         rows = text_sweep(probs, listen, base, run, QUICK_TEXT_SWEEP if quick else None)
         print(f"\n{name}:", end="")
@@ -561,6 +565,30 @@ def tune_text_cue(listen: list[dict], vad: SemanticVad, text: TextCueRun, base: 
         best = best_text_rows(rows)
         report[f"{name}_sweep"] = rows
         report[f"{name}_best"] = best[0] if best else None
+    return write_report(report, out)
+
+
+def eot_threshold_report(probs: list[np.ndarray], listen: list[dict], base: VadConfig) -> dict:
+    """Ours alone over :data:`EOT_THRESHOLDS` (printed): ``eot_threshold_sweep`` and ``eot_fastest_within`` (the
+    fastest threshold within each of :data:`PREMATURE_BUDGETS`)."""
+    thresholds = []
+    for th in EOT_THRESHOLDS:
+        m = score_condition("ours", probs, listen, dataclasses.replace(base, end_of_turn_threshold=th))
+        thresholds.append({"end_of_turn_threshold": th, **{k: m[k] for k in SWEEP_KEYS}})
+    print("\nours alone, vad.end_of_turn_threshold: " + "; ".join(
+        f"{r['end_of_turn_threshold']:g}: {fmt(r['eot_latency_median_ms'], 0)} ms / "
+        f"{fmt(100 * r['premature_rate'], 1)} %" for r in thresholds))
+    fastest = {}
+    for budget in PREMATURE_BUDGETS:
+        row = fastest_within(thresholds, budget)
+        fastest[f"{budget:g}"] = row
+        print(f"  fastest with <= {100 * budget:g} % premature: " + (
+            f"threshold {row['end_of_turn_threshold']:g}, {fmt(row['eot_latency_median_ms'], 0)} ms median, "
+            f"{fmt(100 * row['premature_rate'], 1)} %" if row else "none"))
+    return {"eot_threshold_sweep": thresholds, "eot_fastest_within": fastest}
+
+
+def write_report(report: dict, out: Path | None) -> int:
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
@@ -589,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the end-of-turn text cue of ours_text (default: the shipped models/vad/text_cue.json)")
     p.add_argument("--split", choices=("test", "valid"), default="test",
                    help="valid: listening material of held-out validation voices and devices instead of the test "
-                   "material: ours, ours_text and ours_oracle (the true words), the threshold sweeps (to choose settings)")
+                   "material: ours, ours_text and ours_oracle (the true words), the threshold sweeps (to choose settings); "
+                   "with --systems ours: the VAD alone and its threshold sweep (no ASR)")
     p.add_argument("--text-sweep", action="store_true", help="also sweep the text cue's settings (ours_text)")
     args = p.parse_args(argv)
     base = endpointer_settings(args.settings)  # checked before the material is built
@@ -604,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
 
     res_model = args.res_model if resolve_res_model(args.res_model) is not None else None  # null, none: classical
     material = cached_material(count, echo_min, not args.no_progress, not args.no_cache, res_model, args.split)
-    text = TextCueRun(args.text_cue) if "ours_text" in systems or args.split == "valid" else None
+    text = TextCueRun(args.text_cue) if "ours_text" in systems else None
     if args.split == "valid":
         return tune_text_cue(material["listen"], SemanticVad(args.model), text, base, args.json, args.quick)
     material["agent_voice"] = agent_voice_material(1.0 if args.quick else 10.0, res_model)
@@ -674,9 +703,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep and "ours" in results:
         print(f"\nbarge-in settings for ours: false barge-ins in {sweep[0]['echo_minutes']:.1f} min of echo only and "
               "on the agent's own voice; latency (median / p90 ms) and missed at SER -20 dB")
-        print(f"{'threshold':>9} {'min ms':>6} {'false':>5} {'agent':>5} {'median':>6} {'p90':>6} {'missed%':>7}")
+        print(f"{'threshold':>9} {'min ms':>6} {'quick ms':>8} {'quick thr':>9} {'false':>5} {'agent':>5} {'median':>6} "
+              f"{'p90':>6} {'missed%':>7}")
         for r in sweep:
-            print(f"{r['barge_in_threshold']:>9.2f} {r['barge_in_min_speech_ms']:>6} {r['false_barge_ins']:>5} "
+            print(f"{r['barge_in_threshold']:>9.2f} {r['barge_in_min_speech_ms']:>6.0f} "
+                  f"{r['barge_in_fast_min_speech_ms']:>8.0f} {r['barge_in_fast_threshold']:>9.2f} {r['false_barge_ins']:>5} "
                   f"{r['agent_voice_false_barge_ins']:>5} "
                   f"{fmt(r.get('barge_in_latency_median_ms', float('nan')), 0):>6} "
                   f"{fmt(r.get('barge_in_latency_p90_ms', float('nan')), 0):>6} "

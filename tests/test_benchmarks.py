@@ -61,10 +61,19 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     report2 = json.loads(again.read_text())
     assert report2["results"]["ours"] == res["ours"]
     sweep = report2["barge_in_sweep"]
-    assert len(sweep) == len(vad_bench.SWEEP_THRESHOLDS) * len(vad_bench.SWEEP_MIN_SPEECH_MS)
+    pairs = len(vad_bench.SWEEP_THRESHOLDS) * len(vad_bench.SWEEP_MIN_SPEECH_MS)
+    quick = 1 + (len(vad_bench.SWEEP_FAST_MIN_SPEECH_MS) - 1) * len(vad_bench.SWEEP_FAST_THRESHOLDS)
+    assert len(sweep) == pairs + quick
     assert all(r["agent_voice_false_barge_ins"] >= 0 and r["echo_minutes"] > 0.9 for r in sweep)
-    strict = [r["false_barge_ins"] for r in sweep if r["barge_in_threshold"] == 0.9]
+    strict = [r["false_barge_ins"] for r in sweep[:pairs] if r["barge_in_threshold"] == 0.9]
     assert strict == sorted(strict, reverse=True)  # a longer run needed: never more false barge-ins
+    # the quick run: without it no barge-in comes sooner, and a longer quick run never gives more false barge-ins
+    off = sweep[pairs]
+    assert off["barge_in_fast_min_speech_ms"] == 0
+    for fast_th in vad_bench.SWEEP_FAST_THRESHOLDS:
+        rows = [r for r in sweep[pairs + 1 :] if r["barge_in_fast_threshold"] == fast_th]
+        assert [r["false_barge_ins"] for r in rows] == sorted((r["false_barge_ins"] for r in rows), reverse=True)
+        assert all(r["false_barge_ins"] >= off["false_barge_ins"] for r in rows)
     # validation material: ours, ours_text and the oracle, the threshold sweep and the text cue's sweeps
     tuned = tmp_path / "valid.json"
     assert vad_bench.main(["--quick", "--split", "valid", "--json", str(tuned), "--no-progress"]) == 0
