@@ -88,6 +88,12 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
         within = [r for r in valid["eot_threshold_sweep"] if r["premature_rate"] <= float(budget) + 1e-9]
         assert row == (min(within, key=lambda r: (r["eot_latency_median_ms"], r["premature_rate"])) if within else None)
     assert len(list((tmp_path / "cache/vad/bench_material").glob("valid_*"))) == 1
+    # --systems ours: the VAD alone on the same material (no ASR), the same sweep
+    alone = tmp_path / "valid_alone.json"
+    assert vad_bench.main(["--quick", "--split", "valid", "--systems", "ours", "--json", str(alone), "--no-progress"]) == 0
+    only = json.loads(alone.read_text())
+    assert "ours_text" not in only and "asr_on_material" not in only and only["text_cue"] is None
+    assert only["eot_threshold_sweep"] == valid["eot_threshold_sweep"] and only["ours"] == valid["ours"]
     sys.modules.pop("vad_bench", None)
 
 
