@@ -88,6 +88,8 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
         within = [r for r in valid["eot_threshold_sweep"] if r["premature_rate"] <= float(budget) + 1e-9]
         assert row == (min(within, key=lambda r: (r["eot_latency_median_ms"], r["premature_rate"])) if within else None)
     assert len(list((tmp_path / "cache/vad/bench_material").glob("valid_*"))) == 1
+    with pytest.raises(SystemExit):  # a size out of range is refused before anything is built
+        vad_bench.main(["--examples", "0"])
     # --systems ours: the VAD alone on the same material (no ASR), the same sweep
     alone = tmp_path / "valid_alone.json"
     assert vad_bench.main(["--quick", "--split", "valid", "--systems", "ours", "--json", str(alone), "--no-progress"]) == 0
