@@ -3,6 +3,8 @@
 import json
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
