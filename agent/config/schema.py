@@ -194,7 +194,7 @@ class VadConfig:
         "dip's frames do not count toward barge_in_min_speech_ms); 0 = any dip starts the run again, ms.", min=0, max=500,
     )
     barge_in_fast_min_speech_ms: float = setting(
-        80.0, "A second, quicker way to a barge-in while the agent speaks: this much speech with every frame at or above "
+        60.0, "A second, quicker way to a barge-in while the agent speaks: this much speech with every frame at or above "
         "barge_in_fast_threshold (no dips) is a barge-in too, whichever comes first; 0 = off, ms.", min=0, max=2000,
     )
     barge_in_fast_threshold: float = setting(

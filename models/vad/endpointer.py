@@ -20,7 +20,7 @@ barge_in_blocked=False)`` takes one 20 ms frame and returns the events it decide
   simulate), also lets the agent's own echo through more often. ``barge_in_max_gap_ms`` (default 40; 0 = off): a
   barge-in run survives a dip below ``barge_in_threshold`` of up to that long (the dip's frames do not count
   toward the run; with no dips the barge-in dates from the run's first frame as before).
-  ``barge_in_fast_min_speech_ms`` (default 80 since 2026-12-07; 0 = off): a run of that long with every frame at
+  ``barge_in_fast_min_speech_ms`` (default 60 since 2026-12-07, eighth session; 0 = off): a run of that long with every frame at
   or above ``barge_in_fast_threshold`` and ``barge_in_threshold`` (no dips) is a barge-in too, whichever of the two
   runs completes first (with the echo gate, the share is asked of the quick run's own frames); it dates from the
   quick run's first frame.

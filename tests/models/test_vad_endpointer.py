@@ -115,7 +115,7 @@ def test_a_barge_in_run_survives_a_short_dip_only_when_asked() -> None:
 def test_a_quick_barge_in_run_of_high_probability_frames_only_when_asked() -> None:
     base = VadConfig(barge_in_threshold=0.7, barge_in_min_speech_ms=120, barge_in_cooldown_ms=0, barge_in_echo_gate=False,
                      barge_in_max_gap_ms=0, barge_in_fast_min_speech_ms=0)
-    assert VadConfig().barge_in_fast_min_speech_ms == 80 and VadConfig().barge_in_fast_threshold == 0.95  # the defaults
+    assert VadConfig().barge_in_fast_min_speech_ms == 60 and VadConfig().barge_in_fast_threshold == 0.95  # the defaults
     lead = [(0.1, 0)] * 5
     sure = lead + [(0.97, 0)] * 8
     events = run(sure, base, [True] * len(sure))
