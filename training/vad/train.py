@@ -265,11 +265,11 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
     out.mkdir(parents=True, exist_ok=True)
     if not train_paths:
         raise ValueError(f"no training examples in {cfg.data.train_dir}")
+    if t.freeze_trunk and not (t.init_from and t.eot_layers):
+        raise ValueError("train.freeze_trunk needs train.init_from (a trained VAD) and train.eot_layers > 0")
     train_ex = load_examples(train_paths, t.echo_input, t.pitch_input, t.power_floor, t.laec_input)
     valid_ex = load_examples(valid_paths, t.echo_input, t.pitch_input, t.power_floor, t.laec_input)
     turns = load_turns(Path(cfg.data.turns_dir) / "valid")
-    if t.freeze_trunk and not (t.init_from and t.eot_layers):
-        raise ValueError("train.freeze_trunk needs train.init_from (a trained VAD) and train.eot_layers > 0")
     model = VadDfsmn(echo_input=t.echo_input, pitch_input=t.pitch_input, laec_input=t.laec_input,
                      eot_layers=t.eot_layers)
     inputs = ",".join(name for name, _, _ in model.groups)  # kept in every checkpoint (load_model)
