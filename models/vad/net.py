@@ -47,6 +47,11 @@ def input_groups(echo: bool, laec: bool, pitch: bool) -> list[tuple[str, int, bo
     return [g for g in INPUT_GROUPS if wanted[g[0]]]
 
 
+def add_eot_correction(logits: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+    """Logits (..., 2) [speech, end of turn] with ``correction`` (..., 1) added to the end of turn's."""
+    return torch.cat([logits[..., :1], logits[..., 1:] + correction], dim=-1)
+
+
 class VadDfsmn(nn.Module):
     """See the module doc. ``forward`` returns logits (B, T, 2)."""
 
@@ -74,11 +79,9 @@ class VadDfsmn(nn.Module):
             nn.init.zeros_(self.eot_output.weight)
             nn.init.zeros_(self.eot_output.bias)
 
-    def trunk_parameters(self) -> list[nn.Parameter]:
-        """Everything but the end-of-turn branch (what ``freeze_trunk`` keeps fixed)."""
-        branch = {id(p) for p in self.eot_layers.parameters()}
-        branch |= {id(p) for p in self.eot_output.parameters()} if self.eot_output is not None else set()
-        return [p for p in self.parameters() if id(p) not in branch]
+    def branch_parameters(self) -> list[nn.Parameter]:
+        """The end-of-turn branch's weights (what ``freeze_trunk`` trains; empty without a branch)."""
+        return [*self.eot_layers.parameters(), *(self.eot_output.parameters() if self.eot_output is not None else ())]
 
     @property
     def state_shape(self) -> tuple[int, int, int]:
@@ -103,9 +106,7 @@ class VadDfsmn(nn.Module):
     def with_branch(self, logits: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
         """The trunk's logits (..., 2) with the end-of-turn branch's correction added (none without a branch);
         ``branch``: the branch's output (..., 64)."""
-        if self.eot_output is None:
-            return logits
-        return torch.cat([logits[..., :1], logits[..., 1:] + self.eot_output(branch)], dim=-1)
+        return logits if self.eot_output is None else add_eot_correction(logits, self.eot_output(branch))
 
     def streaming_forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One frame: x (B, in_features), state (B, 6 + k, 36, 64) -> (probabilities (B, 2), new state)."""

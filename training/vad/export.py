@@ -20,7 +20,7 @@ from models.aec.stft import HOP
 from models.dfsmn import FusedStack
 from models.onnx_export import export_step
 from models.vad.features import FEATURES, MEL_BANDS, SAMPLE_RATE
-from models.vad.net import OUTPUTS, VadDfsmn
+from models.vad.net import OUTPUTS, VadDfsmn, add_eot_correction
 from models.vad.pitch import PITCH_FEATURES
 from models.vad.runtime import FORMAT_VERSION
 
@@ -47,8 +47,7 @@ class _Step(torch.nn.Module):
         if self.branch is None:
             return torch.sigmoid(logits), new
         e, new_branch = self.branch(m, state[:, self.trunk :])
-        logits = torch.cat([logits[..., :1], logits[..., 1:] + self.eot_output(e)], dim=-1)  # VadDfsmn.with_branch
-        return torch.sigmoid(logits), torch.cat([new, new_branch], dim=1)
+        return torch.sigmoid(add_eot_correction(logits, self.eot_output(e))), torch.cat([new, new_branch], dim=1)
 
 
 def input_names(model: VadDfsmn) -> list[str]:
@@ -115,14 +114,27 @@ def model_from_unfused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
         meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     except Exception as exc:  # onnx raises several types for a bad file
         raise ValueError(f"{path} is not a readable ONNX file: {exc}") from None
+    model = model_for_metadata(meta)
+    read_unfused_dfsmn(path, model)
+    return checked_read_back(model, path), meta
+
+
+def model_for_metadata(meta: dict[str, str]) -> VadDfsmn:
+    """An untrained model with the inputs and feature floor an exported file's metadata names."""
     model = VadDfsmn(echo_input=meta.get("echo_features", "0") != "0", pitch_input=meta.get("pitch_features", "0") != "0",
                      laec_input=meta.get("laec_features", "0") != "0")
     model.power_floor = float(meta.get("power_floor", model.power_floor))
-    read_unfused_dfsmn(path, model)
+    return model
+
+
+def checked_read_back(model: VadDfsmn, path: Path) -> VadDfsmn:
+    """``model`` (weights read back from ``path``) in eval mode, or a ValueError when it does not give the file's own
+    probabilities."""
+    model.eval()
     diff = max_difference(model, path)
     if diff > 1e-4:
         raise ValueError(f"{path}: the weights read back give other probabilities (max difference {diff:.2e})")
-    return model, meta
+    return model
 
 
 def model_from_fused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
@@ -144,9 +156,7 @@ def model_from_fused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
     if meta.get("eot_layers", "0") != "0":
         raise ValueError(f"{path} already has an end-of-turn branch: start from its checkpoint instead")
     weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    model = VadDfsmn(echo_input=meta.get("echo_features", "0") != "0", pitch_input=meta.get("pitch_features", "0") != "0",
-                     laec_input=meta.get("laec_features", "0") != "0")
-    model.power_floor = float(meta.get("power_floor", model.power_floor))
+    model = model_for_metadata(meta)
     consumers: dict[str, list] = {}
     for node in proto.graph.node:
         for name in node.input:
@@ -171,8 +181,4 @@ def model_from_fused_onnx(path: Path) -> tuple[VadDfsmn, dict[str, str]]:
         model.load_state_dict(state)
     except (KeyError, ValueError, RuntimeError, StopIteration) as exc:
         raise ValueError(f"{path}: not a fused VAD export of this model ({exc})") from None
-    model.eval()
-    diff = max_difference(model, path)
-    if diff > 1e-4:
-        raise ValueError(f"{path}: the weights read back give other probabilities (max difference {diff:.2e})")
-    return model, meta
+    return checked_read_back(model, path), meta

@@ -274,13 +274,11 @@ def train(cfg: VadTrainingConfig, train_paths: list[Path], valid_paths: list[Pat
                      eot_layers=t.eot_layers)
     inputs = ",".join(name for name, _, _ in model.groups)  # kept in every checkpoint (load_model)
     model.power_floor = t.power_floor
-    if t.freeze_trunk:
-        frozen = {id(p) for p in model.trunk_parameters()}
-        for p in model.trunk_parameters():
-            p.requires_grad_(False)
-        trained = [p for p in model.parameters() if id(p) not in frozen]
-    else:
-        trained = list(model.parameters())
+    trained = model.branch_parameters() if t.freeze_trunk else list(model.parameters())
+    if t.freeze_trunk:  # the trunk (and the speech output) stays as init_from left it
+        branch = {id(p) for p in trained}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in branch)
     opt = torch.optim.Adam(trained, lr=t.lr)
     ckpt_path = out / CHECKPOINT
 
