@@ -56,12 +56,14 @@ def load_manifest(corpus: Path) -> list[dict]:
 
 
 def room_signals(seed: int, clean: np.ndarray, agent_files: list[Path] | None, ser_db: float | None,
-                 profile_seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+                 profile_seed: int = 0, parts: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
     """``clean`` spoken in a random simulated room and device: (microphone, loudspeaker signal, meta), float64 at
     16 kHz, before any echo chain (:func:`in_room` runs the chain on them).
 
     With ``agent_files`` and ``ser_db`` the loudspeaker plays speech from those files and the user's level is
     set so that the signal-to-echo ratio at the mic is ``ser_db`` (over the user's active samples).
+    ``parts``: meta also holds the microphone's parts as mixed (``echo``, ``near``, ``noise_signal``: mic = their sum)
+    and the device (``delay_ms``: the bulk delay, ``nonlinearity``, ``clip_level``, ``nl_gain``, ``volume``).
     """
     rng = np.random.default_rng(seed)
     n = int(np.ceil((clean.shape[0] + 0.3 * SR) / HOP)) * HOP
@@ -89,9 +91,13 @@ def room_signals(seed: int, clean: np.ndarray, agent_files: list[Path] | None, s
             near *= np.sqrt(e_pow * 10 ** (ser_db / 10) / np.mean(near[active] ** 2))
     mic = echo + near + noise
     peak = float(np.max(np.abs(mic)))
-    if peak > 0.99:
-        mic *= 0.99 / peak
+    scale = 0.99 / peak if peak > 0.99 else 1.0
+    mic *= scale
     meta = {"seed": int(seed), "ser_db": ser_db, "rt60_s": cfg.rt60_s, "noise": cfg.noise, "snr_db": cfg.snr_db}
+    if parts:
+        meta.update({"echo": echo * scale, "near": near * scale, "noise_signal": noise * scale,
+                     "delay_ms": float(cfg.delay_ms), "nonlinearity": bool(cfg.nonlinearity),
+                     "clip_level": float(cfg.clip_level), "nl_gain": float(cfg.nl_gain), "volume": float(cfg.volume)})
     return mic, far, meta
 
 
