@@ -3,6 +3,7 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO
@@ -98,6 +99,18 @@ def test_vad_benchmark_quick(tmp_path, monkeypatch):
     only = json.loads(alone.read_text())
     assert "ours_text" not in only and "asr_on_material" not in only and only["text_cue"] is None
     assert only["eot_threshold_sweep"] == valid["eot_threshold_sweep"] and only["ours"] == valid["ours"]
+
+    # the separability diagnostic reads the same validation material (cached above, not rebuilt)
+    import vad_eot_separability as sep
+
+    sep_out = tmp_path / "separability.json"
+    assert sep.main(["--quick", "--json", str(sep_out), "--no-progress"]) == 0
+    s = json.loads(sep_out.read_text(encoding="utf-8"))
+    assert s["turn_ends"] > 0 and s["pauses"] > 0 and set(s["by_delay_ms"]) == {str(t) for t in sep.DELAYS_MS}
+    for row in s["by_delay_ms"].values():
+        assert 0 <= row["auc"] <= 1 and 0 <= row["ends_by_t"] <= 1 and 0 <= row["threshold_2pct"] <= 1
+    assert sum(s["intonation"]["count"].values()) > 0
+    sys.modules.pop("vad_eot_separability", None)
     sys.modules.pop("vad_bench", None)
 
 
@@ -133,6 +146,20 @@ def test_asr_benchmark_quick(tmp_path, monkeypatch, asr_model_folder):
     taps_report = json.loads(taps.read_text())
     assert set(taps_report["cer"]) == set(asr_echo_taps.TAPS) and taps_report["utterances"] == 2
     assert all(v >= 0 for v in taps_report["cer"].values()) and taps_report["over_clean"]["clean"] == 1.0
+
+    # the ERLE diagnostic: the same rooms with their parts; the mic's SER is the recipe's -10 dB
+    import asr_echo_erle
+
+    erle = tmp_path / "erle.json"
+    assert asr_echo_erle.main(["--quick", "--json", str(erle), "--no-progress"]) == 0
+    erle_report = json.loads(erle.read_text())
+    assert erle_report["summary"]["all"]["clips"] == len(erle_report["clips"]) == 2
+    for clip in erle_report["clips"]:
+        assert clip["ser_mic_db"] == pytest.approx(-10.0, abs=0.1)  # the recipe picks active samples before scaling
+        # more regressors fit no worse (up to the solver's conditioning on long speech autocorrelations)
+        assert clip["ceiling_hammerstein_db"] >= clip["ceiling_linear_db"] - 0.5
+        assert all(np.isfinite(clip[k]) for k in ("erle_chain_db", "erle_ideal_db", "ser_laec_db"))
+    sys.modules.pop("asr_echo_erle", None)
     sys.modules.pop("asr_bench", None)
     sys.modules.pop("asr_echo_taps", None)
 
@@ -366,3 +393,46 @@ def test_vad_material_saved_twice_keeps_one_folder(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["material"]
     assert vad_bench.load_material(folder)["listen"][0]["placed"] == [(0, 1.0)]
     sys.modules.pop("vad_bench", None)
+
+
+def test_echo_erle_diagnostic_parts_and_least_squares(monkeypatch):
+    """The chain's echo estimate as the diagnostic takes it is run_chain's; the least-squares ceiling finds a known
+    Hammerstein path (x and |x|) exactly, and a linear fit alone cannot."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import asr_echo_erle as e
+
+    from models.aec.chain import CLASSICAL, run_chain
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(16000) * np.repeat(rng.uniform(0.1, 1.0, 50), 320)
+    h1, h2 = rng.standard_normal(64) * np.exp(-np.arange(64) / 10), rng.standard_normal(32) * 0.5
+    echo = np.convolve(x, h1)[:16000] + np.convolve(np.abs(x), h2)[:16000]
+    both = e.least_squares_residual(echo, [(x, 64), (np.abs(x), 32)])
+    linear = e.least_squares_residual(echo, [(x, 64)])
+    assert e.ratio_db(echo, both) > 50 and e.ratio_db(echo, linear) < 20
+    mic = np.convolve(x, h1)[:16000] * 0.1 + 0.001 * rng.standard_normal(16000)
+    y, counters = e.chain_echo_estimate(mic, x)
+    assert np.allclose(y, run_chain(mic, x, CLASSICAL).echo, atol=1e-6) and counters["resets"] == 0
+    assert e.delayed(np.arange(5.0), 2).tolist() == [0, 0, 0, 1, 2]
+    sys.modules.pop("asr_echo_erle", None)
+
+
+def test_separability_auc_and_intonation_slope(monkeypatch):
+    """AUC of separated and equal scores; a rising tone has a positive final slope, a falling one a negative."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import vad_eot_separability as sep
+
+    assert sep.auc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 1.0
+    assert sep.auc(np.array([1.0]), np.array([1.0])) == 0.5
+    t = np.arange(int(0.5 * sep.SR)) / sep.SR
+
+    def tone(f0_start: float, f0_end: float) -> np.ndarray:
+        f0 = np.linspace(f0_start, f0_end, t.shape[0])
+        phase = 2 * np.pi * np.cumsum(f0) / sep.SR
+        return sum(np.sin(k * phase) / k for k in (1, 2, 3))
+
+    assert sep.final_slope(tone(100, 140)) > 0.02 and sep.final_slope(tone(140, 100)) < -0.02
+    assert sep.final_slope(np.zeros(8000)) is None
+    assert [sep.clause_kind(c) for c in ("যাব,", "যাব।", "go?", "go.")] == ["clause", "statement", "question",
+                                                                          "statement"]
+    sys.modules.pop("vad_eot_separability", None)
