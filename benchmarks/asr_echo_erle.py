@@ -64,6 +64,12 @@ def delayed(x: np.ndarray, samples: int) -> np.ndarray:
     return np.concatenate([np.zeros(samples), x])[: x.shape[0]] if samples > 0 else x.copy()
 
 
+def reference_at_true_delay(far: np.ndarray, n: int, delay_ms: float) -> np.ndarray:
+    """The loudspeaker signal (first ``n`` samples) delayed by the room's bulk delay less the chain's own pre-delay
+    (the filter keeps the echo path's start): the ideal alignment."""
+    return delayed(far[:n], max(0, int(round(delay_ms * SR / 1000)) - PRE_DELAY))
+
+
 def chain_echo_estimate(mic: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
     """ŷ of the classical chain (the agent's TDE, aligner and LAEC; the masks do not feed back into them), aligned
     with ``mic`` as :func:`models.aec.chain.run_chain` aligns it, and the chain's counters."""
@@ -122,8 +128,7 @@ def clip_report(seed: int, clean: np.ndarray, agent_files: list[Path]) -> dict:
     echo, near = meta["echo"], meta["near"]
     first = int(FIRST_S * SR)
     y_chain, counters = chain_echo_estimate(mic, far)
-    # the ideal alignment: the true bulk delay less the chain's own pre-delay (the filter keeps the path's start)
-    reference = delayed(far[: mic.shape[0]], max(0, int(round(meta["delay_ms"] * SR / 1000)) - PRE_DELAY))
+    reference = reference_at_true_delay(far, mic.shape[0], meta["delay_ms"])
     y_ideal = ideal_echo_estimate(mic, reference)
     laec = PbfdkfEchoCanceller(CLASSICAL.laec)
     linear_taps, nl_taps = laec.partitions * BLOCK, laec.nonlinear_partitions * BLOCK

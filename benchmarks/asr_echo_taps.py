@@ -11,6 +11,10 @@ loudspeaker signals). The streaming recogniser (onnx, 20 ms blocks, as in the ag
   scaled to −10 dB), through the chain (which then has no echo to remove): what the room alone costs;
 - ``mic_-10dB``: the raw microphone at SER −10 dB, no echo chain: what the chain starts from;
 - ``laec_-10dB``: the linear canceller's output e = mic − ŷ, before any residual-echo mask;
+- ``laec_oracle_-10dB``: the microphone less the echo estimate of a filter of the canceller's structure fitted to
+  the whole clip by least squares (``asr_echo_erle.py``'s ceiling: 256 ms of x and 128 ms of |x| at the true delay):
+  what the ASR would hear from a linear canceller that had converged as far as its structure allows before the
+  user spoke;
 - ``asr_beta0_-10dB``: the chain's ASR output with ``aec.beta_asr`` 0 (the post Wiener filter leaves it unmasked);
 - ``asr_-10dB``: the chain's ASR output (classical masks, ``beta_asr`` 0.2): asr_bench's ``ser_-10dB``, the
   condition the ASR's examples come from;
@@ -41,6 +45,7 @@ import numpy as np  # noqa: E402
 
 from agent.config import AecConfig  # noqa: E402
 from models.aec.chain import CLASSICAL, run_chain  # noqa: E402
+from models.aec.laec import BLOCK, PbfdkfEchoCanceller  # noqa: E402
 from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export  # noqa: E402
 from models.asr.paraformer import SHIPPED_MODEL  # noqa: E402
 from training.asr.data import room_signals  # noqa: E402
@@ -48,16 +53,28 @@ from training.asr.data import room_signals  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asr_bench import BENCH_DIR, SR, build_material, run_streaming, score  # noqa: E402
 
-TAPS = ("clean", "room_no_echo", "mic_-10dB", "laec_-10dB", "asr_beta0_-10dB", "asr_-10dB", "vad_-10dB",
+TAPS = ("clean", "room_no_echo", "mic_-10dB", "laec_-10dB", "laec_oracle_-10dB", "asr_beta0_-10dB", "asr_-10dB", "vad_-10dB",
         "agent_-10dB", "mic_-10dB_warm", "laec_-10dB_warm", "asr_-10dB_warm", "agent_-10dB_warm")
 WARM_LEAD_S = 3.0  # the agent's speech played alone before the user speaks, in the warm taps, s
+
+
+def oracle_residual(mic: np.ndarray, far: np.ndarray, parts: dict) -> np.ndarray:
+    """The echo a least-squares filter of the LAEC's structure (x and |x| at the true delay) leaves in the clip."""
+    from asr_echo_erle import least_squares_residual, reference_at_true_delay
+
+    laec = PbfdkfEchoCanceller(CLASSICAL.laec)
+    reference = reference_at_true_delay(far, mic.shape[0], parts["delay_ms"])
+    inputs = [(reference, laec.partitions * BLOCK)]
+    if laec.nonlinear_partitions:
+        inputs.append((np.abs(reference), laec.nonlinear_partitions * BLOCK))
+    return least_squares_residual(parts["echo"], inputs)
 
 
 def tap_audio(row: dict, agent_files: list[Path]) -> dict[str, np.ndarray]:
     """Every tap's audio for one benchmark row (float32, 16 kHz)."""
     seed = int(row["id"].replace("-", ""))
     clean = row["audio"]["clean"]
-    mic, far, _ = room_signals(seed, clean, agent_files, -10.0)
+    mic, far, parts = room_signals(seed, clean, agent_files, -10.0, parts=True)
     room_mic, room_far, _ = room_signals(seed, clean, None, None)
     classical = run_chain(mic, far, CLASSICAL)
     taps = {
@@ -65,6 +82,7 @@ def tap_audio(row: dict, agent_files: list[Path]) -> dict[str, np.ndarray]:
         "room_no_echo": run_chain(room_mic, room_far, CLASSICAL).asr,
         "mic_-10dB": mic,
         "laec_-10dB": classical.laec,
+        "laec_oracle_-10dB": mic - parts["echo"] + oracle_residual(mic, far, parts),
         "asr_beta0_-10dB": run_chain(mic, far, replace(CLASSICAL, pwf=replace(CLASSICAL.pwf, beta_asr=0.0))).asr,
         "asr_-10dB": classical.asr,
         "vad_-10dB": classical.vad,
