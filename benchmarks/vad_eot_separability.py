@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     turns = {t["id"]: t for _, t in (pt for ex in material for pt in ex["placed"])}
     voice = intonation(list(turns.values()), vad_bench.TURNS / "valid")
     print(f"\nEnd of turn against pauses inside sentences: {len(ends)} turn ends, {len(pauses)} pauses, "
-          f"model {args.model}")
+          f"model {os.path.relpath(args.model)}")
     print(f"{'ms into the silence':<22}" + "".join(f"{t:>8}" for t in DELAYS_MS))
     for key, label in (("auc", "AUC"), ("pauses_still_silent", "pauses still silent"),
                        ("threshold_2pct", "threshold for 2 %"), ("ends_by_t", "turn ends by then")):
