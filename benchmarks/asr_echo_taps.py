@@ -1,6 +1,6 @@
 """Where the ASR's error at SER −10 dB comes from: the recogniser on each tap of the echo chain.
 
-    python benchmarks/asr_echo_taps.py [--count 60] [--model FOLDER] [--json OUT.json] [--quick]
+    python benchmarks/asr_echo_taps.py [--count 60] [--model FOLDER] [--warm-lead S] [--json OUT.json] [--quick]
 
 Material: the Bangla test-voice utterances of ``benchmarks/asr_bench.py`` (its cached corpus), each spoken in the
 same simulated room and device as that benchmark's ``ser_-10dB`` condition (same seed, so the same microphone and
@@ -20,8 +20,9 @@ loudspeaker signals). The streaming recogniser (onnx, 20 ms blocks, as in the ag
   condition the ASR's examples come from;
 - ``vad_-10dB``: the chain's VAD output (``beta_vad`` 0.6), stronger suppression;
 - ``agent_-10dB``: the agent's default chain (neural RES) ASR output: asr_bench's ``ser_-10dB_agent``;
-- ``*_warm``: the same four with the agent talking alone for 3 s before the user (the canceller has converged on
-  the room, as before a barge-in in the agent; asr_bench's clips start the chain cold with the user), the lead cut off.
+- ``*_warm``: the same four with the agent talking alone for ``--warm-lead`` s (default 3) before the user (the
+  canceller has adapted to the room, as before a barge-in in the agent; asr_bench's clips start the chain cold with
+  the user), the lead cut off.
 
 It prints a table and writes JSON. A diagnostic, not a target: it says whether the echo condition's error is set by
 residual echo (laec and beta 0 worse than the masked output) or by what the masks take from the user (the masked
@@ -70,8 +71,9 @@ def oracle_residual(mic: np.ndarray, far: np.ndarray, parts: dict) -> np.ndarray
     return least_squares_residual(parts["echo"], inputs)
 
 
-def tap_audio(row: dict, agent_files: list[Path]) -> dict[str, np.ndarray]:
-    """Every tap's audio for one benchmark row (float32, 16 kHz)."""
+def tap_audio(row: dict, agent_files: list[Path], warm_lead_s: float = WARM_LEAD_S) -> dict[str, np.ndarray]:
+    """Every tap's audio for one benchmark row (float32, 16 kHz); ``warm_lead_s``: the agent's solo lead of the
+    warm taps, s."""
     seed = int(row["id"].replace("-", ""))
     clean = row["audio"]["clean"]
     mic, far, parts = room_signals(seed, clean, agent_files, -10.0, parts=True)
@@ -89,7 +91,7 @@ def tap_audio(row: dict, agent_files: list[Path]) -> dict[str, np.ndarray]:
         "agent_-10dB": run_chain(mic, far, AecConfig()).asr,
     }
     # warm: the same room with the agent talking alone for WARM_LEAD_S first (as before a barge-in), then cut off
-    lead = int(WARM_LEAD_S * SR)
+    lead = int(warm_lead_s * SR)
     mic_w, far_w, _ = room_signals(seed, np.concatenate([np.zeros(lead, np.float32), clean]), agent_files, -10.0)
     classical_w = run_chain(mic_w, far_w, CLASSICAL)
     taps.update({
@@ -108,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--quick", action="store_true", help="asr_bench's small test set and 2 utterances (smoke test)")
+    p.add_argument("--warm-lead", type=float, default=WARM_LEAD_S,
+                   help=f"seconds the agent talks alone before the user in the *_warm taps (default {WARM_LEAD_S:g})")
     args = p.parse_args(argv)
     if args.count < 1:
         p.error("--count must be at least 1")
+    if not 0 < args.warm_lead <= 60:
+        p.error("--warm-lead must be more than 0 and at most 60 s")
     logging.getLogger("models.aec.laec").setLevel(logging.ERROR)
     logging.getLogger("audio_io.room").setLevel(logging.ERROR)
     rec = OnnxParaformerRecognizer(cached_export(args.model), threads=1)
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     hyps: dict[str, dict[str, str]] = {t: {} for t in TAPS}
     for r in tqdm(rows, desc="taps", disable=args.no_progress):
         others = [f for f in agent_files if f.name != f"{r['id']}.wav"]
-        taps = tap_audio(r, others)
+        taps = tap_audio(r, others, args.warm_lead)
         cached = r["audio"]["ser_-10dB"]
         if cached.shape != taps["asr_-10dB"].shape or np.max(np.abs(cached - taps["asr_-10dB"])) > 1e-3:
             raise SystemExit(f"{r['id']}: the rebuilt SER -10 dB audio differs from asr_bench's cached clip")
@@ -140,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{tap:<16} {100 * cer:>6.1f} {cer / clean:>8.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": str(args.model), "utterances": len(rows), "cer": results,
+        args.json.write_text(json.dumps({"model": str(args.model), "utterances": len(rows), "warm_lead_s": args.warm_lead,
+                                         "cer": results,
                                          "over_clean": {t: c / clean for t, c in results.items()}},
                                         indent=2) + "\n")
     return 0

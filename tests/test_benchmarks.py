@@ -436,3 +436,14 @@ def test_separability_auc_and_intonation_slope(monkeypatch):
     assert [sep.clause_kind(c) for c in ("যাব,", "যাব।", "go?", "go.")] == ["clause", "statement", "question",
                                                                           "statement"]
     sys.modules.pop("vad_eot_separability", None)
+
+
+def test_echo_taps_warm_lead_is_checked_before_any_work(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import asr_echo_taps
+
+    for bad in ("0", "-1", "61"):
+        with pytest.raises(SystemExit):
+            asr_echo_taps.main(["--warm-lead", bad])
+        assert "--warm-lead must be" in capsys.readouterr().err
+    sys.modules.pop("asr_echo_taps", None)
