@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 from scipy.linalg import toeplitz  # noqa: E402
 from scipy.signal import fftconvolve  # noqa: E402
 
-from models.aec.chain import CLASSICAL, PRE_DELAY, EchoCanceller  # noqa: E402
+from models.aec.chain import CLASSICAL, PRE_DELAY, EchoCanceller, run_chain  # noqa: E402
 from models.aec.laec import BLOCK, PbfdkfEchoCanceller  # noqa: E402
 from training.asr.data import room_signals  # noqa: E402
 
@@ -71,21 +71,11 @@ def reference_at_true_delay(far: np.ndarray, n: int, delay_ms: float) -> np.ndar
 
 
 def chain_echo_estimate(mic: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
-    """ŷ of the classical chain (the agent's TDE, aligner and LAEC; the masks do not feed back into them), aligned
-    with ``mic`` as :func:`models.aec.chain.run_chain` aligns it, and the chain's counters."""
-    n = mic.shape[0]
-    padded = -(-(n + BLOCK) // BLOCK) * BLOCK
-    mic_p, far_p = np.zeros(padded), np.zeros(padded)
-    mic_p[:n], far_p[:n] = mic, far[:n]
+    """ŷ of the classical chain (the agent's TDE, aligner and LAEC), aligned with ``mic``, and its counters."""
     chain = EchoCanceller(CLASSICAL)
-    y = []
-    for i in range(0, padded, BLOCK):
-        chain.process(mic_p[i : i + BLOCK], far_p[i : i + BLOCK])
-        y.append(chain.echo_estimate.astype(np.float64))
-    lat = EchoCanceller.latency_samples
-    counters = {"realignments": chain.aligner.restarts, "path_changes": chain.laec.path_changes,
-                "resets": chain.laec.resets}
-    return np.concatenate(y)[lat : lat + n], counters
+    y = run_chain(mic, far, chain=chain).echo.astype(np.float64)
+    return y, {"realignments": chain.aligner.restarts, "path_changes": chain.laec.path_changes,
+               "resets": chain.laec.resets}
 
 
 def ideal_echo_estimate(mic: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -123,6 +113,14 @@ def least_squares_residual(target: np.ndarray, inputs: list[tuple[np.ndarray, in
     return target - fit
 
 
+def ceiling_inputs(reference: np.ndarray) -> tuple[list, list]:
+    """The least-squares ceiling's inputs with the LAEC's spans on ``reference`` (already aligned): (the linear
+    branch, the Hammerstein branch on |reference|, empty without one), as :func:`least_squares_residual` takes them."""
+    laec = PbfdkfEchoCanceller(CLASSICAL.laec)
+    rectified = [(np.abs(reference), laec.nonlinear_partitions * BLOCK)] if laec.nonlinear_partitions else []
+    return [(reference, laec.partitions * BLOCK)], rectified
+
+
 def clip_report(seed: int, clean: np.ndarray, agent_files: list[Path]) -> dict:
     mic, far, meta = room_signals(seed, clean, agent_files, SER_DB, parts=True)
     echo, near = meta["echo"], meta["near"]
@@ -130,10 +128,8 @@ def clip_report(seed: int, clean: np.ndarray, agent_files: list[Path]) -> dict:
     y_chain, counters = chain_echo_estimate(mic, far)
     reference = reference_at_true_delay(far, mic.shape[0], meta["delay_ms"])
     y_ideal = ideal_echo_estimate(mic, reference)
-    laec = PbfdkfEchoCanceller(CLASSICAL.laec)
-    linear_taps, nl_taps = laec.partitions * BLOCK, laec.nonlinear_partitions * BLOCK
-    res_lin = least_squares_residual(echo, [(reference, linear_taps)])
-    res_ham = least_squares_residual(echo, [(reference, linear_taps)] + [(np.abs(reference), nl_taps)] * (nl_taps > 0))
+    linear, rectified = ceiling_inputs(reference)
+    res_lin, res_ham = least_squares_residual(echo, linear), least_squares_residual(echo, linear + rectified)
     active = np.abs(near) > 1e-5
     out = {
         "seed": seed, "seconds": round(mic.shape[0] / SR, 2), "nonlinearity": meta["nonlinearity"],

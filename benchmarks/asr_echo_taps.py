@@ -46,7 +46,6 @@ import numpy as np  # noqa: E402
 
 from agent.config import AecConfig  # noqa: E402
 from models.aec.chain import CLASSICAL, run_chain  # noqa: E402
-from models.aec.laec import BLOCK, PbfdkfEchoCanceller  # noqa: E402
 from models.asr.onnx_runtime import OnnxParaformerRecognizer, cached_export  # noqa: E402
 from models.asr.paraformer import SHIPPED_MODEL  # noqa: E402
 from training.asr.data import room_signals  # noqa: E402
@@ -61,14 +60,10 @@ WARM_LEAD_S = 3.0  # the agent's speech played alone before the user speaks, in 
 
 def oracle_residual(mic: np.ndarray, far: np.ndarray, parts: dict) -> np.ndarray:
     """The echo a least-squares filter of the LAEC's structure (x and |x| at the true delay) leaves in the clip."""
-    from asr_echo_erle import least_squares_residual, reference_at_true_delay
+    from asr_echo_erle import ceiling_inputs, least_squares_residual, reference_at_true_delay
 
-    laec = PbfdkfEchoCanceller(CLASSICAL.laec)
-    reference = reference_at_true_delay(far, mic.shape[0], parts["delay_ms"])
-    inputs = [(reference, laec.partitions * BLOCK)]
-    if laec.nonlinear_partitions:
-        inputs.append((np.abs(reference), laec.nonlinear_partitions * BLOCK))
-    return least_squares_residual(parts["echo"], inputs)
+    linear, rectified = ceiling_inputs(reference_at_true_delay(far, mic.shape[0], parts["delay_ms"]))
+    return least_squares_residual(parts["echo"], linear + rectified)
 
 
 def tap_audio(row: dict, agent_files: list[Path], warm_lead_s: float = WARM_LEAD_S) -> dict[str, np.ndarray]:

@@ -292,10 +292,12 @@ class ChainOutputs:
     stats: list[ChainStats]  # one per 320-sample block, the last one flushing the latency
 
 
-def run_chain(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None) -> ChainOutputs:
+def run_chain(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None,
+              chain: EchoCanceller | None = None) -> ChainOutputs:
     """Run :class:`EchoCanceller` over whole signals; outputs are aligned with ``mic`` (latency removed).
 
-    ``ref`` is cut or zero-padded to ``mic``'s length.
+    ``ref`` is cut or zero-padded to ``mic``'s length. ``chain``: run this canceller (``config`` is then ignored),
+    so that the caller can read its state afterwards (re-alignments, resets).
     """
     n = mic.shape[0]
     ref = np.concatenate([ref[:n], np.zeros(max(0, n - ref.shape[0]))])
@@ -303,7 +305,7 @@ def run_chain(mic: np.ndarray, ref: np.ndarray, config: AecConfig | None = None)
     mic_p = np.zeros(padded)
     ref_p = np.zeros(padded)
     mic_p[:n], ref_p[:n] = mic, ref
-    chain = EchoCanceller(config)
+    chain = chain if chain is not None else EchoCanceller(config)
     asr, vad, echo, laec, stats = [], [], [], [], []
     for i in range(0, padded, HOP):
         a, v, s = chain.process(mic_p[i : i + HOP], ref_p[i : i + HOP])
