@@ -139,6 +139,15 @@ class LaecConfig:
     nonlinear_tail_ms: float = setting(
         128.0, "Tail of the Hammerstein branch fed with the rectified reference |x| (asymmetric loudspeaker "
         "distortion), ms; 0 = linear filter only.", min=0, max=1000)
+    prior_rt60_ms: float = setting(
+        0.0, "Reverberation time the filter's prior on the echo path assumes, ms: the initial uncertainty of each "
+        "later 20 ms partition of taps falls by 60 dB per this much tail, so the filter adapts the direct path and "
+        "early reflections first and converges faster (400 = about twice the echo removed in the first seconds; "
+        "off by default: the user's backchannels then reach the VAD and interrupt, docs/decisions.md); 0 = the "
+        "same uncertainty for every partition.", min=0, max=2000)
+    carry_taps: bool = setting(
+        False, "At the first delay estimate, move what the filter learned with the undelayed reference along with "
+        "the reference instead of starting over (faster start; off by default, docs/decisions.md).")
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,13 @@ class EchoCanceller:
         if delay is not None and self.tde.estimates != self._tde_estimates:
             self._tde_estimates = self.tde.estimates
             fresh = max(0.0, delay - PRE_DELAY)
+        was_following = self.aligner.following
         aligned = self.aligner.process(ref, fresh)
+        if not was_following and self.aligner.following and self.config.laec.carry_taps:
+            # Until the first estimate the filter learned the echo path with the reference undelayed: its
+            # history and taps move with the reference, so it goes on from there instead of starting over.
+            self.laec.shift_reference(self.aligner.delay_samples)
+            self._snapshots.clear()  # taps saved before it belong to the undelayed reference
         e, y_hat = self.laec.process(mic, aligned)
         self._ref_pow = mean_square(ref)
         self._track_settling(self._ref_pow > FAR_END_FLOOR, mic, e, y_hat)

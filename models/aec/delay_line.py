@@ -183,6 +183,11 @@ class ReferenceAligner:
         return 0.0 if self._level is None else self._level
 
     @property
+    def following(self) -> bool:
+        """Whether a delay estimate has come (until then the reference passes undelayed)."""
+        return self._level is not None
+
+    @property
     def rate_ppm(self) -> float:
         return self._rate * 1e6
 

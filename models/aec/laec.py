@@ -19,6 +19,12 @@ the echo is modelled as h₁ * x + h₂ * |x|, still linear in the taps, so the 
 both (x and |x| are uncorrelated for symmetric signals, which the per-partition update assumes anyway).
 The echo estimate still depends on the reference only.
 
+The prior on the taps (their initial uncertainty P_p) follows a room's energy decay (``laec.prior_rt60_ms``): the
+later partitions of a reverberant echo path carry exponentially less energy, so a flat prior gave them as large a
+gain as the direct path's and each update spread the error over taps that hardly matter. With the decaying prior
+the filter converges about twice as fast in the first seconds (measured on the ASR benchmark's rooms: docs/decisions.md,
+"Decaying prior"); the process noise (1 − A²)|W|² then lets each partition's uncertainty follow its own taps.
+
 Each partition must stay a 320-tap filter (overlap-save): the update is unconstrained and a few rows of W are
 projected back onto that constraint per block, in turn (the alternating constraint of Soo & Pang's AUMDF, "Multidelay
 block frequency domain adaptive filter", IEEE TASSP 1990, which speex's MDF uses too).
@@ -36,6 +42,7 @@ import logging
 import numpy as np
 
 from agent.config import LaecConfig
+from models.aec.delay_line import SlidingWindow
 from models.aec.fft import irfft, rfft
 from models.aec.kernels import echo_spectrum, kalman_finish, kalman_gain, push_spectra
 
@@ -45,7 +52,8 @@ BLOCK = 320
 NFFT = 2 * BLOCK
 TRANSITION = 0.9995  # A: how fast the echo path is assumed to change (closer to 1 = slower)
 ERROR_SMOOTHING = 0.9  # decay of the error power Ψ_ss (it rises at once)
-INITIAL_UNCERTAINTY = 1.0  # P_p at start: the taps are unknown, of order 1
+INITIAL_UNCERTAINTY = 1.0  # P_p at start with a flat prior (laec.prior_rt60_ms = 0): the taps are unknown, of order 1
+DECAYING_UNCERTAINTY = 3.0  # the first partition's P at start with a decaying prior (it carries the direct path)
 NONLINEAR_UNCERTAINTY = 0.3  # the same for the Hammerstein branch's taps (smaller, as the distortion is)
 DIVERGENCE_RATIO = 8.0  # echo estimate this much louder (power) than mic for DIVERGENCE_BLOCKS blocks -> reset
 DIVERGENCE_BLOCKS = 10
@@ -53,6 +61,33 @@ ROTATING_CONSTRAINED = 2  # rows of W projected onto 320-tap filters per block, 
 DIVERGENCE_FLOOR = 1e-4 * BLOCK  # estimate energy (sum of squares) below this never counts as divergence
 PATH_CHANGE_BLOCKS = 5  # error louder than the mic this many blocks in a row -> the echo path changed
 PATH_CHANGE_UNCERTAINTY = 0.5  # P is raised to at least this (times INITIAL_UNCERTAINTY) on a path change
+
+
+def initial_uncertainty(partitions: int, nonlinear_partitions: int, prior_rt60_ms: float) -> np.ndarray:
+    """The taps' initial uncertainty P_p per row (partitions of x, then of |x|), shape (rows, 1).
+
+    Flat prior (``prior_rt60_ms`` 0): INITIAL_UNCERTAINTY for the linear taps, NONLINEAR_UNCERTAINTY for the
+    Hammerstein branch's (the distortion is smaller). Decaying prior: each branch starts at DECAYING_UNCERTAINTY
+    times its flat ratio and falls by 60 dB per ``prior_rt60_ms`` of tail, i.e. 60 · 20 / prior_rt60_ms dB per
+    320-sample partition.
+    """
+    p0 = np.full((partitions + nonlinear_partitions, 1), INITIAL_UNCERTAINTY)
+    p0[partitions:] = NONLINEAR_UNCERTAINTY
+    if prior_rt60_ms > 0:
+        decay_db = 60.0 * (BLOCK / 16.0) / prior_rt60_ms
+        order = np.concatenate([np.arange(partitions), np.arange(nonlinear_partitions)])
+        p0 *= DECAYING_UNCERTAINTY / INITIAL_UNCERTAINTY * 10 ** (-decay_db * order / 10)[:, None]
+    return p0
+
+
+def _fractional_shift(x: np.ndarray, samples: float) -> np.ndarray:
+    """``x`` delayed by ``samples`` (advanced where negative; fractional by the FFT's phase ramp), same length: what
+    moves out of the span is dropped and zeros come in (zero padding keeps the wrap-around out)."""
+    n = x.shape[0]
+    nfft = int(2 ** np.ceil(np.log2(n + abs(samples) + 64)))
+    spec = np.fft.rfft(x, nfft) * np.exp(-2j * np.pi * np.fft.rfftfreq(nfft) * samples)
+    y = np.fft.irfft(spec, nfft)
+    return y[:n] if samples >= 0 else y[:n] * (np.arange(n) < n + samples)
 
 
 class PbfdkfEchoCanceller:
@@ -73,9 +108,7 @@ class PbfdkfEchoCanceller:
         self._X = np.zeros((total, bins), dtype=np.complex128)
         self._X_pow = np.zeros((total, bins))  # |X|², kept beside X (each row is computed once)
         self._W = np.zeros((total, bins), dtype=np.complex128)
-        # Initial uncertainty per row: the linear taps are of order 1, the distortion's smaller.
-        self._P0 = np.full((total, 1), INITIAL_UNCERTAINTY)
-        self._P0[self.partitions :] = NONLINEAR_UNCERTAINTY
+        self._P0 = initial_uncertainty(self.partitions, self.nonlinear_partitions, config.prior_rt60_ms)
         self._P = np.repeat(self._P0, bins, axis=1)
         self._psi_ss = np.zeros(bins)
         # Rows projected onto the constraint at each turn: each branch's first partition (the direct path) every
@@ -87,6 +120,8 @@ class PbfdkfEchoCanceller:
                              for t in range(turns)]
         self._turn = 0
         self._ref_prev = np.zeros(BLOCK)
+        # The reference fed, time domain, as far back as the oldest row of X reaches (for shift_reference).
+        self._ref_hist = SlidingWindow((max(self.partitions, self.nonlinear_partitions) + 1) * BLOCK, slack=BLOCK)
         self._frame = np.zeros((2 if self.nonlinear_partitions else 1, NFFT))  # [x, |x|] over the last two blocks
         self._padded = np.zeros(NFFT)  # [0, e]: the error block zero-padded for the overlap-save update
         self._E: np.ndarray | None = None
@@ -108,6 +143,7 @@ class PbfdkfEchoCanceller:
         self._psi_ss[:] = 0
         self._turn = 0
         self._ref_prev[:] = 0
+        self._ref_hist.reset()
         self._E = None
         self._diverging = 0
         self._error_above_mic = 0
@@ -127,6 +163,7 @@ class PbfdkfEchoCanceller:
             lin = rfft(frame[0])
         push_spectra(self._X, self._X_pow, 0, p, lin)
         self._ref_prev[:] = ref
+        self._ref_hist.push(ref)
         y_hat = irfft(echo_spectrum(self._X, self._W), NFFT)[BLOCK:]
         e = mic - y_hat
         self._padded[BLOCK:] = e
@@ -190,6 +227,32 @@ class PbfdkfEchoCanceller:
             self._error_above_mic = 0
             self.path_changes += 1
             log.debug("LAEC: echo path change detected; filter uncertainty raised")
+
+    def shift_reference(self, samples: float) -> None:
+        """The reference will from now on come ``samples`` (≥ 0, fractional) later than before: delay the
+        reference history by as much and move the taps as much earlier, so that what the filter learned still
+        holds (the chain calls this at its first alignment, when the reference, fed undelayed until then, starts
+        to be delayed by the estimated echo delay). Beyond the tail nothing is kept."""
+        if samples < 0:
+            raise ValueError(f"the reference can only be shifted later, not by {samples} samples")
+        if samples == 0:
+            return
+        hist = self._ref_hist.view()
+        shifted = _fractional_shift(hist, samples)  # delayed: the newest samples fall off the end
+        self._ref_hist.reset()
+        for i in range(0, shifted.shape[0], BLOCK):
+            self._ref_hist.push(shifted[i : i + BLOCK])
+        n = shifted.shape[0]
+        for first, rows, rect in ((0, self.partitions, False), (self.partitions, self.nonlinear_partitions, True)):
+            for r in range(rows):  # row r: the frame of blocks (t − r − 1, t − r)
+                frame = shifted[n - (r + 2) * BLOCK : n - r * BLOCK]
+                spec = rfft(np.abs(frame) if rect else frame)
+                self._X[first + r], self._X_pow[first + r] = spec, spec.real**2 + spec.imag**2
+            if rows:  # the taps, as one impulse response per branch, moved earlier
+                taps = np.fft.irfft(self._W[first : first + rows], NFFT, axis=1)[:, :BLOCK].reshape(-1)
+                taps = _fractional_shift(taps, -samples).reshape(rows, BLOCK)
+                self._W[first : first + rows] = rfft(np.concatenate([taps, np.zeros_like(taps)], axis=1))
+        self._ref_prev[:] = shifted[-BLOCK:]
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """A copy of the taps and their uncertainty, for :meth:`restore`."""
