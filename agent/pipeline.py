@@ -202,6 +202,10 @@ class ListeningPipeline:
         stream, self.stream = self.stream, None
         return stream.finish() if stream is not None else ""
 
+    def peek_utterance(self) -> str:
+        """The text of the open stream as if it ended now (the stream goes on unchanged; '' when none is open)."""
+        return self.stream.peek() if self.stream is not None else ""
+
     def cancel_utterance(self) -> None:
         self.stream = None
 

@@ -6,7 +6,10 @@ Per duplex block from the audio backend (20 ms of microphone + what was played i
    endpointer → ASR) on it — never the event loop, never the audio callback;
 2. the :class:`~agent.turns.TurnTaking` state machine turns its events into actions;
 3. actions run here: a barge-in stops playback at once (the next block fades out) and cancels the
-   reply; an end of turn gets the final transcript and starts a reply task.
+   reply — or, with ``agent.backchannel_max_ms``, holds it: what was queued is kept, synthesis goes on into the
+   reply's ``pending`` list, and when the user's speech ends within that long (a backchannel, a cough) the reply
+   resumes where it stopped (``playback_resumed``); an end of turn gets the final transcript and starts a reply
+   task.
 
 A reply task streams the responder's text, cuts it into sentences, synthesises each on the TTS
 thread and queues it for playback, so the first sentence plays while the rest is made. In the
@@ -67,6 +70,8 @@ class Reply:
     audio_started: bool = False
     cancelled: bool = False
     waiting_for_room: bool = False  # waiting on the room's clock: the playback queue is full, or ready_at is ahead
+    held: bool = False  # stopped by a barge-in that may still turn out to be a backchannel
+    pending: list[np.ndarray] = field(default_factory=list)  # audio synthesised while held (played on resume)
     ready_at: int | None = None  # fixed compute: the first audio is not queued before this sample
 
 
@@ -78,6 +83,7 @@ class SessionSummary:
     turns: list[dict[str, Any]] = field(default_factory=list)  # {"user": ..., "agent": ...}
     barge_ins: int = 0
     barge_in_latency_ms: list[float] = field(default_factory=list)  # true onset (or VAD onset) → playback stopped
+    resumed: int = 0  # barge-ins that turned out to be backchannels: the reply went on
     response_latency_ms: list[float] = field(default_factory=list)  # end-of-turn decision → first reply audio
     compute_ms: list[float] = field(default_factory=list)  # wall clock of the same, when the room charges a fixed latency
     end_of_turn_latency_ms: list[float] = field(default_factory=list)  # silence start → end-of-turn decision
@@ -100,7 +106,12 @@ class Session:
         self.engine = engine
         self.responder = responder
         self.user = user
-        self.turns = TurnTaking()
+        self.turns = TurnTaking(hold_barge_ins=config.agent.backchannel_max_ms > 0)
+        self._backchannel_samples = int(config.agent.backchannel_max_ms * SAMPLE_RATE / 1000)
+        self._speech_onset = 0  # sample of the last speech start
+        self._speech_end = 0  # sample of the last speech end
+        self._backchannel = False  # the last speech resumed a held reply (its end of turn is no turn)
+        self._stopped_at = 0  # sample where playback was last stopped
         self.clock = Clock()
         self.listeners: list[Callable[[Event], None]] = []
         self.block_listeners: list[Callable[[DuplexBlock, BlockResult], None]] = []  # per block (traces, plots)
@@ -287,7 +298,10 @@ class Session:
             self.emit("speech_start", sample, decided_at=decided_at)
             was = self.state
             actions = self.turns.speech_start()
-            if was == "speaking" and any(a.kind == "stop_playback" for a in actions):
+            if self.state == "user_speaking" and was != "user_speaking":
+                self._speech_onset = sample
+                self._backchannel = False
+            if was == "speaking" and any(a.kind in ("stop_playback", "hold_playback") for a in actions):
                 self._pending_stop = (sample, decided_at)
             await self._apply(actions, onset=sample)
         elif kind == "barge_in":
@@ -295,7 +309,11 @@ class Session:
                       decision_latency_ms=round((decided_at - sample) * 1000 / SAMPLE_RATE, 1))
         elif kind == "speech_end":
             self.emit("speech_end", sample)
+            self._speech_end = sample
+            await self._apply(self.turns.speech_end(sample - self._speech_onset <= self._backchannel_samples))
         elif kind == "end_of_turn":
+            if self._backchannel:  # the speech was a backchannel and the reply went on: no turn ended
+                return
             eot = self.emit("end_of_turn", sample, decided_at=decided_at,
                             latency_ms=round((decided_at - sample) * 1000 / SAMPLE_RATE, 1))
             self.summary.end_of_turn_latency_ms.append(eot.data["latency_ms"])
@@ -305,6 +323,7 @@ class Session:
     def _playback_stopped(self, sample: int) -> None:
         vad_onset, decided = self._pending_stop or (sample, sample)
         self._pending_stop = None
+        self._stopped_at = sample
         true_onset = self.user.onset_before(decided) if self.user is not None else None
         onset = true_onset if true_onset is not None else vad_onset
         latency = round((sample - onset) * 1000 / SAMPLE_RATE, 1)
@@ -320,6 +339,12 @@ class Session:
         for a in actions:
             if a.kind == "stop_playback":
                 self.backend.stop_playback()
+            elif a.kind == "hold_playback":
+                self.backend.stop_playback(hold=True)
+                if self._reply is not None:
+                    self._reply.held = True
+            elif a.kind == "resume_reply":
+                self._resume_reply()
             elif a.kind == "cancel_reply":
                 self._cancel_reply()
             elif a.kind in ("respond", "speak"):
@@ -336,6 +361,12 @@ class Session:
                     self.emit("partial", text=partial)
             elif a.kind == "cancel_asr":
                 await loop.run_in_executor(self._worker, self.pipeline.cancel_utterance)
+            elif a.kind == "check_backchannel":
+                text = await loop.run_in_executor(self._worker, self.pipeline.peek_utterance)
+                word = stop_word_in(text, self.config.agent.stop_words)
+                if word:
+                    self.emit("partial", text=text)
+                await self._apply(self.turns.backchannel(stop_word=bool(word)))
             elif a.kind == "finish_asr":
                 text = await loop.run_in_executor(self._worker, self.pipeline.finish_utterance)
                 self.partial = ""
@@ -362,10 +393,38 @@ class Session:
         reply.task = asyncio.create_task(self._produce(reply, source), name=f"reply-{reply.id}")
         self._reply = reply
 
+    def _resume_reply(self) -> None:
+        """A held reply goes on: what the stop kept, then what was synthesised meanwhile, faded in."""
+        reply = self._reply
+        if reply is None or not reply.held:
+            return
+        held = self.backend.take_held_playback()
+        pieces = ([held] if held is not None and held.size else []) + reply.pending
+        reply.held, reply.pending = False, []
+        fade = int(self.config.audio.stop_fade_ms * SAMPLE_RATE / 1000)
+        if pieces and fade:
+            first = pieces[0] = pieces[0].astype(np.float32, copy=True)
+            n = min(fade, first.shape[0])
+            first[:n] *= np.linspace(0.0, 1.0, n + 2, dtype=np.float32)[1:-1]
+        for piece in pieces:
+            try:
+                self.backend.play(piece)
+            except PlaybackFullError as exc:  # the queue held it a moment ago; anything else queued meanwhile
+                self.summary.errors.append(f"playback: {exc}")
+                self.emit("error", where="playback", message=str(exc))
+                break
+        self.summary.resumed += 1
+        self._backchannel = True
+        self.emit("playback_resumed", reply_id=reply.id,
+                  paused_ms=round((self.position - self._stopped_at) * 1000 / SAMPLE_RATE, 1),
+                  speech_ms=round((self._speech_end - self._speech_onset) * 1000 / SAMPLE_RATE, 1))
+
     def _cancel_reply(self) -> None:
         reply, self._reply = self._reply, None
         if reply is None:
             return
+        if reply.held:
+            self.backend.take_held_playback()  # drop what the stop kept
         reply.cancelled = True
         if reply.task is not None:
             reply.task.cancel()
@@ -453,6 +512,9 @@ class Session:
         try again after each audio block. False when the reply was cancelled meanwhile or the chunk can never fit."""
         try:
             while True:
+                if reply.held:  # a barge-in holds the reply: keep the audio for a resume
+                    reply.pending.append(chunk)
+                    return True
                 try:
                     self.backend.play(chunk)
                     return True
@@ -471,7 +533,7 @@ class Session:
 
     def _check_reply_done(self) -> None:
         reply = self._reply
-        if reply is None or not reply.synth_done or self.backend.is_playing:
+        if reply is None or reply.held or not reply.synth_done or self.backend.is_playing:
             return
         self._reply = None
         spoken = " ".join(reply.sentences)
@@ -480,6 +542,12 @@ class Session:
         if reply.user_text is not None:
             self.history.append((reply.user_text, spoken))
             self.summary.turns.append({"user": reply.user_text, "agent": spoken})
+
+
+def stop_word_in(text: str, stop_words: tuple[str, ...]) -> str:
+    """The first of ``stop_words`` that is a whole word of ``text`` (case and punctuation ignored), or ''."""
+    words = {w.strip(".,;:!?।॥'\"()-").casefold() for w in text.split()}
+    return next((w for w in stop_words if w.casefold() in words), "")
 
 
 async def _once(text: str) -> AsyncIterator[str]:

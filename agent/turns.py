@@ -5,6 +5,13 @@ audio) ``speaking`` → (reply played) ``listening``. User speech while the agen
 playback stops, the reply is cancelled and the ASR starts on the new speech. Speech while the agent
 is still thinking cancels the pending reply and continues the same turn (the transcripts are joined).
 
+With ``hold_barge_ins`` (the agent's ``agent.backchannel_max_ms`` > 0) a barge-in *holds* the reply instead of
+cancelling it: playback stops at once all the same (``hold_playback``), and at the user's speech end the session
+says whether the run was short (:meth:`speech_end`). A short one is checked (``check_backchannel``: the session
+looks at the ASR's words so far and calls :meth:`backchannel`): a backchannel, a cough or a noise resumes the reply
+(``resume_reply``; the ASR's words of it are dropped), a stop word cancels it; anything longer cancels it. After a
+cancel the turn goes on as after any barge-in.
+
 Every input returns the list of :class:`Action` s the session must carry out, in order. Replies carry
 an id so that a late notice about a cancelled reply changes nothing.
 """
@@ -15,7 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 State = Literal["listening", "user_speaking", "thinking", "speaking"]
-ActionKind = Literal["stop_playback", "cancel_reply", "start_asr", "finish_asr", "cancel_asr", "respond", "speak"]
+ActionKind = Literal["stop_playback", "hold_playback", "check_backchannel", "resume_reply", "cancel_reply", "start_asr",
+                     "finish_asr", "cancel_asr", "respond", "speak"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +37,11 @@ class Action:
 class TurnTaking:
     """See the module doc. ``state`` is read-only for callers; change it through the input methods."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold_barge_ins: bool = False) -> None:
         self.state: State = "listening"
         self.reply_id = 0  # id of the current (or last) reply
+        self.hold_barge_ins = hold_barge_ins
+        self.held: int | None = None  # id of the reply held by a barge-in (until the user's speech end decides)
         self._reply_active = False
         self._carry = ""  # transcript of a turn whose reply was cancelled before it was heard
 
@@ -42,7 +52,11 @@ class TurnTaking:
         if self.state == "user_speaking":
             return []
         actions: list[Action] = []
-        if self.state == "speaking":
+        if self.state == "speaking" and self.hold_barge_ins:
+            self.held = self.reply_id
+            actions.append(Action("hold_playback", reply_id=self.reply_id))
+            self._carry = ""
+        elif self.state == "speaking":
             actions += [Action("stop_playback"), self._cancel()]
             self._carry = ""
         elif self.state == "thinking":
@@ -51,12 +65,35 @@ class TurnTaking:
         self.state = "user_speaking"
         return [*actions, Action("start_asr")]
 
+    def speech_end(self, short: bool) -> list[Action]:
+        """The user's speech ended; ``short``: it lasted no longer than a backchannel. A held reply is checked after
+        a short run (``check_backchannel``, then :meth:`backchannel`) and cancelled after a longer one. Nothing to
+        do without a held reply."""
+        if self.held is None or self.state != "user_speaking":
+            return []
+        if short and self._reply_active and self.held == self.reply_id:
+            return [Action("check_backchannel", reply_id=self.held)]
+        self.held = None
+        return [self._cancel()] if self._reply_active else []
+
+    def backchannel(self, stop_word: bool) -> list[Action]:
+        """The verdict on a short run that holds a reply: no stop word among its words resumes the reply (back to
+        speaking, the ASR dropped); a stop word cancels it (the turn goes on)."""
+        if self.held is None or self.state != "user_speaking" or not self._reply_active:
+            return []
+        if stop_word:
+            return [self._cancel()]
+        reply_id, self.held = self.held, None
+        self.state = "speaking"
+        return [Action("cancel_asr"), Action("resume_reply", reply_id=reply_id)]
+
     def end_of_turn(self) -> list[Action]:
         """The endpointer decided that the user finished the turn."""
         if self.state != "user_speaking":
             return []
+        actions = self.speech_end(short=False)  # a reply still held now cannot resume
         self.state = "thinking"
-        return [Action("finish_asr")]
+        return [*actions, Action("finish_asr")]
 
     def final(self, text: str) -> list[Action]:
         """The final transcript of the turn (after ``finish_asr``)."""
@@ -91,7 +128,7 @@ class TurnTaking:
 
     def reply_finished(self, reply_id: int) -> list[Action]:
         """Reply ``reply_id`` has played to the end (or produced no audio at all)."""
-        if reply_id != self.reply_id or not self._reply_active:
+        if reply_id != self.reply_id or not self._reply_active or self.held == reply_id:
             return []
         self._reply_active = False
         if self.state in ("speaking", "thinking"):
@@ -115,9 +152,10 @@ class TurnTaking:
         """Listening was switched off: drop the user's turn in progress."""
         if self.state != "user_speaking":
             return []
+        actions = self.speech_end(short=False)
         self.state = "listening"
         self._carry = ""
-        return [Action("cancel_asr")]
+        return [*actions, Action("cancel_asr")]
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -128,4 +166,5 @@ class TurnTaking:
 
     def _cancel(self) -> Action:
         self._reply_active = False
+        self.held = None
         return Action("cancel_reply", reply_id=self.reply_id)

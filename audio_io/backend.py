@@ -43,9 +43,14 @@ class AudioBackend(ABC):
         """Queue mono float32 samples at 16 kHz for playback (raises ``PlaybackFullError`` when over the bound)."""
         self.playback.write(samples)
 
-    def stop_playback(self) -> None:
-        """Stop playing at once: the next block fades out and the queue is dropped."""
-        self.playback.stop()
+    def stop_playback(self, hold: bool = False) -> None:
+        """Stop playing at once: the next block fades out and the queue is dropped (``hold``: kept for
+        :meth:`take_held_playback`)."""
+        self.playback.stop(hold)
+
+    def take_held_playback(self) -> np.ndarray | None:
+        """The audio a ``stop_playback(hold=True)`` kept from the queue (None: nothing, or not stopped yet)."""
+        return self.playback.take_held()
 
     @property
     def is_playing(self) -> bool:

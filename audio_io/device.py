@@ -184,9 +184,14 @@ class DeviceBackend(AudioBackend):
             self.open()
         self.playback.write(resample(x, SAMPLE_RATE, self.device_rate))
 
-    def stop_playback(self) -> None:
+    def stop_playback(self, hold: bool = False) -> None:
         if self.playback is not None:
-            self.playback.stop()
+            self.playback.stop(hold)
+
+    def take_held_playback(self) -> np.ndarray | None:
+        """The held rest of the queue at 16 kHz (the queue itself runs at the device's rate)."""
+        held = self.playback.take_held() if self.playback is not None else None
+        return None if held is None else resample(held, self.device_rate, SAMPLE_RATE)
 
     @property
     def is_playing(self) -> bool:

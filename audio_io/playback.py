@@ -3,7 +3,9 @@
 The agent writes audio (16 kHz float32) with :meth:`PlaybackBuffer.write`; the backend pulls one
 block per callback with :meth:`PlaybackBuffer.pull`, which returns exactly the samples that go to
 the speaker (zeros when idle) — those samples are the echo reference. :meth:`stop` flushes the
-queue so that the *next* pulled block already fades out within ``fade_samples`` and is silent after.
+queue so that the *next* pulled block already fades out within ``fade_samples`` and is silent after;
+``stop(hold=True)`` keeps what was still queued instead of dropping it, for :meth:`take_held` (the agent pauses
+a reply at a barge-in and may resume it when the user only said a backchannel).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class PlaybackBuffer:
         self._fade = np.linspace(1.0, 0.0, self.fade_samples + 2, dtype=np.float32)[1:-1]
         self._stop_requested = 0  # incremented by stop() (producer side)
         self._stop_handled = 0  # consumer side
+        self._hold = False  # the requested stop keeps the rest of the queue (producer side sets it with the request)
+        self._held: np.ndarray | None = None  # that rest, once the consumer handled the stop
         self.played_samples = 0  # non-silent samples handed to the speaker
         self.underruns = 0  # pulls that found some but not enough audio
 
@@ -53,9 +57,18 @@ class PlaybackBuffer:
             )
         self._ring.write(x)
 
-    def stop(self) -> None:
-        """Stop at once: the next pulled block fades out over ``fade_samples`` and the rest is dropped."""
+    def stop(self, hold: bool = False) -> None:
+        """Stop at once: the next pulled block fades out over ``fade_samples`` and the rest is dropped, or with
+        ``hold`` kept for :meth:`take_held`."""
+        self._held = None
+        self._hold = bool(hold)
         self._stop_requested += 1
+
+    def take_held(self) -> np.ndarray | None:
+        """What a ``stop(hold=True)`` kept (the samples after the faded ones; None when nothing was kept or the stop
+        has not been handled yet); the buffer forgets it."""
+        held, self._held = self._held, None
+        return held
 
     def pull_into(self, out: np.ndarray) -> None:
         """Fill ``out`` with the next samples to play (zeros where nothing is queued)."""
@@ -65,7 +78,12 @@ class PlaybackBuffer:
             n = self._ring.read_into(out[: self.fade_samples]) if self.fade_samples else 0
             out[:n] *= self._fade[:n]
             out[n:] = 0.0
-            self._ring.discard()
+            if self._hold:
+                rest = np.empty(len(self._ring), dtype=np.float32)
+                self._ring.read_into(rest)
+                self._held = rest
+            else:
+                self._ring.discard()
             self.played_samples += n
             return
         n = self._ring.read_into(out)

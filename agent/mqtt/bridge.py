@@ -44,7 +44,8 @@ from agent.session import Session
 
 log = logging.getLogger(__name__)
 
-QOS1_EVENTS = frozenset({"final", "end_of_turn", "barge_in", "playback_stopped", "reply_done", "state"})
+QOS1_EVENTS = frozenset({"final", "end_of_turn", "barge_in", "playback_stopped", "playback_resumed", "reply_done",
+                         "state"})
 PAYLOAD_EXCERPT = 200
 
 

@@ -131,8 +131,19 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool]) -> dict[str, Any]:
     """Barge-in latencies per interrupting line (``interrupting[i]``: line i is meant to interrupt), misses,
-    false barge-ins (stops outside every line), transcripts, latencies."""
-    stops = [e for e in session.events if e.kind == "playback_stopped"]
+    false barge-ins (stops outside every line; a stop the agent took back counts as one only outside every line),
+    ``resumed`` (stops taken back: the reply went on after a backchannel), transcripts, latencies."""
+    all_stops = [e for e in session.events if e.kind == "playback_stopped"]
+    resumes = [e.sample for e in session.events if e.kind == "playback_resumed"]
+    # a stop the agent took back (agent.backchannel_max_ms: the user's speech was short and the reply resumed before
+    # the next stop) is no interruption: within a line not meant to interrupt it is the intended behaviour, within
+    # one meant to interrupt the line was missed, and elsewhere it is a false barge-in all the same
+    def resumed(i: int) -> bool:
+        nxt = all_stops[i + 1].sample if i + 1 < len(all_stops) else None
+        return any(all_stops[i].sample <= r and (nxt is None or r < nxt) for r in resumes)
+
+    taken_back = [resumed(i) for i in range(len(all_stops))]
+    stops = [e for i, e in enumerate(all_stops) if not taken_back[i]]
     # the agent's replies that ended on their own: a line that starts less than the shortest possible barge-in
     # (vad.barge_in_min_speech_ms and one frame) before one of these ends had nothing left to stop
     natural_ends = [e.sample for e in session.events if e.kind == "reply_done" and not e.data.get("cancelled")]
@@ -154,6 +165,8 @@ def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool
     for i, e in enumerate(stops):  # stops inside a line meant to interrupt (e.g. a second stop) are not false
         if any(interrupting[k] and p.onset <= e.sample <= p.end + MISS_GRACE_S * SR for k, p in enumerate(placed)):
             explained.add(i)
+    in_a_line = sum(1 for i, e in enumerate(all_stops) if taken_back[i] and any(
+        p.onset <= e.sample <= p.end + MISS_GRACE_S * SR for p in placed))
     # an end-of-turn decision with more of a user's line to come (the line's speech goes on past it by more than
     # PREMATURE_SLACK_S): the endpointer cut the line in two
     slack = int(PREMATURE_SLACK_S * SR)
@@ -170,7 +183,8 @@ def measure(session: Session, user: ScriptedUser | None, interrupting: list[bool
         "barge_in_p50_ms": _percentile(latencies, 50),
         "barge_in_p95_ms": _percentile(latencies, 95),
         "missed_barge_ins": missed,
-        "false_barge_ins": len(stops) - len(explained),
+        "false_barge_ins": len(stops) - len(explained) + sum(taken_back) - in_a_line,
+        "resumed": sum(taken_back),
         "end_of_turn_latency_ms": s.end_of_turn_latency_ms,
         "premature_ends_of_turn": premature,
         "response_latency_ms": s.response_latency_ms,

@@ -68,11 +68,17 @@ class ScriptedPipeline:
     def finish_utterance(self) -> str:
         return self.transcript
 
+    def peek_utterance(self) -> str:
+        return self.transcript
+
+    def cancel_utterance(self) -> None:
+        self.started_at.append(-1)  # marks the cancel
+
 
 def run_scripted(script: dict[int, list[str]], responder: Responder | None = None, seconds: float = 6.0,
-                 **agent) -> tuple[Session, ScriptedPipeline, WavBackend]:  # noqa: ANN003
+                 transcript: str = "আজ কী বার", **agent) -> tuple[Session, ScriptedPipeline, WavBackend]:  # noqa: ANN003
     cfg = configured(**{"greeting": "এক। দুই। তিন।", **agent})
-    pipeline = ScriptedPipeline(script, "আজ কী বার")
+    pipeline = ScriptedPipeline(script, transcript)
     backend = WavBackend(np.zeros(int(seconds * SR), np.float32))
     session = Session(cfg, backend, pipeline, ToneEngine(), responder or EchoResponder(cfg))  # type: ignore[arg-type]
     asyncio.run(session.run())
@@ -102,6 +108,54 @@ def test_barge_in_stops_playback_on_the_next_block_and_the_turn_is_answered() ->
     assert session.summary.response_latency_ms and session.summary.barge_ins == 1
     assert np.abs(refs[101 * BLOCK:]).max() > 0.1  # the reply was played
     assert session.turns.state == "listening"
+
+
+def test_a_backchannel_pauses_the_reply_and_it_resumes_where_it_stopped_losing_nothing() -> None:
+    """agent.backchannel_max_ms: a 200 ms run while the greeting plays stops playback at once, then (no stop word in
+    its words) the greeting resumes after the speech end and plays to its end: every sample of its three seconds
+    is heard once (apart from the two fades); the backchannel's end of turn is no turn."""
+    script = {50: ["speech_start", "barge_in"], 60: ["speech_end"], 80: ["end_of_turn"]}
+    session, pipeline, _ = run_scripted(script, seconds=8.0, transcript="হুঁ", backchannel_max_ms=500.0)
+    kinds = [e.kind for e in session.events]
+    assert kinds.index("playback_stopped") < kinds.index("playback_resumed")
+    assert "end_of_turn" not in kinds and "final" not in kinds and session.summary.turns == []
+    (resumed,) = [e for e in session.events if e.kind == "playback_resumed"]
+    assert resumed.data["speech_ms"] == 200.0 and resumed.sample == 61 * BLOCK
+    assert resumed.data["paused_ms"] == (61 - 51) * BLOCK * 1000 / SR
+    (done,) = [e for e in session.events if e.kind == "reply_done"]
+    assert not done.data["cancelled"] and done.data["spoken"] == "এক। দুই। তিন।"
+    refs = np.concatenate(pipeline.refs)
+    assert np.abs(refs[52 * BLOCK:61 * BLOCK]).max() == 0.0  # silent while paused
+    fade = int(session.config.audio.stop_fade_ms * SR / 1000)
+    heard = np.count_nonzero(refs)
+    assert 3 * SR - 2 * fade <= heard <= 3 * SR, heard
+    assert pipeline.started_at == [script_sample(50), -1]  # the ASR started at the onset, then dropped
+    assert session.summary.resumed == 1 and session.summary.barge_ins == 1
+
+
+def script_sample(block: int) -> int:
+    """The sample ScriptedPipeline gives an event scripted at ``block``."""
+    return block * BLOCK - 2 * BLOCK
+
+
+@pytest.mark.parametrize("transcript, speech_end_block", [("না", 60), ("আজ কী বার", 100)])
+def test_a_stop_word_or_a_long_run_cancels_the_held_reply(transcript: str, speech_end_block: int) -> None:
+    script = {50: ["speech_start", "barge_in"], speech_end_block: ["speech_end"], speech_end_block + 20: ["end_of_turn"]}
+    session, _, _ = run_scripted(script, seconds=10.0, transcript=transcript, backchannel_max_ms=500.0)
+    kinds = [e.kind for e in session.events]
+    assert "playback_resumed" not in kinds
+    cancelled = [e for e in session.events if e.kind == "reply_done" and e.data["cancelled"]]
+    assert len(cancelled) == 1 and cancelled[0].data["spoken"].startswith("এক")
+    assert session.summary.turns and session.summary.turns[0]["user"] == transcript
+
+
+def test_stop_words_match_whole_words_whatever_the_case_and_punctuation() -> None:
+    from agent.session import stop_word_in
+
+    words = ("না", "stop")
+    assert stop_word_in("না, থামো", words) == "না"
+    assert stop_word_in("Stop!", words) == "stop"
+    assert stop_word_in("নানা রকম", words) == "" and stop_word_in("হুঁ", words) == "" and stop_word_in("", words) == ""
 
 
 def test_a_reply_longer_than_the_playback_queue_waits_for_room_and_is_spoken_whole() -> None:

@@ -174,3 +174,28 @@ def test_speech_offset_finds_the_last_active_frame() -> None:
     x[12000:12160] = 0.001  # a faint click at 750 ms (-54 dB: not speech)
     assert speech_onset(x) == 3200 and speech_offset(x) == 9600
     assert speech_offset(np.zeros(100)) == 100
+
+
+def test_a_stop_the_agent_took_back_is_no_interruption() -> None:
+    """agent.backchannel_max_ms: a stop followed by playback_resumed is fine within a line not meant to interrupt
+    (a backchannel), a miss within one meant to interrupt, and a false barge-in outside every line."""
+    from types import SimpleNamespace
+
+    from agent.config import AgentConfig
+    from agent.events import Event
+    from agent.session import SessionSummary
+    from agent.simulate.run import measure
+
+    sr = 16000
+    events = [Event("playback_stopped", 2 * sr + 3200, 0.0), Event("playback_resumed", 3 * sr, 0.0),  # in line 0
+              Event("playback_stopped", 10 * sr + 3200, 0.0), Event("playback_resumed", 11 * sr, 0.0),  # in line 1
+              Event("playback_stopped", 15 * sr, 0.0), Event("playback_resumed", 16 * sr, 0.0),  # in no line
+              Event("playback_stopped", 20 * sr + 4800, 0.0)]  # line 2: a real interruption after 300 ms
+    session = SimpleNamespace(events=events, config=AgentConfig(), summary=SessionSummary(duration_s=30.0),
+                              backend=SimpleNamespace(playback=SimpleNamespace(played_samples=20 * sr)))
+    user = SimpleNamespace(placed=[SimpleNamespace(onset=o * sr, end=o * sr + 8000, speech_end=o * sr + 8000)
+                                   for o in (2, 10, 20)])
+    m = measure(session, user, [False, True, True])
+    assert m["resumed"] == 3
+    assert m["barge_in_latency_ms"] == [300.0] and m["missed_barge_ins"] == 1
+    assert m["false_barge_ins"] == 1

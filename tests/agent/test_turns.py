@@ -78,3 +78,59 @@ def test_say_while_speaking_replaces_the_reply() -> None:
     assert t.state == "thinking"
     t.reply_finished(actions[-1].reply_id)  # no audio at all: back to listening
     assert t.state == "listening"
+
+
+def held_reply(t: TurnTaking) -> int:
+    """A reply playing, then a barge-in that holds it; returns the reply's id."""
+    (speak,) = t.say("নমস্কার")
+    t.reply_audio_started(speak.reply_id)
+    actions = t.speech_start()
+    assert kinds(actions) == ["hold_playback", "start_asr"] and actions[0].reply_id == speak.reply_id
+    assert t.state == "user_speaking" and t.held == speak.reply_id
+    t.reply_finished(speak.reply_id)  # a held reply does not finish
+    assert t.held == speak.reply_id
+    return speak.reply_id
+
+
+def test_a_short_barge_in_without_a_stop_word_resumes_the_held_reply() -> None:
+    t = TurnTaking(hold_barge_ins=True)
+    reply_id = held_reply(t)
+    (check,) = t.speech_end(short=True)
+    assert check.kind == "check_backchannel" and check.reply_id == reply_id and t.state == "user_speaking"
+    actions = t.backchannel(stop_word=False)
+    assert kinds(actions) == ["cancel_asr", "resume_reply"] and actions[1].reply_id == reply_id
+    assert t.state == "speaking" and t.held is None
+    assert t.end_of_turn() == []  # the backchannel's end of turn is no turn
+    t.reply_finished(reply_id)
+    assert t.state == "listening"
+
+
+def test_a_stop_word_or_a_long_run_cancels_the_held_reply_and_the_turn_goes_on() -> None:
+    t = TurnTaking(hold_barge_ins=True)
+    reply_id = held_reply(t)
+    t.speech_end(short=True)
+    actions = t.backchannel(stop_word=True)
+    assert kinds(actions) == ["cancel_reply"] and actions[0].reply_id == reply_id and t.held is None
+    assert kinds(t.end_of_turn()) == ["finish_asr"]
+    (respond,) = t.final("না")
+    assert respond.kind == "respond" and respond.text == "না"
+
+    t = TurnTaking(hold_barge_ins=True)
+    reply_id = held_reply(t)
+    actions = t.speech_end(short=False)
+    assert kinds(actions) == ["cancel_reply"] and t.state == "user_speaking" and t.held is None
+    assert t.backchannel(stop_word=False) == []  # nothing held any more
+
+
+def test_an_end_of_turn_before_the_speech_end_cancels_a_held_reply() -> None:
+    t = TurnTaking(hold_barge_ins=True)
+    held_reply(t)
+    assert kinds(t.end_of_turn()) == ["cancel_reply", "finish_asr"] and t.held is None
+
+
+def test_without_holding_a_barge_in_cancels_and_speech_end_does_nothing() -> None:
+    t = TurnTaking()
+    (speak,) = t.say("নমস্কার")
+    t.reply_audio_started(speak.reply_id)
+    assert kinds(t.speech_start()) == ["stop_playback", "cancel_reply", "start_asr"]
+    assert t.speech_end(short=True) == [] and t.held is None
