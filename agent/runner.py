@@ -72,6 +72,8 @@ def describe(event: Event) -> str | None:
         return f"{t} (scripted user says: {d['text']})"
     if event.kind == "playback_stopped":
         return f"{t} barge-in: playback stopped {d['barge_in_latency_ms']:.0f} ms after the user started speaking"
+    if event.kind == "playback_resumed":
+        return f"{t} backchannel ({d['speech_ms']:.0f} ms): the reply resumes after {d['paused_ms']:.0f} ms"
     if event.kind == "end_of_turn":
         return f"{t} end of turn ({d['latency_ms']:.0f} ms after the user stopped)"
     if event.kind == "final":

@@ -131,6 +131,9 @@ def test_a_backchannel_pauses_the_reply_and_it_resumes_where_it_stopped_losing_n
     assert 3 * SR - 2 * fade <= heard <= 3 * SR, heard
     assert pipeline.started_at == [script_sample(50), -1]  # the ASR started at the onset, then dropped
     assert session.summary.resumed == 1 and session.summary.barge_ins == 1
+    from agent.runner import describe
+
+    assert describe(resumed) == "[   1.22 s] backchannel (200 ms): the reply resumes after 200 ms"
 
 
 def script_sample(block: int) -> int:
