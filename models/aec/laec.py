@@ -22,8 +22,10 @@ The echo estimate still depends on the reference only.
 The prior on the taps (their initial uncertainty P_p) follows a room's energy decay (``laec.prior_rt60_ms``): the
 later partitions of a reverberant echo path carry exponentially less energy, so a flat prior gave them as large a
 gain as the direct path's and each update spread the error over taps that hardly matter. With the decaying prior
-the filter converges about twice as fast in the first seconds (measured on the ASR benchmark's rooms: docs/decisions.md,
-"Decaying prior"); the process noise (1 − A²)|W|² then lets each partition's uncertainty follow its own taps.
+(400 ms) the residual echo of the first three seconds fell by about 3 dB on the ASR recipe's rooms (docs/decisions.md,
+"A faster linear canceller"; off by default there, with the reason); the process noise (1 − A²)|W|² then lets each
+partition's uncertainty follow its own taps. :meth:`shift_reference` keeps what the filter learned when the chain
+starts to delay the reference (``aec.laec.carry_taps``).
 
 Each partition must stay a 320-tap filter (overlap-save): the update is unconstrained and a few rows of W are
 projected back onto that constraint per block, in turn (the alternating constraint of Soo & Pang's AUMDF, "Multidelay

@@ -67,3 +67,23 @@ def test_stream_resampler_matches_whole_signal_and_two_instances_align(rng):
     ref = resample(x, 48000, 16000)
     lag = int(np.argmax(np.correlate(y[2000:6000], ref[2000:2400], "valid")))
     assert np.corrcoef(y[2000 + lag : 14000 + lag], ref[2000:14000])[0, 1] > 0.99
+
+
+def test_a_held_stop_fades_out_at_once_and_keeps_the_rest_for_a_resume():
+    from audio_io.playback import PlaybackBuffer
+
+    x = np.arange(1, 1001, dtype=np.float32) / 1000
+    buf = PlaybackBuffer(4000, fade_samples=80)
+    buf.write(x)
+    np.testing.assert_array_equal(buf.pull(100), x[:100])
+    buf.stop(hold=True)
+    assert buf.take_held() is None  # not handled until the next pull
+    out = buf.pull(320)
+    assert np.all(np.abs(out[:80]) <= x[100:180]) and np.all(out[80:] == 0) and not buf.is_playing
+    held = buf.take_held()
+    np.testing.assert_array_equal(held, x[180:])  # everything after the faded samples, once
+    assert buf.take_held() is None and buf.played_samples == 180
+    buf.write(held)
+    buf.stop()  # a plain stop drops the queue
+    buf.pull(320)
+    assert buf.take_held() is None and buf.queued_samples == 0
