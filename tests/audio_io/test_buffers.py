@@ -70,8 +70,6 @@ def test_stream_resampler_matches_whole_signal_and_two_instances_align(rng):
 
 
 def test_a_held_stop_fades_out_at_once_and_keeps_the_rest_for_a_resume():
-    from audio_io.playback import PlaybackBuffer
-
     x = np.arange(1, 1001, dtype=np.float32) / 1000
     buf = PlaybackBuffer(4000, fade_samples=80)
     buf.write(x)
