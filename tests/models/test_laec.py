@@ -8,7 +8,15 @@ import scipy.signal
 
 from agent.config import LaecConfig, RoomConfig, build
 from audio_io.room import SimulatedRoom
-from models.aec.laec import BLOCK, DIVERGENCE_BLOCKS, PbfdkfEchoCanceller
+from models.aec.laec import (
+    BLOCK,
+    DECAYING_UNCERTAINTY,
+    DIVERGENCE_BLOCKS,
+    INITIAL_UNCERTAINTY,
+    NONLINEAR_UNCERTAINTY,
+    PbfdkfEchoCanceller,
+    initial_uncertainty,
+)
 from tests.conftest import speechlike
 
 SR = 16000
@@ -170,8 +178,6 @@ def test_snapshot_and_restore_put_the_taps_back(rng):
 
 
 def test_decaying_prior_falls_by_60_db_per_rt60():
-    from models.aec.laec import DECAYING_UNCERTAINTY, INITIAL_UNCERTAINTY, NONLINEAR_UNCERTAINTY, initial_uncertainty
-
     flat = initial_uncertainty(13, 7, 0.0)[:, 0]
     np.testing.assert_array_equal(flat, [INITIAL_UNCERTAINTY] * 13 + [NONLINEAR_UNCERTAINTY] * 7)
     p0 = initial_uncertainty(13, 7, 400.0)[:, 0]  # 400 ms: 3 dB per 20 ms partition
