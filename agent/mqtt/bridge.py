@@ -4,10 +4,11 @@ Out, under ``<prefix>/<site_id>/`` (JSON with ``version``, ``site_id`` and the e
 
 - ``status`` (retained, QoS 1): ``{"state": "online"}``; the last will and a clean shutdown set ``offline``;
 - ``event/<kind>`` for every session event (:mod:`agent.events`: ``speech_start``, ``speech_end``,
-  ``barge_in``, ``playback_stopped`` with ``barge_in_latency_ms``, ``end_of_turn``, ``partial``, ``final``,
-  ``reply_text``, ``reply_audio``, ``reply_done`` with ``cancelled``, ``state``, ``error`` …); replies made for
-  a ``say`` command carry its ``id``. QoS 1 for ``final``, ``end_of_turn``, ``barge_in``,
-  ``playback_stopped``, ``reply_done`` and ``state``; QoS 0 for the rest;
+  ``barge_in``, ``playback_stopped`` with ``barge_in_latency_ms``, ``playback_resumed`` (a backchannel),
+  ``end_of_turn``, ``partial``, ``final``, ``reply_text``, ``reply_audio``, ``reply_done`` with ``cancelled``,
+  ``state``, ``error`` …); replies made for a ``say`` command carry its ``id``. QoS 1 for ``final``,
+  ``end_of_turn``, ``barge_in``, ``playback_stopped``, ``playback_resumed``, ``reply_done`` and ``state``; QoS 0 for
+  the rest;
 - ``health`` every ``mqtt.health_interval_s``: uptime, state, worker load, delay, ERLE, counters;
 - ``error``: a command that could not be carried out (``topic``, ``reason``, ``payload`` excerpt).
 
