@@ -142,7 +142,7 @@ class LaecConfig:
     prior_rt60_ms: float = setting(
         0.0, "Reverberation time the filter's prior on the echo path assumes, ms: the initial uncertainty of each "
         "later 20 ms partition of taps falls by 60 dB per this much tail, so the filter adapts the direct path and "
-        "early reflections first and converges faster (400: about 3 dB less residual echo in the first seconds; "
+        "early reflections first and converges faster (400: 2-3 dB less residual echo in the first seconds; "
         "off by default: the user's backchannels then reach the VAD and interrupt, docs/decisions.md); 0 = the "
         "same uncertainty for every partition.", min=0, max=2000)
     carry_taps: bool = setting(

@@ -22,7 +22,8 @@ The echo estimate still depends on the reference only.
 The prior on the taps (their initial uncertainty P_p) follows a room's energy decay (``laec.prior_rt60_ms``): the
 later partitions of a reverberant echo path carry exponentially less energy, so a flat prior gave them as large a
 gain as the direct path's and each update spread the error over taps that hardly matter. With the decaying prior
-(400 ms) the residual echo of the first three seconds fell by about 3 dB on the ASR recipe's rooms (docs/decisions.md,
+(400 ms) the residual echo of the first three seconds fell by 2–3 dB on the ASR recipe's rooms (the LAEC fed the
+true delay; docs/decisions.md,
 "A faster linear canceller"; off by default there, with the reason); the process noise (1 − A²)|W|² then lets each
 partition's uncertainty follow its own taps. :meth:`shift_reference` keeps what the filter learned when the chain
 starts to delay the reference (``aec.laec.carry_taps``).
@@ -44,7 +45,6 @@ import logging
 import numpy as np
 
 from agent.config import LaecConfig
-from models.aec.delay_line import SlidingWindow
 from models.aec.fft import irfft, rfft
 from models.aec.kernels import echo_spectrum, kalman_finish, kalman_gain, push_spectra
 
@@ -122,8 +122,6 @@ class PbfdkfEchoCanceller:
                              for t in range(turns)]
         self._turn = 0
         self._ref_prev = np.zeros(BLOCK)
-        # The reference fed, time domain, as far back as the oldest row of X reaches (for shift_reference).
-        self._ref_hist = SlidingWindow((max(self.partitions, self.nonlinear_partitions) + 1) * BLOCK, slack=BLOCK)
         self._frame = np.zeros((2 if self.nonlinear_partitions else 1, NFFT))  # [x, |x|] over the last two blocks
         self._padded = np.zeros(NFFT)  # [0, e]: the error block zero-padded for the overlap-save update
         self._E: np.ndarray | None = None
@@ -145,7 +143,6 @@ class PbfdkfEchoCanceller:
         self._psi_ss[:] = 0
         self._turn = 0
         self._ref_prev[:] = 0
-        self._ref_hist.reset()
         self._E = None
         self._diverging = 0
         self._error_above_mic = 0
@@ -165,7 +162,6 @@ class PbfdkfEchoCanceller:
             lin = rfft(frame[0])
         push_spectra(self._X, self._X_pow, 0, p, lin)
         self._ref_prev[:] = ref
-        self._ref_hist.push(ref)
         y_hat = irfft(echo_spectrum(self._X, self._W), NFFT)[BLOCK:]
         e = mic - y_hat
         self._padded[BLOCK:] = e
@@ -239,19 +235,20 @@ class PbfdkfEchoCanceller:
             raise ValueError(f"the reference can only be shifted later, not by {samples} samples")
         if samples == 0:
             return
-        hist = self._ref_hist.view()
-        shifted = _fractional_shift(hist, samples)  # delayed: the newest samples fall off the end
-        self._ref_hist.reset()
-        for i in range(0, shifted.shape[0], BLOCK):
-            self._ref_hist.push(shifted[i : i + BLOCK])
-        n = shifted.shape[0]
+        # The reference fed so far, read back from the linear branch's spectra (row r: blocks t − r − 1, t − r).
+        frames = irfft(self._X[: self.partitions], NFFT)
+        shifted = _fractional_shift(np.concatenate([frames[-1, :BLOCK], *frames[::-1, BLOCK:]]), samples)
+        n = shifted.shape[0]  # (partitions + 1) blocks; the newest samples fell off the end
         for first, rows, rect in ((0, self.partitions, False), (self.partitions, self.nonlinear_partitions, True)):
-            for r in range(rows):  # row r: the frame of blocks (t − r − 1, t − r)
-                frame = shifted[n - (r + 2) * BLOCK : n - r * BLOCK]
+            for r in range(rows):
+                frame = shifted[max(0, n - (r + 2) * BLOCK) : max(0, n - r * BLOCK)]
+                if frame.shape[0] < NFFT:  # a Hammerstein branch longer than the linear one: older than known
+                    self._X[first + r], self._X_pow[first + r] = 0.0, 0.0
+                    continue
                 spec = rfft(np.abs(frame) if rect else frame)
                 self._X[first + r], self._X_pow[first + r] = spec, spec.real**2 + spec.imag**2
             if rows:  # the taps, as one impulse response per branch, moved earlier
-                taps = np.fft.irfft(self._W[first : first + rows], NFFT, axis=1)[:, :BLOCK].reshape(-1)
+                taps = irfft(self._W[first : first + rows], NFFT)[:, :BLOCK].reshape(-1)
                 taps = _fractional_shift(taps, -samples).reshape(rows, BLOCK)
                 self._W[first : first + rows] = rfft(np.concatenate([taps, np.zeros_like(taps)], axis=1))
         self._ref_prev[:] = shifted[-BLOCK:]

@@ -221,4 +221,4 @@ def test_first_alignment_carries_what_the_filter_learned(rng):
         after = slice(aligned_at, aligned_at + SR // 2)
         erle[carry] = 10 * np.log10(np.sum(truth["echo"][after] ** 2) / np.sum(residual[after] ** 2))
         assert chain.laec.resets == 0
-    assert erle[True] >= erle[False] + 4.0, erle  # 8.9 against 1.9 dB measured
+    assert erle[True] >= erle[False] + 4.0, erle  # 5.6 against -0.4 dB measured

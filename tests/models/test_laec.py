@@ -220,7 +220,7 @@ def test_shift_reference_keeps_what_the_filter_learned(rng):
     after = slice(split, split + 10 * BLOCK)  # the first 200 ms with the delayed reference
     e, _ = run(aec, mic[after], delayed[after])
     e_fresh, _ = run(PbfdkfEchoCanceller(), mic[after], delayed[after])
-    assert erle_db(echo[after], e) >= 30, erle_db(echo[after], e)  # 41 dB measured; fresh 5 dB
+    assert erle_db(echo[after], e) >= 30, erle_db(echo[after], e)  # 34.6 dB measured; a fresh filter 3.0 dB
     assert erle_db(echo[after], e_fresh) <= 10
     with pytest.raises(ValueError, match="later"):
         aec.shift_reference(-1.0)
