@@ -363,7 +363,7 @@ class Session:
                 await loop.run_in_executor(self._worker, self.pipeline.cancel_utterance)
             elif a.kind == "check_backchannel":
                 text = await loop.run_in_executor(self._worker, self.pipeline.peek_utterance)
-                word = stop_word_in(text, self.config.agent.stop_words)
+                word = stopping_word(text, self.config.agent.stop_words, self.config.agent.backchannel_words)
                 if word:
                     self.emit("partial", text=text)
                 await self._apply(self.turns.backchannel(stop_word=bool(word)))
@@ -544,10 +544,18 @@ class Session:
             self.summary.turns.append({"user": reply.user_text, "agent": spoken})
 
 
-def stop_word_in(text: str, stop_words: tuple[str, ...]) -> str:
-    """The first of ``stop_words`` that is a whole word of ``text`` (case and punctuation ignored), or ''."""
-    words = {w.strip(".,;:!?।॥'\"()-").casefold() for w in text.split()}
-    return next((w for w in stop_words if w.casefold() in words), "")
+def stopping_word(text: str, stop_words: tuple[str, ...], backchannel_words: tuple[str, ...] = ()) -> str:
+    """The word of a short barge-in's ``text`` that makes the agent stop, or '' when the reply may resume.
+
+    The first of ``stop_words`` that is a whole word of ``text``; else, when ``backchannel_words`` is not empty, the
+    first word of ``text`` that is not one of them. Case and punctuation are ignored; an empty ``text`` gives ''.
+    """
+    words = [w for w in (w.strip(".,;:!?।॥'\"()-").casefold() for w in text.split()) if w]
+    stop = next((w for w in stop_words if w.casefold() in words), "")
+    if stop or not backchannel_words:
+        return stop
+    allowed = {w.casefold() for w in backchannel_words}
+    return next((w for w in words if w not in allowed), "")
 
 
 async def _once(text: str) -> AsyncIterator[str]:

@@ -350,12 +350,20 @@ class TurnConfig:
         "হুঁ, a cough, a knock) only pauses the reply: playback stops at the barge-in as always, what was queued is "
         "kept, and when the user's speech end shows the run was this short the reply resumes where it stopped "
         "(event playback_resumed; the ASR's words of it are dropped) unless those words hold one of "
-        "agent.stop_words; longer speech cancels the reply. 0 = every barge-in cancels the reply.", min=0, max=3000)
+        "agent.stop_words or a word outside agent.backchannel_words; longer speech cancels the reply. 0 = every "
+        "barge-in cancels the reply.", min=0, max=3000)
     stop_words: tuple[str, ...] = setting(
         ("না", "থামো", "থামুন", "থাম", "দাঁড়াও", "দাঁড়ান", "চুপ", "stop", "no", "wait", "cancel"),
         "Words that make a short barge-in (agent.backchannel_max_ms) stop the agent after all: when the ASR hears "
         "one of them as a whole word in the user's short speech, the reply is cancelled and the words become the "
         "user's turn.")
+    backchannel_words: tuple[str, ...] = setting(
+        ("হুঁ", "হু", "হুম", "হুঁহুঁ", "উঁ", "উম", "হ্যাঁ", "আচ্ছা", "ঠিক", "আছে", "ও", "আহা", "বাহ",
+         "mm", "hmm", "mhm", "uh-huh", "yeah", "yes", "ok", "okay", "right", "sure"),
+        "The only words a short barge-in (agent.backchannel_max_ms) may hold for the reply to resume: when the ASR "
+        "hears any other word in it, the agent stops after all, as for a stop word (a short command the recogniser "
+        "mishears is still a command); no words at all (a cough, a knock) resume the reply. Empty = any words "
+        "without a stop word resume it.")
     asr_preroll_ms: float = setting(
         300.0, "Audio before the speech-start decision that the ASR also gets (the word onset), ms.", min=0, max=2000)
     event_log: str | None = setting(None, "Write every event as JSON lines to this file; null = off.")

@@ -141,7 +141,7 @@ def script_sample(block: int) -> int:
     return block * BLOCK - 2 * BLOCK
 
 
-@pytest.mark.parametrize("transcript, speech_end_block", [("না", 60), ("আজ কী বার", 100)])
+@pytest.mark.parametrize("transcript, speech_end_block", [("না", 60), ("পাশ", 60), ("আজ কী বার", 100)])
 def test_a_stop_word_or_a_long_run_cancels_the_held_reply(transcript: str, speech_end_block: int) -> None:
     script = {50: ["speech_start", "barge_in"], speech_end_block: ["speech_end"], speech_end_block + 20: ["end_of_turn"]}
     session, _, _ = run_scripted(script, seconds=10.0, transcript=transcript, backchannel_max_ms=500.0)
@@ -153,12 +153,27 @@ def test_a_stop_word_or_a_long_run_cancels_the_held_reply(transcript: str, speec
 
 
 def test_stop_words_match_whole_words_whatever_the_case_and_punctuation() -> None:
-    from agent.session import stop_word_in
+    from agent.session import stopping_word
 
     words = ("না", "stop")
-    assert stop_word_in("না, থামো", words) == "না"
-    assert stop_word_in("Stop!", words) == "stop"
-    assert stop_word_in("নানা রকম", words) == "" and stop_word_in("হুঁ", words) == "" and stop_word_in("", words) == ""
+    assert stopping_word("না, থামো", words) == "না"
+    assert stopping_word("Stop!", words) == "stop"
+    assert stopping_word("নানা রকম", words) == "" and stopping_word("হুঁ", words) == ""
+    assert stopping_word("", words) == ""
+
+
+def test_a_word_outside_the_backchannel_words_stops_the_agent_and_silence_or_backchannels_do_not() -> None:
+    """agent.backchannel_words: a short run the ASR misheard (না as «পাশ») is a command all the same; a cough (no
+    words) or হুঁ / Uh-huh resumes; a stop word is found even among backchannel words."""
+    from agent.session import stopping_word
+
+    stops, backchannels = ("না", "stop"), ("হুঁ", "হ্যাঁ", "uh-huh", "ok")
+    assert stopping_word("পাশ", stops, backchannels) == "পাশ"
+    assert stopping_word("হ্যাঁ র", stops, backchannels) == "র"
+    assert stopping_word("হ্যাঁ না", stops, backchannels) == "না"
+    assert stopping_word("", stops, backchannels) == "" and stopping_word(" । ", stops, backchannels) == ""
+    assert stopping_word("হুঁ, হ্যাঁ", stops, backchannels) == "" and stopping_word("Uh-huh. OK!", stops, backchannels) == ""
+    assert stopping_word("পাশ", stops, ()) == ""  # no list: only stop words stop
 
 
 def test_a_reply_longer_than_the_playback_queue_waits_for_room_and_is_spoken_whole() -> None:
