@@ -25,7 +25,7 @@ EventKind = Literal[
     "speech_end",
     "barge_in",  # speech start while the agent talks (data: latency measured when playback stopped)
     "playback_stopped",  # playback cut at a barge-in (data: barge_in_latency_ms when the onset is known)
-    "playback_resumed",  # a held reply goes on after a backchannel (data: reply_id, paused_ms, speech_ms)
+    "playback_resumed",  # a held reply goes on after a backchannel (data: reply_id, paused_ms, speech_ms, heard)
     "end_of_turn",  # sample: where the user's silence began
     "partial",  # data: text
     "final",  # data: text (the turn's transcript)

@@ -111,6 +111,7 @@ class Session:
         self._speech_onset = 0  # sample of the last speech start
         self._speech_end = 0  # sample of the last speech end
         self._backchannel = False  # the last speech resumed a held reply (its end of turn is no turn)
+        self._backchannel_text = ""  # what the ASR had heard of the last short run that was checked
         self._stopped_at = 0  # sample where playback was last stopped
         self.clock = Clock()
         self.listeners: list[Callable[[Event], None]] = []
@@ -366,6 +367,7 @@ class Session:
                 word = stopping_word(text, self.config.agent.stop_words, self.config.agent.backchannel_words)
                 if word:
                     self.emit("partial", text=text)
+                self._backchannel_text = text
                 await self._apply(self.turns.backchannel(stop_word=bool(word)))
             elif a.kind == "finish_asr":
                 text = await loop.run_in_executor(self._worker, self.pipeline.finish_utterance)
@@ -417,7 +419,8 @@ class Session:
         self._backchannel = True
         self.emit("playback_resumed", reply_id=reply.id,
                   paused_ms=round((self.position - self._stopped_at) * 1000 / SAMPLE_RATE, 1),
-                  speech_ms=round((self._speech_end - self._speech_onset) * 1000 / SAMPLE_RATE, 1))
+                  speech_ms=round((self._speech_end - self._speech_onset) * 1000 / SAMPLE_RATE, 1),
+                  heard=self._backchannel_text)
 
     def _cancel_reply(self) -> None:
         reply, self._reply = self._reply, None

@@ -303,6 +303,57 @@ def test_barge_in_trace_shows_levels_and_probabilities_around_each_line(tmp_path
     assert main([str(tmp_path / "missing.yaml")]) == 2
 
 
+def test_short_word_verdicts_follow_the_session_rules_on_recorded_runs():
+    """Each policy's verdict on one observed run: no barge-in never stops, a long run always stops, a short run
+    stops by the heard words (off: always; stop words: only a stop word; lists: also a word outside the
+    backchannel words); the summary counts stop words that stopped and the rest that did not."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import short_word_verdict as swv
+
+    stops, backchannels = ("না",), ("হুঁ",)
+    events = [{"kind": "playback_stopped", "sample": 10}, {"kind": "user_said", "sample": 100},
+              {"kind": "playback_stopped", "sample": 140},
+              {"kind": "playback_resumed", "sample": 300, "heard": "পাশ"}]
+    obs = swv.observe(events)
+    assert obs == {"barged_in": True, "short": True, "heard": "পাশ"}
+    assert swv.verdicts(obs, stops, backchannels) == {"off": True, "stop_words": False, "lists": True}
+    assert swv.verdicts({**obs, "heard": "হুঁ"}, stops, backchannels) == dict.fromkeys(swv.POLICIES, False) | {
+        "off": True}
+    assert swv.verdicts({**obs, "short": False}, stops, backchannels) == dict.fromkeys(swv.POLICIES, True)
+    hidden = swv.observe(events[:2] + [{"kind": "final", "sample": 400, "text": "না"}])
+    assert hidden == {"barged_in": False, "short": False, "heard": "না"}  # the stop before the line does not count
+    assert swv.verdicts(hidden, stops, backchannels) == dict.fromkeys(swv.POLICIES, False)
+    rows = [{"kind": "stop", "stops": {"off": True, "stop_words": False, "lists": True}},
+            {"kind": "backchannel", "stops": {"off": True, "stop_words": False, "lists": False}},
+            {"kind": "cough", "stops": {"off": False, "stop_words": False, "lists": False}}]
+    summary = swv.summarise(rows)
+    assert summary["off"] == {"stop_words_stopped_pct": 100.0, "backchannels_ridden_over_pct": 50.0,
+                              "right_pct": 66.7}
+    assert summary["lists"]["right_pct"] == 100.0 and summary["stop_words"]["stop_words_stopped_pct"] == 0.0
+    kinds = {s["kind"] for s in swv.scenes(True, [0.0])}
+    assert kinds == {"stop", "backchannel", "cough"}
+    sys.modules.pop("short_word_verdict", None)
+
+
+def test_short_word_verdict_runs_its_scenes_end_to_end(tmp_path, capsys):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import short_word_verdict as swv
+
+    out = tmp_path / "verdict.json"
+    assert swv.main(["--quick", "--gains", "0", "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["kind"] for r in data["rows"]] == ["stop", "backchannel", "cough"]
+    assert set(data["summary"]) == set(swv.POLICIES) and "right %" in capsys.readouterr().out
+    from agent.config import load_config
+
+    shipped = load_config().agent
+    for row in data["rows"]:  # what the policies decide follows from what was observed with the shipped lists
+        assert row["stops"] == swv.verdicts(row, shipped.stop_words, shipped.backchannel_words)
+        assert row["stops"]["off"] == row["barged_in"]
+    assert swv.main(["--gains", "loud"]) == 2
+    sys.modules.pop("short_word_verdict", None)
+
+
 def test_onnx_step_benchmark_times_both_paths_of_both_models(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import onnx_step_bench

@@ -346,12 +346,12 @@ class TurnConfig:
     apology: str = setting(
         "দুঃখিত, এখন উত্তর দিতে পারছি না।", "Spoken when the responder fails or times out.")
     backchannel_max_ms: float = setting(
-        0.0, "While the agent speaks, user speech that ends within this long of its onset (a backchannel such as "
+        600.0, "While the agent speaks, user speech that ends within this long of its onset (a backchannel such as "
         "হুঁ, a cough, a knock) only pauses the reply: playback stops at the barge-in as always, what was queued is "
         "kept, and when the user's speech end shows the run was this short the reply resumes where it stopped "
         "(event playback_resumed; the ASR's words of it are dropped) unless those words hold one of "
         "agent.stop_words or a word outside agent.backchannel_words; longer speech cancels the reply. 0 = every "
-        "barge-in cancels the reply.", min=0, max=3000)
+        "barge-in cancels the reply (benchmarks/short_word_verdict.py compares the two).", min=0, max=3000)
     stop_words: tuple[str, ...] = setting(
         ("না", "থামো", "থামুন", "থাম", "দাঁড়াও", "দাঁড়ান", "চুপ", "stop", "no", "wait", "cancel"),
         "Words that make a short barge-in (agent.backchannel_max_ms) stop the agent after all: when the ASR hears "

@@ -120,7 +120,7 @@ def test_a_backchannel_pauses_the_reply_and_it_resumes_where_it_stopped_losing_n
     assert kinds.index("playback_stopped") < kinds.index("playback_resumed")
     assert "end_of_turn" not in kinds and "final" not in kinds and session.summary.turns == []
     (resumed,) = [e for e in session.events if e.kind == "playback_resumed"]
-    assert resumed.data["speech_ms"] == 200.0 and resumed.sample == 61 * BLOCK
+    assert resumed.data["speech_ms"] == 200.0 and resumed.sample == 61 * BLOCK and resumed.data["heard"] == "হুঁ"
     assert resumed.data["paused_ms"] == (61 - 51) * BLOCK * 1000 / SR
     (done,) = [e for e in session.events if e.kind == "reply_done"]
     assert not done.data["cancelled"] and done.data["spoken"] == "এক। দুই। তিন।"
