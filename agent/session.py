@@ -6,9 +6,10 @@ Per duplex block from the audio backend (20 ms of microphone + what was played i
    endpointer → ASR) on it — never the event loop, never the audio callback;
 2. the :class:`~agent.turns.TurnTaking` state machine turns its events into actions;
 3. actions run here: a barge-in stops playback at once (the next block fades out) and cancels the
-   reply — or, with ``agent.backchannel_max_ms``, holds it: what was queued is kept, synthesis goes on into the
-   reply's ``pending`` list, and when the user's speech ends within that long (a backchannel, a cough) the reply
-   resumes where it stopped (``playback_resumed``); an end of turn gets the final transcript and starts a reply
+   reply — or, with ``agent.backchannel_max_ms`` (the default), holds it: what was queued is kept, synthesis goes on
+   into the reply's ``pending`` list, and when the user's speech ends within that long (a backchannel, a cough) and
+   the ASR heard nothing that stops the agent (:func:`stopping_word`) the reply resumes where it stopped
+   (``playback_resumed``); an end of turn gets the final transcript and starts a reply
    task.
 
 A reply task streams the responder's text, cuts it into sentences, synthesises each on the TTS

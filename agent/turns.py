@@ -9,7 +9,8 @@ With ``hold_barge_ins`` (the agent's ``agent.backchannel_max_ms`` > 0) a barge-i
 cancelling it: playback stops at once all the same (``hold_playback``), and at the user's speech end the session
 says whether the run was short (:meth:`speech_end`). A short one is checked (``check_backchannel``: the session
 looks at the ASR's words so far and calls :meth:`backchannel`): a backchannel, a cough or a noise resumes the reply
-(``resume_reply``; the ASR's words of it are dropped), a stop word cancels it; anything longer cancels it. After a
+(``resume_reply``; the ASR's words of it are dropped), a stop word or any word that is no backchannel cancels it
+(:func:`agent.session.stopping_word`); anything longer cancels it. After a
 cancel the turn goes on as after any barge-in.
 
 Every input returns the list of :class:`Action` s the session must carry out, in order. Replies carry
@@ -77,8 +78,8 @@ class TurnTaking:
         return [self._cancel()] if self._reply_active else []
 
     def backchannel(self, stop_word: bool) -> list[Action]:
-        """The verdict on a short run that holds a reply: no stop word among its words resumes the reply (back to
-        speaking, the ASR dropped); a stop word cancels it (the turn goes on)."""
+        """The verdict on a short run that holds a reply: ``stop_word`` false (nothing in its words stops the agent)
+        resumes the reply (back to speaking, the ASR dropped); true cancels it (the turn goes on)."""
         if self.held is None or self.state != "user_speaking" or not self._reply_active:
             return []
         if stop_word:

@@ -360,7 +360,8 @@ class TurnConfig:
     backchannel_words: tuple[str, ...] = setting(
         ("হুঁ", "হু", "হুম", "হুঁহুঁ", "উঁ", "উম", "হ্যাঁ", "আচ্ছা", "ঠিক", "আছে", "ও", "আহা", "বাহ",
          "mm", "hmm", "mhm", "uh-huh", "yeah", "yes", "ok", "okay", "right", "sure"),
-        "The only words a short barge-in (agent.backchannel_max_ms) may hold for the reply to resume: when the ASR "
+        "The only words (single words, no spaces) a short barge-in (agent.backchannel_max_ms) may hold for the reply "
+        "to resume: when the ASR "
         "hears any other word in it, the agent stops after all, as for a stop word (a short command the recogniser "
         "mishears is still a command); no words at all (a cough, a knock) resume the reply. Empty = any words "
         "without a stop word resume it.")
@@ -374,6 +375,13 @@ class TurnConfig:
     max_session_s: float | None = setting(
         None, "End the session after this many seconds of audio; null = run until Ctrl-C (in the simulated room "
         "with the scripted user: until the script is done).", min=1, max=1e7)
+
+    def validate(self) -> None:
+        for name in ("stop_words", "backchannel_words"):
+            bad = [w for w in getattr(self, name) if not w.strip() or len(w.split()) > 1]
+            if bad:
+                raise ConfigError(f"{name}: {bad!r} — each entry must be one word (the ASR's text is matched word by "
+                                  "word)")
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,11 @@ def test_cross_field_validation():
         build(RoomConfig, {"delay_jumps": [{"at_s": 5, "delay_ms": 1}, {"at_s": 1, "delay_ms": 2}]})
     with pytest.raises(ConfigError, match="speaker_band_hz: low edge"):
         build(RoomConfig, {"speaker_band_hz": [4000, 300]})
+    with pytest.raises(ConfigError, match="backchannel_words: \\['ঠিক আছে'\\] — each entry must be one word"):
+        load_config(None, ["agent.backchannel_words=[হুঁ, ঠিক আছে]"])
+    with pytest.raises(ConfigError, match="stop_words"):
+        load_config(None, ["agent.stop_words=['']"])
+    assert load_config(None, ["agent.backchannel_words=[]"]).agent.backchannel_words == ()
 
 
 def test_docs_file_is_generated_from_schema():
