@@ -30,8 +30,9 @@ BENCHMARKS = {
     "tts": ["benchmarks/tts_bench.py"],
     "tts_compare": ["benchmarks/tts_compare.py", "--no-progress"],
     "room": ["benchmarks/room_bench.py"],
+    "short_words": ["benchmarks/short_word_verdict.py"],
 }
-QUICK = {"aec", "vad", "asr", "tts", "tts_compare"}  # the ones with a --quick mode
+QUICK = {"aec", "vad", "asr", "tts", "tts_compare", "short_words"}  # the ones with a --quick mode
 ALL = (*BENCHMARKS, "agent")
 
 

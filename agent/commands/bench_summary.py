@@ -114,6 +114,18 @@ def _room(r: dict) -> list[Row]:
     return rows
 
 
+def _short_words(r: dict) -> list[Row]:
+    s = r.get("summary", {})
+    if "lists" not in s:
+        return []
+    ours, off = s["lists"], s.get("off", {})
+    return [("short_words", "short barge-ins: stop words stopped / backchannels ridden over / right, %",
+             f"{_fmt(ours.get('stop_words_stopped_pct'), '.1f')} / "
+             f"{_fmt(ours.get('backchannels_ridden_over_pct'), '.1f')} / {_fmt(ours.get('right_pct'), '.1f')}",
+             f"every barge-in stops: {_fmt(off.get('stop_words_stopped_pct'), '.1f')} / "
+             f"{_fmt(off.get('backchannels_ridden_over_pct'), '.1f')} / {_fmt(off.get('right_pct'), '.1f')}")]
+
+
 def _agent(a: dict) -> list[Row]:
     if "error" in a:
         return [("agent", "running agent", "failed", "")]
@@ -122,7 +134,7 @@ def _agent(a: dict) -> list[Row]:
 
 
 PICKERS = {"aec": _aec, "res": _res, "onnx_step": _onnx_step, "vad": _vad, "asr": _asr, "tts": _tts, "tts_compare": _tts_compare,
-           "room": _room}
+           "room": _room, "short_words": _short_words}
 
 
 def key_numbers(results: dict) -> list[Row]:

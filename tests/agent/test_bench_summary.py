@@ -16,7 +16,8 @@ def test_key_numbers_of_the_recorded_results() -> None:
     merged = {"benchmarks": {"aec": _doc("results_res.json"), "vad": _doc("results_vad.json"),
                              "asr": _doc("results_asr.json"), "tts": _doc("results_tts.json"),
                              "res": _doc("results_res_speed.json"), "tts_compare": _doc("results_tts_compare.json"),
-                             "onnx_step": _doc("results_onnx_step.json"), "room": _doc("results_room.json")}}
+                             "onnx_step": _doc("results_onnx_step.json"), "room": _doc("results_room.json"),
+                             "short_words": _doc("results_short_word_verdict.json")}}
     rows = {(b, m): (v, a) for b, m, v, a in key_numbers(merged)}
     aec = _doc("results_res.json")["results"]
     value, anchors = rows[("aec", "STOI in double talk at -10 dB (ours_res)")]
@@ -44,6 +45,11 @@ def test_key_numbers_of_the_recorded_results() -> None:
     assert rows[("onnx_step", "VAD model step, ms per 10 ms (I/O-bound)")] == (
         f"{step['ms_per_10ms']['bound_step']:.4f}",
         f"session.run {step['ms_per_10ms']['session_run']:.4f} (ratio {step['ratio_bound_to_run']:.2f})")
+    words = _doc("results_short_word_verdict.json")["summary"]
+    value, anchors = rows[("short_words", "short barge-ins: stop words stopped / backchannels ridden over / right, %")]
+    assert value == (f"{words['lists']['stop_words_stopped_pct']:.1f} / {words['lists']['backchannels_ridden_over_pct']:.1f}"
+                     f" / {words['lists']['right_pct']:.1f}")
+    assert anchors.startswith("every barge-in stops: ") and anchors.endswith(f"{words['off']['right_pct']:.1f}")
     table = summary_table(key_numbers(merged))
     assert table.count("\n") == len(rows) + 1 and table.startswith("| benchmark |")
 
