@@ -68,7 +68,9 @@ def scenario_of(scene: dict):  # noqa: ANN201 - agent.simulate.scenario.Scenario
 def observe(events: list[dict]) -> dict:
     """From one scene's events: barged_in (playback stopped after the user's line began), short (the run was
     checked and, with empty word lists, resumed), heard (the ASR's words at the check, or its final text)."""
-    onset = next(e["sample"] for e in events if e["kind"] == "user_said")
+    onset = next((e["sample"] for e in events if e["kind"] == "user_said"), None)
+    if onset is None:  # the line was never said (the agent did not speak): nothing to judge
+        return {"barged_in": False, "short": False, "heard": ""}
     stopped = any(e["kind"] == "playback_stopped" and e["sample"] >= onset for e in events)
     resumed = next((e for e in events if e["kind"] == "playback_resumed"), None)
     final = next((e["text"] for e in events if e["kind"] == "final" and e["sample"] >= onset), "")

@@ -323,6 +323,7 @@ def test_short_word_verdicts_follow_the_session_rules_on_recorded_runs():
     hidden = swv.observe(events[:2] + [{"kind": "final", "sample": 400, "text": "না"}])
     assert hidden == {"barged_in": False, "short": False, "heard": "না"}  # the stop before the line does not count
     assert swv.verdicts(hidden, stops, backchannels) == dict.fromkeys(swv.POLICIES, False)
+    assert swv.observe(events[:1]) == {"barged_in": False, "short": False, "heard": ""}  # the line never came
     rows = [{"kind": "stop", "stops": {"off": True, "stop_words": False, "lists": True}},
             {"kind": "backchannel", "stops": {"off": True, "stop_words": False, "lists": False}},
             {"kind": "cough", "stops": {"off": False, "stop_words": False, "lists": False}}]
