@@ -112,7 +112,6 @@ class Session:
         self._speech_onset = 0  # sample of the last speech start
         self._speech_end = 0  # sample of the last speech end
         self._backchannel = False  # the last speech resumed a held reply (its end of turn is no turn)
-        self._backchannel_text = ""  # what the ASR had heard of the last short run that was checked
         self._stopped_at = 0  # sample where playback was last stopped
         self.clock = Clock()
         self.listeners: list[Callable[[Event], None]] = []
@@ -346,7 +345,7 @@ class Session:
                 if self._reply is not None:
                     self._reply.held = True
             elif a.kind == "resume_reply":
-                self._resume_reply()
+                self._resume_reply(a.text)
             elif a.kind == "cancel_reply":
                 self._cancel_reply()
             elif a.kind in ("respond", "speak"):
@@ -368,8 +367,7 @@ class Session:
                 word = stopping_word(text, self.config.agent.stop_words, self.config.agent.backchannel_words)
                 if word:
                     self.emit("partial", text=text)
-                self._backchannel_text = text
-                await self._apply(self.turns.backchannel(stop_word=bool(word)))
+                await self._apply(self.turns.backchannel(stop_word=bool(word), heard=text))
             elif a.kind == "finish_asr":
                 text = await loop.run_in_executor(self._worker, self.pipeline.finish_utterance)
                 self.partial = ""
@@ -396,8 +394,9 @@ class Session:
         reply.task = asyncio.create_task(self._produce(reply, source), name=f"reply-{reply.id}")
         self._reply = reply
 
-    def _resume_reply(self) -> None:
-        """A held reply goes on: what the stop kept, then what was synthesised meanwhile, faded in."""
+    def _resume_reply(self, heard: str) -> None:
+        """A held reply goes on: what the stop kept, then what was synthesised meanwhile, faded in; ``heard``: the
+        ASR's words of the short run (reported in the event)."""
         reply = self._reply
         if reply is None or not reply.held:
             return
@@ -421,7 +420,7 @@ class Session:
         self.emit("playback_resumed", reply_id=reply.id,
                   paused_ms=round((self.position - self._stopped_at) * 1000 / SAMPLE_RATE, 1),
                   speech_ms=round((self._speech_end - self._speech_onset) * 1000 / SAMPLE_RATE, 1),
-                  heard=self._backchannel_text)
+                  heard=heard)
 
     def _cancel_reply(self) -> None:
         reply, self._reply = self._reply, None

@@ -30,7 +30,7 @@ ActionKind = Literal["stop_playback", "hold_playback", "check_backchannel", "res
 @dataclass(frozen=True)
 class Action:
     kind: ActionKind
-    text: str = ""  # respond: the user's turn; speak: what to say
+    text: str = ""  # respond: the user's turn; speak: what to say; resume_reply: what the ASR heard of the run
     reply_id: int = 0  # respond/speak: the id of the new reply; cancel_reply: the one cancelled
     continues: bool = False  # respond: the turn goes on from one whose reply was cancelled before it was heard
 
@@ -77,16 +77,17 @@ class TurnTaking:
         self.held = None
         return [self._cancel()] if self._reply_active else []
 
-    def backchannel(self, stop_word: bool) -> list[Action]:
+    def backchannel(self, stop_word: bool, heard: str = "") -> list[Action]:
         """The verdict on a short run that holds a reply: ``stop_word`` false (nothing in its words stops the agent)
-        resumes the reply (back to speaking, the ASR dropped); true cancels it (the turn goes on)."""
+        resumes the reply (back to speaking, the ASR dropped; ``heard``, the ASR's words, travels with the action);
+        true cancels it (the turn goes on)."""
         if self.held is None or self.state != "user_speaking" or not self._reply_active:
             return []
         if stop_word:
             return [self._cancel()]
         reply_id, self.held = self.held, None
         self.state = "speaking"
-        return [Action("cancel_asr"), Action("resume_reply", reply_id=reply_id)]
+        return [Action("cancel_asr"), Action("resume_reply", text=heard, reply_id=reply_id)]
 
     def end_of_turn(self) -> list[Action]:
         """The endpointer decided that the user finished the turn."""

@@ -345,12 +345,11 @@ def test_short_word_verdict_runs_its_scenes_end_to_end(tmp_path, capsys):
     data = json.loads(out.read_text(encoding="utf-8"))
     assert [r["kind"] for r in data["rows"]] == ["stop", "backchannel", "cough"]
     assert set(data["summary"]) == set(swv.POLICIES) and "right %" in capsys.readouterr().out
-    from agent.config import load_config
-
-    shipped = load_config().agent
-    for row in data["rows"]:  # what the policies decide follows from what was observed with the shipped lists
-        assert row["stops"] == swv.verdicts(row, shipped.stop_words, shipped.backchannel_words)
-        assert row["stops"]["off"] == row["barged_in"]
+    stop, _, cough = data["rows"]
+    # the shipped chain catches a short না at the user's plain level and the list rule stops the agent on it
+    # (whatever the ASR made of it, unless it heard a backchannel word); a cough stops it under no policy
+    assert stop["barged_in"] and stop["stops"]["off"] and stop["stops"]["lists"], stop
+    assert not any(cough["stops"].values()), cough
     assert swv.main(["--gains", "loud"]) == 2
     sys.modules.pop("short_word_verdict", None)
 

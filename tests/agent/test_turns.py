@@ -97,8 +97,9 @@ def test_a_short_barge_in_without_a_stop_word_resumes_the_held_reply() -> None:
     reply_id = held_reply(t)
     (check,) = t.speech_end(short=True)
     assert check.kind == "check_backchannel" and check.reply_id == reply_id and t.state == "user_speaking"
-    actions = t.backchannel(stop_word=False)
+    actions = t.backchannel(stop_word=False, heard="হুঁ")
     assert kinds(actions) == ["cancel_asr", "resume_reply"] and actions[1].reply_id == reply_id
+    assert actions[1].text == "হুঁ"
     assert t.state == "speaking" and t.held is None
     assert t.end_of_turn() == []  # the backchannel's end of turn is no turn
     t.reply_finished(reply_id)
