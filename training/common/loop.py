@@ -76,6 +76,7 @@ def load_model_checkpoint(path: Path, config_key: str, build: Callable[[dict], t
     stored under ``config_key``, then the ``model`` weights are loaded. :class:`FileNotFoundError` for a missing
     file, :class:`ValueError` naming ``what`` for anything else."""
     import pickle
+    import struct
 
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -83,7 +84,7 @@ def load_model_checkpoint(path: Path, config_key: str, build: Callable[[dict], t
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         model = build(json.loads(ckpt[config_key]))
         model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError, struct.error) as exc:
         raise ValueError(f"{path}: not {what} checkpoint of this project ({exc})") from None
     return model.eval()
 
