@@ -25,6 +25,7 @@ EventKind = Literal[
     "speech_end",
     "barge_in",  # speech start while the agent talks (data: latency measured when playback stopped)
     "playback_stopped",  # playback cut at a barge-in (data: barge_in_latency_ms when the onset is known)
+    "short_run",  # a short barge-in was judged (data: heard, p_ride of the spotter or null, stops)
     "playback_resumed",  # a held reply goes on after a backchannel (data: reply_id, paused_ms, speech_ms, heard)
     "end_of_turn",  # sample: where the user's silence began
     "partial",  # data: text

@@ -27,6 +27,7 @@ from models.asr.paraformer import (
     recognizer_from_config,
     resolve_asr_model,
 )
+from models.kws.spotter import ShortWordSpotter, SpotterModelError, resolve_spotter_model
 from models.vad.endpointer import Endpointer, VadEvent
 from models.vad.runtime import SemanticVad, VadModelError, resolve_vad_model
 from models.vad.text_cue import PauseTextScorer, SentenceEndCue, TextCueError, resolve_text_cue
@@ -84,6 +85,8 @@ def _hint(kind: str) -> str:
                "training.asr --config configs/train/asr.yaml",
         "text_cue": "restore it with `git checkout -- models/vad/text_cue.json`, train one (python -m training.vad "
                     "text-cue) or set vad.text_cue=null",
+        "spotter": "restore it with `git checkout -- models/kws/`, train one (python -m training.kws --config "
+                   "configs/train/kws.yaml) or set agent.short_word_model=null",
         "res": "restore it with `git checkout -- models/aec/res/`, train one (python -m training.res --config "
                "configs/train/res.yaml) or set aec.res_model=null for the classical masks",
     }[kind]
@@ -121,6 +124,17 @@ def text_scorer_from_config(config: AgentConfig) -> PauseTextScorer | None:
     return PauseTextScorer.for_config(cue, config.vad)
 
 
+def spotter_from_config(config: AgentConfig) -> ShortWordSpotter | None:
+    """The short-word spotter that ``agent.short_word_model`` names (None when off), or a :class:`ModelLoadError`."""
+    path = resolve_spotter_model(config.agent.short_word_model)
+    if path is None:
+        return None
+    try:
+        return ShortWordSpotter(path)
+    except SpotterModelError as exc:
+        raise ModelLoadError(f"{exc}; {_hint('spotter')}") from None
+
+
 class ListeningPipeline:
     """See the module doc. Not thread-safe: one worker thread calls every method."""
 
@@ -132,10 +146,15 @@ class ListeningPipeline:
         self.recognizer = recognizer
         self.endpointer = Endpointer(config.vad)
         self.text_scorer = text_scorer_from_config(config)
+        self.spotter = spotter_from_config(config)
         self.latency = EchoCanceller.latency_samples
         self.preroll = int(config.agent.asr_preroll_ms * SAMPLE_RATE / 1000)
         self.tail_samples = int(config.vad.barge_in_tail_ms * SAMPLE_RATE / 1000)
-        self.ring = AudioRing(int(RING_S * SAMPLE_RATE) + self.preroll)
+        ring_samples = int(RING_S * SAMPLE_RATE) + self.preroll
+        self.ring = AudioRing(ring_samples)
+        # the echo estimate and the LAEC output over the same samples, for a spotter that reads them
+        self.echo_ring = AudioRing(ring_samples) if self.spotter and self.spotter.echo_aware else None
+        self.laec_ring = AudioRing(ring_samples) if self.spotter and self.spotter.laec_aware else None
         self.stream: AsrStream | None = None
         self._last_partial = ""
         self._last_played = -(10**12)  # end sample of the last block with audible playback
@@ -148,7 +167,9 @@ class ListeningPipeline:
 
     @property
     def model_paths(self) -> dict[str, str]:
-        return {"res": self.chain.mask_source, "vad": str(self.vad.path), "asr": f"{self.recognizer.model_dir} ({self.recognizer.backend})"}
+        return {"res": self.chain.mask_source, "vad": str(self.vad.path),
+                "asr": f"{self.recognizer.model_dir} ({self.recognizer.backend})",
+                "short_words": str(self.spotter.path) if self.spotter is not None else "off (ASR words and lists)"}
 
     def process(self, block: DuplexBlock) -> BlockResult:
         """One 320-sample duplex block; see :class:`BlockResult`."""
@@ -173,6 +194,10 @@ class ListeningPipeline:
                   for ev in self.endpointer.process(p_speech, p_eot, playing, echo_dominant, converging, text_end)]
         if out_start >= 0:
             self.ring.append(asr_out, out_start)
+            if self.echo_ring is not None:
+                self.echo_ring.append(np.asarray(self.chain.echo_estimate, dtype=np.float32), out_start)
+            if self.laec_ring is not None:
+                self.laec_ring.append(np.asarray(self.chain.laec_output, dtype=np.float32), out_start)
             partial = self._accept(asr_out)
         else:
             partial = None
@@ -205,6 +230,19 @@ class ListeningPipeline:
     def peek_utterance(self) -> str:
         """The text of the open stream as if it ended now (the stream goes on unchanged; '' when none is open)."""
         return self.stream.peek() if self.stream is not None else ""
+
+    def ride_probability(self, onset: int) -> float | None:
+        """The spotter's probability that the speech since ``onset`` (microphone samples; the ASR pre-roll before
+        it is included, as the ASR gets it) is a backchannel or a noise; None when no spotter is configured."""
+        if self.spotter is None:
+            return None
+        audio = self.ring.since(onset - self.preroll)[-10 * SAMPLE_RATE :]
+        if audio.shape[0] < 320:
+            return None
+        n = audio.shape[0]
+        echo, laec = (r.since(onset - self.preroll)[-n:] if r is not None else None
+                      for r in (self.echo_ring, self.laec_ring))
+        return self.spotter.p_ride(audio, echo, laec)
 
     def cancel_utterance(self) -> None:
         self.stream = None

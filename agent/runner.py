@@ -72,6 +72,10 @@ def describe(event: Event) -> str | None:
         return f"{t} (scripted user says: {d['text']})"
     if event.kind == "playback_stopped":
         return f"{t} barge-in: playback stopped {d['barge_in_latency_ms']:.0f} ms after the user started speaking"
+    if event.kind == "short_run":
+        judged = "" if d["p_ride"] is None else f", spotter p_ride {d['p_ride']:.2f}"
+        return (f"{t} short barge-in: heard {d['heard']!r}{judged}: "
+                + ("the agent stops" if d["stops"] else "a backchannel, the reply goes on"))
     if event.kind == "playback_resumed":
         return f"{t} backchannel ({d['speech_ms']:.0f} ms): the reply resumes after {d['paused_ms']:.0f} ms"
     if event.kind == "end_of_turn":

@@ -364,10 +364,16 @@ class Session:
                 await loop.run_in_executor(self._worker, self.pipeline.cancel_utterance)
             elif a.kind == "check_backchannel":
                 text = await loop.run_in_executor(self._worker, self.pipeline.peek_utterance)
-                word = stopping_word(text, self.config.agent.stop_words, self.config.agent.backchannel_words)
-                if word:
+                cfg = self.config.agent
+                p_ride = await loop.run_in_executor(self._worker, self.pipeline.ride_probability, self._speech_onset)
+                if p_ride is None:  # no spotter: the ASR's words against the two lists
+                    stops = bool(stopping_word(text, cfg.stop_words, cfg.backchannel_words))
+                else:  # a stop word the ASR heard still stops; otherwise the spotter decides
+                    stops = bool(stopping_word(text, cfg.stop_words)) or p_ride < cfg.short_word_threshold
+                self.emit("short_run", heard=text, p_ride=None if p_ride is None else round(p_ride, 4), stops=stops)
+                if stops:
                     self.emit("partial", text=text)
-                await self._apply(self.turns.backchannel(stop_word=bool(word), heard=text))
+                await self._apply(self.turns.backchannel(stop_word=stops, heard=text))
             elif a.kind == "finish_asr":
                 text = await loop.run_in_executor(self._worker, self.pipeline.finish_utterance)
                 self.partial = ""

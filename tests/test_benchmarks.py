@@ -315,15 +315,22 @@ def test_short_word_verdicts_follow_the_session_rules_on_recorded_runs():
               {"kind": "playback_stopped", "sample": 140},
               {"kind": "playback_resumed", "sample": 300, "heard": "পাশ"}]
     obs = swv.observe(events)
-    assert obs == {"barged_in": True, "short": True, "heard": "পাশ"}
+    assert obs == {"barged_in": True, "short": True, "heard": "পাশ", "p_ride": None}
     assert swv.verdicts(obs, stops, backchannels) == {"off": True, "stop_words": False, "lists": True}
-    assert swv.verdicts({**obs, "heard": "হুঁ"}, stops, backchannels) == dict.fromkeys(swv.POLICIES, False) | {
-        "off": True}
-    assert swv.verdicts({**obs, "short": False}, stops, backchannels) == dict.fromkeys(swv.POLICIES, True)
+    lists = [p for p in swv.POLICIES if p != "spotter"]
+    assert swv.verdicts({**obs, "heard": "হুঁ"}, stops, backchannels) == dict.fromkeys(lists, False) | {"off": True}
+    assert swv.verdicts({**obs, "short": False}, stops, backchannels) == dict.fromkeys(lists, True)
     hidden = swv.observe(events[:2] + [{"kind": "final", "sample": 400, "text": "না"}])
-    assert hidden == {"barged_in": False, "short": False, "heard": "না"}  # the stop before the line does not count
-    assert swv.verdicts(hidden, stops, backchannels) == dict.fromkeys(swv.POLICIES, False)
-    assert swv.observe(events[:1]) == {"barged_in": False, "short": False, "heard": ""}  # the line never came
+    assert hidden == {"barged_in": False, "short": False, "heard": "না", "p_ride": None}  # the stop before the line
+    # does not count
+    assert swv.verdicts(hidden, stops, backchannels) == dict.fromkeys(lists, False)
+    assert swv.observe(events[:1]) == {"barged_in": False, "short": False, "heard": "", "p_ride": None}  # no line
+    # the spotter policy: a heard stop word, or p_ride under the threshold, stops
+    checked = swv.observe(events + [{"kind": "short_run", "sample": 300, "heard": "পাশ", "p_ride": 0.8}])
+    assert checked["p_ride"] == 0.8
+    assert swv.verdicts(checked, stops, backchannels, 0.5)["spotter"] is False
+    assert swv.verdicts(checked, stops, backchannels, 0.9)["spotter"] is True
+    assert swv.verdicts({**checked, "heard": "না"}, stops, backchannels, 0.5)["spotter"] is True
     rows = [{"kind": "stop", "stops": {"off": True, "stop_words": False, "lists": True}},
             {"kind": "backchannel", "stops": {"off": True, "stop_words": False, "lists": False}},
             {"kind": "cough", "stops": {"off": False, "stop_words": False, "lists": False}}]
@@ -349,8 +356,11 @@ def test_short_word_verdict_runs_its_scenes_end_to_end(tmp_path, capsys):
     # the shipped chain catches a short না at the user's plain level and the list rule stops the agent on it
     # (whatever the ASR made of it, unless it heard a backchannel word); a cough stops it under no policy
     assert stop["barged_in"] and stop["stops"]["off"] and stop["stops"]["lists"], stop
+    # the shipped spotter calls it a command too (p_ride 0.48 against the default threshold 0.85 when measured)
+    assert stop["p_ride"] is not None and stop["stops"]["spotter"], stop
     assert not any(cough["stops"].values()), cough
     assert swv.main(["--gains", "loud"]) == 2
+    assert swv.main(["--spotter", str(tmp_path / "missing.onnx")]) == 2
     sys.modules.pop("short_word_verdict", None)
 
 

@@ -118,12 +118,16 @@ def _short_words(r: dict) -> list[Row]:
     s = r.get("summary", {})
     if "lists" not in s:
         return []
-    ours, off = s["lists"], s.get("off", {})
-    return [("short_words", "short barge-ins: stop words stopped / backchannels ridden over / right, %",
-             f"{_fmt(ours.get('stop_words_stopped_pct'), '.1f')} / "
-             f"{_fmt(ours.get('backchannels_ridden_over_pct'), '.1f')} / {_fmt(ours.get('right_pct'), '.1f')}",
-             f"every barge-in stops: {_fmt(off.get('stop_words_stopped_pct'), '.1f')} / "
-             f"{_fmt(off.get('backchannels_ridden_over_pct'), '.1f')} / {_fmt(off.get('right_pct'), '.1f')}")]
+    def triple(p: dict) -> str:
+        return (f"{_fmt(p.get('stop_words_stopped_pct'), '.1f')} / {_fmt(p.get('backchannels_ridden_over_pct'), '.1f')}"
+                f" / {_fmt(p.get('right_pct'), '.1f')}")
+
+    rows = [("short_words", "short barge-ins: stop words stopped / backchannels ridden over / right, %",
+             triple(s["lists"]), f"every barge-in stops: {triple(s.get('off', {}))}")]
+    if "spotter" in s:
+        rows.append(("short_words", f"the same with the short-word spotter (p_ride < {r.get('threshold')} stops), %",
+                     triple(s["spotter"]), f"word lists: {triple(s['lists'])}"))
+    return rows
 
 
 def _agent(a: dict) -> list[Row]:

@@ -365,6 +365,16 @@ class TurnConfig:
         "hears any other word in it, the agent stops after all, as for a stop word (a short command the recogniser "
         "mishears is still a command); no words at all (a cough, a knock) resume the reply. Empty = any words "
         "without a stop word resume it.")
+    short_word_model: str | None = setting(
+        "shipped", "The short-word spotter (models/kws) that judges a short barge-in (agent.backchannel_max_ms) from "
+        "its audio: 'shipped' = models/kws/short_word_spotter.onnx, a path, or null = off (the ASR's words and the "
+        "two word lists judge it). When on, a stop word the ASR hears still stops the agent; otherwise the reply "
+        "resumes only when the spotter calls the run a backchannel or a noise with probability "
+        "agent.short_word_threshold or more (its own word lists, in its card, replace agent.backchannel_words).")
+    short_word_threshold: float = setting(
+        0.85, "Probability of 'backchannel or noise' (the spotter's p_ride) a short run needs for the reply to resume "
+        "(agent.short_word_model on); higher = fewer rides, no command talked over. 0.85 was chosen on the "
+        "spotter's validation examples (python -m training.kws sweep: 98 % of stop words stopped).", min=0, max=1)
     asr_preroll_ms: float = setting(
         300.0, "Audio before the speech-start decision that the ASR also gets (the word onset), ms.", min=0, max=2000)
     event_log: str | None = setting(None, "Write every event as JSON lines to this file; null = off.")

@@ -69,3 +69,16 @@ def test_vad_rows_put_the_text_cue_beside_ours() -> None:
     res = vad["results"]
     assert value == f"{res['ours']['listen']['premature_rate']:.3f}"
     assert anchors.startswith(f"ours_text {res['ours_text']['listen']['premature_rate']:.3f}, webrtc3 ")
+
+
+def test_short_word_rows_put_the_spotter_beside_the_word_lists() -> None:
+    def triple(a: float, b: float, c: float) -> dict:
+        return {"stop_words_stopped_pct": a, "backchannels_ridden_over_pct": b, "right_pct": c}
+
+    run = {"threshold": 0.4, "summary": {"off": triple(90, 30, 60), "lists": triple(90, 50, 70),
+                                         "spotter": triple(85, 80, 82)}}
+    rows = [r for r in key_numbers({"benchmarks": {"short_words": run}}) if r[0] == "short_words"]
+    assert [v for _, _, v, _ in rows] == ["90.0 / 50.0 / 70.0", "85.0 / 80.0 / 82.0"]
+    assert "p_ride < 0.4" in rows[1][1] and rows[1][3] == "word lists: 90.0 / 50.0 / 70.0"
+    del run["summary"]["spotter"]
+    assert len([r for r in key_numbers({"benchmarks": {"short_words": run}}) if r[0] == "short_words"]) == 1

@@ -53,6 +53,8 @@ class ScriptedPipeline:
         self.refs: list[np.ndarray] = []
         self.started_at: list[int] = []
         self.model_paths = {"res": "scripted", "vad": "-", "asr": "-"}
+        self.p_ride: float | None = None  # what a short-word spotter says (None: no spotter)
+        self.ride_onsets: list[int] = []
 
     def process(self, block) -> BlockResult:  # noqa: ANN001
         self.refs.append(block.ref.copy())
@@ -74,11 +76,17 @@ class ScriptedPipeline:
     def cancel_utterance(self) -> None:
         self.started_at.append(-1)  # marks the cancel
 
+    def ride_probability(self, onset: int) -> float | None:
+        self.ride_onsets.append(onset)
+        return self.p_ride
+
 
 def run_scripted(script: dict[int, list[str]], responder: Responder | None = None, seconds: float = 6.0,
-                 transcript: str = "আজ কী বার", **agent) -> tuple[Session, ScriptedPipeline, WavBackend]:  # noqa: ANN003
+                 transcript: str = "আজ কী বার", p_ride: float | None = None,
+                 **agent) -> tuple[Session, ScriptedPipeline, WavBackend]:  # noqa: ANN003
     cfg = configured(**{"greeting": "এক। দুই। তিন।", **agent})
     pipeline = ScriptedPipeline(script, transcript)
+    pipeline.p_ride = p_ride
     backend = WavBackend(np.zeros(int(seconds * SR), np.float32))
     session = Session(cfg, backend, pipeline, ToneEngine(), responder or EchoResponder(cfg))  # type: ignore[arg-type]
     asyncio.run(session.run())
@@ -150,6 +158,30 @@ def test_a_stop_word_or_a_long_run_cancels_the_held_reply(transcript: str, speec
     cancelled = [e for e in session.events if e.kind == "reply_done" and e.data["cancelled"]]
     assert len(cancelled) == 1 and cancelled[0].data["spoken"].startswith("এক")
     assert session.summary.turns and session.summary.turns[0]["user"] == transcript
+
+
+@pytest.mark.parametrize("transcript, p_ride, resumes", [
+    ("পাশ", 0.9, True),  # the spotter calls it a backchannel: the ASR's odd word does not stop the agent
+    ("", 0.2, False),  # the spotter calls it a command: no words heard, the agent stops all the same
+    ("না", 0.95, False),  # a stop word the ASR hears always stops
+    ("হুঁ", 0.5, True),  # at the threshold: resumes
+])
+def test_with_a_short_word_spotter_its_verdict_replaces_the_word_lists(transcript: str, p_ride: float,
+                                                                       resumes: bool) -> None:
+    """agent.short_word_model: the spotter's p_ride (of the audio since the speech start) against
+    agent.short_word_threshold decides; a stop word the ASR heard stops; the short_run event reports both."""
+    script = {50: ["speech_start", "barge_in"], 60: ["speech_end"], 80: ["end_of_turn"]}
+    session, pipeline, _ = run_scripted(script, seconds=10.0, transcript=transcript, p_ride=p_ride,
+                                        backchannel_max_ms=500.0, short_word_threshold=0.5)
+    (checked,) = [e for e in session.events if e.kind == "short_run"]
+    assert checked.data == {"heard": transcript, "p_ride": p_ride, "stops": not resumes}
+    assert pipeline.ride_onsets == [script_sample(50)]  # the audio from the speech start
+    from agent.runner import describe
+
+    assert describe(checked).endswith(f"spotter p_ride {p_ride:.2f}: "
+                                      + ("a backchannel, the reply goes on" if resumes else "the agent stops"))
+    assert any(e.kind == "playback_resumed" for e in session.events) == resumes
+    assert any(e.kind == "reply_done" and e.data["cancelled"] for e in session.events) != resumes
 
 
 def test_stop_words_match_whole_words_whatever_the_case_and_punctuation() -> None:
