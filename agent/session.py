@@ -7,9 +7,10 @@ Per duplex block from the audio backend (20 ms of microphone + what was played i
 2. the :class:`~agent.turns.TurnTaking` state machine turns its events into actions;
 3. actions run here: a barge-in stops playback at once (the next block fades out) and cancels the
    reply — or, with ``agent.backchannel_max_ms`` (the default), holds it: what was queued is kept, synthesis goes on
-   into the reply's ``pending`` list, and when the user's speech ends within that long (a backchannel, a cough) and
-   the ASR heard nothing that stops the agent (:func:`stopping_word`) the reply resumes where it stopped
-   (``playback_resumed``); an end of turn gets the final transcript and starts a reply
+   into the reply's ``pending`` list, and when the user's speech ends within that long (a backchannel, a cough),
+   the ASR heard no stop word (:func:`stopping_word`) and the short-word spotter (``agent.short_word_model``; the
+   word lists when it is off) calls the run a backchannel or a noise, the reply resumes where it stopped
+   (``short_run``, then ``playback_resumed``); an end of turn gets the final transcript and starts a reply
    task.
 
 A reply task streams the responder's text, cuts it into sentences, synthesises each on the TTS
@@ -365,7 +366,13 @@ class Session:
             elif a.kind == "check_backchannel":
                 text = await loop.run_in_executor(self._worker, self.pipeline.peek_utterance)
                 cfg = self.config.agent
-                p_ride = await loop.run_in_executor(self._worker, self.pipeline.ride_probability, self._speech_onset)
+                try:
+                    p_ride = await loop.run_in_executor(self._worker, self.pipeline.ride_probability,
+                                                        self._speech_onset)
+                except (ValueError, RuntimeError) as exc:  # a spotter failure: judge by the word lists instead
+                    log.warning("short-word spotter: %s", exc)
+                    self.emit("error", where="short_word_spotter", message=str(exc))
+                    p_ride = None
                 if p_ride is None:  # no spotter: the ASR's words against the two lists
                     stops = bool(stopping_word(text, cfg.stop_words, cfg.backchannel_words))
                 else:  # a stop word the ASR heard still stops; otherwise the spotter decides

@@ -184,6 +184,27 @@ def test_with_a_short_word_spotter_its_verdict_replaces_the_word_lists(transcrip
     assert any(e.kind == "reply_done" and e.data["cancelled"] for e in session.events) != resumes
 
 
+def test_a_failing_spotter_is_reported_and_the_word_lists_judge_the_run() -> None:
+    """A spotter that raises (a corrupt window, onnxruntime trouble) does not end the session: an error event, then
+    the ASR's words against the lists (হুঁ is a backchannel word: the reply resumes)."""
+    script = {50: ["speech_start", "barge_in"], 60: ["speech_end"], 80: ["end_of_turn"]}
+    cfg = configured(greeting="এক। দুই। তিন।", backchannel_max_ms=500.0)
+    pipeline = ScriptedPipeline(script, "হুঁ")
+
+    def broken(onset: int) -> float:
+        raise ValueError("the spotter takes 320-160000 samples of audio, got 12")
+
+    pipeline.ride_probability = broken  # type: ignore[method-assign]
+    session = Session(cfg, WavBackend(np.zeros(8 * SR, np.float32)), pipeline, ToneEngine(),  # type: ignore[arg-type]
+                      EchoResponder(cfg))
+    asyncio.run(session.run())
+    (error,) = [e for e in session.events if e.kind == "error"]
+    assert error.data["where"] == "short_word_spotter" and "samples" in error.data["message"]
+    (checked,) = [e for e in session.events if e.kind == "short_run"]
+    assert checked.data == {"heard": "হুঁ", "p_ride": None, "stops": False}
+    assert any(e.kind == "playback_resumed" for e in session.events)
+
+
 def test_stop_words_match_whole_words_whatever_the_case_and_punctuation() -> None:
     from agent.session import stopping_word
 
