@@ -49,13 +49,15 @@ def choose(rows: list[dict], stop_share: float, other_share: float) -> float | N
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.kws sweep", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, default=Path("cache/kws/run/short_word_spotter.onnx"))
-    ap.add_argument("--valid-dir", type=Path, default=Path("cache/kws/examples_valid"))
+    ap.add_argument("--model", type=Path, default=Path("cache/kws/run/short_word_spotter.onnx"),
+                    help="the exported spotter to judge (default: the default run's export)")
+    ap.add_argument("--valid-dir", type=Path, default=Path("cache/kws/examples_valid"),
+                    help="validation shards (data.valid_dir)")
     ap.add_argument("--min-vad-peak", type=float, default=0.7,
                     help="judge only examples the shipped VAD heard this well (train.valid_min_vad_peak)")
-    ap.add_argument("--stop-share", type=float, default=0.98)
-    ap.add_argument("--other-share", type=float, default=0.95)
-    ap.add_argument("--json", type=Path)
+    ap.add_argument("--stop-share", type=float, default=0.98, help="share of stop-word examples that must stop")
+    ap.add_argument("--other-share", type=float, default=0.95, help="share of other-word examples that must stop")
+    ap.add_argument("--json", type=Path, help="write the sweep, the choice and every example's p_ride and words")
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
