@@ -22,6 +22,7 @@ echo masks) over the window (for a spotter that reads them).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -70,7 +71,8 @@ def split_variants(split: str) -> list[str]:
     return out
 
 
-def other_phrases(lang: str) -> list[str]:
+@functools.lru_cache(maxsize=2)
+def other_phrases(lang: str) -> tuple[str, ...]:
     """One- and two-word spans of the sentence lists with no word of either list (punctuation dropped)."""
     listed = {w for p in STOP[lang] + BACKCHANNEL[lang] for w in p.casefold().split()}
     out: set[str] = set()
@@ -83,7 +85,7 @@ def other_phrases(lang: str) -> list[str]:
                 out.add(w)
                 if i + 1 < len(words) and words[i + 1].casefold() not in listed:
                     out.add(f"{w} {words[i + 1]}")
-    return sorted(out)
+    return tuple(sorted(out))
 
 
 def noise_burst(rng: np.random.Generator) -> np.ndarray:
@@ -114,7 +116,7 @@ def noise_burst(rng: np.random.Generator) -> np.ndarray:
     return (0.3 * x / (np.max(np.abs(x)) + 1e-12)).astype(np.float32)
 
 
-def draw_sound(rng: np.random.Generator, variants: list[str], others: dict[str, list[str]]
+def draw_sound(rng: np.random.Generator, variants: list[str], others: dict[str, tuple[str, ...]]
                ) -> tuple[str, str, str, np.ndarray]:
     """(class, text, voice, dry 16 kHz audio) of one short sound."""
     label = CLASSES[int(rng.choice(len(CLASSES), p=CLASS_P))]
@@ -147,11 +149,10 @@ def vad_speech(out) -> np.ndarray:  # noqa: ANN001 - models.aec.chain.ChainOutpu
 
 def make_scene(seed: int, split: str, agent_files: list[Path], keep_audio: bool = False) -> list[dict]:
     """Simulate one scene; returns one example per sound: ``features``, ``echo_features`` and ``laec_features``
-    (frames, 40) float16,
-    ``label`` (index in
-    :data:`~models.kws.spotter.CLASSES`), ``text``, ``voice``, ``gain_db``, ``stopped`` (the playback paused
-    after it), ``vad_peak`` (the shipped VAD's highest speech probability from the sound's onset to 0.2 s after
-    it: a sound it never hears never reaches the spotter in the agent), and with ``keep_audio`` the window's ``audio`` (the chain's ASR output, float32)."""
+    (frames, 40) float16, ``label`` (index in :data:`~models.kws.spotter.CLASSES`), ``text``, ``voice``,
+    ``gain_db``, ``stopped`` (the playback paused after it), ``vad_peak`` (the shipped VAD's highest speech
+    probability from the sound's onset to 0.2 s after it: a sound it never hears never reaches the spotter in the
+    agent), and with ``keep_audio`` the window's ``audio`` (the chain's ASR output, float32)."""
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     variants = split_variants(split)
     others = {lang: other_phrases(lang) for lang in ("bn", "en")}
@@ -191,8 +192,9 @@ def make_scene(seed: int, split: str, agent_files: list[Path], keep_audio: bool 
         peak = float(p_speech[a // HOP : (b + int(0.2 * SR)) // HOP + 1].max())
         ex = {"features": file_features(window).astype(np.float16),
               "echo_features": file_features(out.echo[lo:hi]).astype(np.float16),
-              "laec_features": file_features(out.laec[lo:hi]).astype(np.float16), "label": CLASSES.index(label), "text": text,
-              "voice": voice, "gain_db": round(gain, 1), "stopped": stopped, "vad_peak": round(peak, 3)}
+              "laec_features": file_features(out.laec[lo:hi]).astype(np.float16),
+              "label": CLASSES.index(label), "text": text, "voice": voice, "gain_db": round(gain, 1),
+              "stopped": stopped, "vad_peak": round(peak, 3)}
         if keep_audio:
             ex["audio"] = window
         examples.append(ex)
