@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.asr.paraformer import AsrModelError, recognizer_from_config
     from models.kws.spotter import CLASSES, RIDE, ShortWordSpotter, SpotterModelError
     from training.kws.examples import load_shards
-    from training.kws.train import select
+    from training.kws.train import kept, select
 
     try:
         spotter = ShortWordSpotter(args.model)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if not data["audio"]:
         print(f"error: no validation windows with audio in {args.valid_dir}", file=sys.stderr)
         return 2
-    keep = [i for i, m in enumerate(data["meta"]) if m["vad_peak"] >= args.min_vad_peak]
+    keep = kept(data, args.min_vad_peak)
     feats, _ = select(data, args.min_vad_peak, spotter.inputs)
     p_ride, heard, heard_stop = [], [], []
     for f, i in tqdm(list(zip(feats, keep, strict=True)), desc="windows", disable=not sys.stderr.isatty()):

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from models.kws.net import SpotterNet
 from models.kws.spotter import CLASSES, RIDE
+from models.vad.features import FEATURES
 from training.common.loop import (
     LossLog,
     append_valid,
@@ -72,11 +73,15 @@ def evaluate(model: SpotterNet, feats: list[np.ndarray], labels: list[int], batc
 FEATURE_KEYS = {"output": "features", "echo": "echo_features", "laec": "laec_features"}
 
 
+def kept(data: dict[str, list], min_vad_peak: float) -> list[int]:
+    """Indices of the examples whose VAD peak reaches ``min_vad_peak``."""
+    return [i for i, m in enumerate(data["meta"]) if m.get("vad_peak", 1.0) >= min_vad_peak]
+
+
 def select(data: dict[str, list], min_vad_peak: float, inputs: tuple[str, ...] | list[str] = ("output",)
            ) -> tuple[list[np.ndarray], list[int]]:
-    """The model inputs (the features of ``inputs`` side by side) and labels of the examples whose VAD peak reaches
-    ``min_vad_peak``."""
-    keep = [i for i, m in enumerate(data["meta"]) if m.get("vad_peak", 1.0) >= min_vad_peak]
+    """The model inputs (the features of ``inputs`` side by side) and labels of the examples :func:`kept`."""
+    keep = kept(data, min_vad_peak)
     feats = [np.concatenate([data[FEATURE_KEYS[name]][i] for name in inputs], axis=1) for i in keep]
     return feats, [data["labels"][i] for i in keep]
 
@@ -85,7 +90,7 @@ def spec_augment(f: np.ndarray, rng: np.random.Generator, fill: np.ndarray, band
     """``f`` (frames, 40 × inputs) with one run of up to ``bands`` mel bands (the same in every input) and one of up
     to ``frames`` frames set to ``fill`` (the training set's mean: zero after normalisation)."""
     f = f.copy()
-    per = 40
+    per = FEATURES
     if bands:
         width = int(rng.integers(0, bands + 1))
         lo = int(rng.integers(0, per - width + 1))
